@@ -1,0 +1,143 @@
+//! Runtime configuration: the `may` settings that matter, with sane defaults.
+//!
+//! `may` builds its scheduler lazily on the first spawn or socket operation and
+//! silently ignores settings changed afterwards. [`configure`] is therefore the one
+//! documented way to change them, and it must run before anything else in this
+//! crate: it returns [`ConfigError::AlreadyStarted`] once the runtime is up.
+//!
+//! Defaults (chosen for a server on a shared machine):
+//! - workers: the number of CPUs the process may use;
+//! - stack size: 64 KiB per green thread (idle cost is the touched pages only,
+//!   about 8 KiB; the rest is address space). `may`'s own default of 32 KiB is
+//!   too tight for TLS handshakes, `std::fmt` and logging;
+//! - worker pinning: off. Pinning every process's workers to cores 0..n
+//!   overloads those cores when several services share a host.
+//!
+//! # Stack overflow
+//! Each stack has a guard page. Overflowing it is caught by a SIGSEGV handler
+//! (from `generator`, the crate under `may`) that turns it into a panic of that
+//! green thread: [`GreenThread::wait`](crate::GreenThread::wait) reports it and the
+//! process lives on. Code that jumps over the guard page (C code with huge frames)
+//! can still crash the process, so size stacks generously for such work.
+//!
+//! # What a green thread must not do
+//! Green threads migrate between worker threads at every blocking call. So:
+//! - never hold a `thread_local!` reference, or anything derived from one, across
+//!   a blocking call: after the call you may be on another thread;
+//! - never hold a `std::sync::Mutex` guard across a blocking call: the worker
+//!   thread, and every green thread queued on it, stalls until it is released;
+//! - never call blocking std IO (`std::net`, `std::fs` on slow devices,
+//!   `std::thread::sleep`, DNS lookups): it blocks the whole worker thread.
+//!   Use this crate's sockets and [`sleep`](crate::sleep) instead.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Once;
+
+static STARTED: AtomicBool = AtomicBool::new(false);
+static INIT: Once = Once::new();
+
+/// Settings for the green-thread scheduler. See the [module docs](self).
+///
+/// ```
+/// let cfg = eventlet::Config::default().workers(2).stack_size(128 * 1024);
+/// assert_eq!(cfg.get_workers(), 2);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Config {
+    workers: usize,
+    stack_size: usize,
+    pin_workers: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        Config {
+            workers,
+            stack_size: 64 * 1024,
+            pin_workers: false,
+        }
+    }
+}
+
+impl Config {
+    /// Number of worker threads that run green threads (at least 1).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n.max(1);
+        self
+    }
+    /// Stack size of each green thread, in bytes (rounded up to 4 KiB, at least 16 KiB).
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = bytes.max(16 * 1024).div_ceil(4096) * 4096;
+        self
+    }
+    /// Pin each worker thread to one CPU core.
+    pub fn pin_workers(mut self, pin: bool) -> Self {
+        self.pin_workers = pin;
+        self
+    }
+    /// The configured number of workers.
+    pub fn get_workers(&self) -> usize {
+        self.workers
+    }
+    /// The configured stack size in bytes.
+    pub fn get_stack_size(&self) -> usize {
+        self.stack_size
+    }
+    /// Whether workers are pinned.
+    pub fn get_pin_workers(&self) -> bool {
+        self.pin_workers
+    }
+
+    fn apply(&self) {
+        let words = self.stack_size / std::mem::size_of::<usize>();
+        may::config()
+            .set_workers(self.workers)
+            .set_stack_size(words);
+        may::config().set_worker_pin(self.pin_workers);
+    }
+}
+
+/// Why [`configure`] refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// The runtime already started (something was spawned or a socket used).
+    AlreadyStarted,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the green-thread runtime already started; configure it first")
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Configure the runtime. Call it once, first thing in `main`.
+///
+/// ```
+/// eventlet::configure(eventlet::Config::default().workers(1)).ok();
+/// ```
+pub fn configure(cfg: Config) -> Result<(), ConfigError> {
+    let mut applied = false;
+    INIT.call_once(|| {
+        cfg.apply();
+        applied = true;
+    });
+    if applied {
+        Ok(())
+    } else {
+        Err(ConfigError::AlreadyStarted)
+    }
+}
+
+/// Apply the defaults unless [`configure`] ran; called by everything that starts `may`.
+pub(crate) fn ensure_started() {
+    if !STARTED.load(Ordering::Relaxed) {
+        INIT.call_once(|| Config::default().apply());
+        STARTED.store(true, Ordering::Relaxed);
+    }
+}

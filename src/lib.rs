@@ -1,0 +1,1 @@
+//! Root package: owns examples, tests and benches.
