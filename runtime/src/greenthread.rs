@@ -241,6 +241,9 @@ where
         st.starter = None;
         if st.kill_requested {
             drop(st);
+            // Drop the unstarted closure first, so whatever it holds (a pool
+            // slot) is released by the time `kill()` and `wait()` return.
+            drop(f);
             gt.finish(Err(GreenThreadError::Killed));
             return;
         }
@@ -433,6 +436,26 @@ impl<T> GreenThread<T> {
     /// ```
     pub fn join(self) -> GreenResult<T> {
         self.take()
+    }
+
+    /// A handle to work that already ended with `result` without a green
+    /// thread of its own (GreenPool's re-entrant spawn runs it in the caller).
+    pub(crate) fn finished(result: GreenResult<T>) -> GreenThread<T> {
+        GreenThread {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    phase: Phase::Done,
+                    kill_requested: false,
+                    result: Some(result),
+                    taken: false,
+                    links: Vec::new(),
+                    next_link: 0,
+                    waiters: Vec::new(),
+                    starter: None,
+                }),
+                co: OnceLock::new(),
+            }),
+        }
     }
 
     pub(crate) fn take(&self) -> GreenResult<T> {

@@ -9,9 +9,10 @@
 //! use std::time::Duration;
 //! let pool = eventlet::GreenPool::new(100);
 //! for i in 0..1000 {
-//!     pool.spawn_n(move || eventlet::sleep(Duration::from_millis(10 + i % 3)));
+//!     pool.spawn_n(move || eventlet::sleep(Duration::from_millis(10 + i % 3)))
+//!         .unwrap();
 //! }
-//! pool.waitall();
+//! pool.waitall().unwrap();
 //! assert_eq!(pool.running(), 0);
 //! ```
 //!
@@ -44,8 +45,8 @@ pub mod tls;
 mod waiter;
 
 pub use config::{configure, Config, ConfigError};
-// (pending) pub use event::{Event, EventError};
-// (pending) pub use greenpool::{GreenPile, GreenPool};
+pub use event::{AlreadySent, Event, EventError, NotSent};
+pub use greenpool::{GreenPile, GreenPool};
 pub use greenthread::{
     kill, sleep, spawn, spawn_after, spawn_n, GreenResult, GreenThread, GreenThreadError, LinkId,
 };

@@ -1,0 +1,126 @@
+//! The connection's socket with its read and write buffers, shared by the
+//! connection loop, `wsgi.input` and the response writer of one green thread.
+
+use eventlet::net::Stream;
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+/// Read-buffer size: one read syscall picks up a typical request (or several
+/// pipelined ones). The buffer is released while a connection idles.
+const READ_CHUNK: usize = 8 * 1024;
+
+pub(crate) struct ConnIo {
+    pub stream: Stream,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Response bytes not yet handed to the socket.
+    pub out: Vec<u8>,
+    /// The status line of the current response was written (or queued).
+    pub headers_sent: bool,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+}
+
+impl ConnIo {
+    pub fn new(stream: Stream) -> ConnIo {
+        ConnIo {
+            stream,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            out: Vec::new(),
+            headers_sent: false,
+            read_timeout: None,
+            write_timeout: None,
+        }
+    }
+
+    /// Unread bytes already received.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Mark `n` buffered bytes as read.
+    pub fn consume(&mut self, n: usize) {
+        self.start += n.min(self.end - self.start);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Read more bytes from the socket into the buffer; `Ok(0)` at EOF.
+    /// The buffer grows to hold at least `READ_CHUNK` free bytes.
+    pub fn fill(&mut self) -> io::Result<usize> {
+        if self.start > 0 && self.end == self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.buf.len() - self.end < READ_CHUNK / 2 {
+            let want = (self.end + READ_CHUNK).max(READ_CHUNK);
+            self.buf.resize(want, 0);
+        }
+        loop {
+            match self.stream.read(&mut self.buf[self.end..]) {
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Give the read buffer's memory back while the connection idles.
+    pub fn shrink_idle(&mut self) {
+        if self.start == self.end && self.buf.capacity() > READ_CHUNK {
+            self.buf = Vec::new();
+            self.start = 0;
+            self.end = 0;
+        }
+        if self.out.capacity() > 64 * 1024 {
+            self.out = Vec::new();
+        }
+    }
+
+    pub fn set_read_timeout(&mut self, t: Option<Duration>) -> io::Result<()> {
+        if self.read_timeout != t {
+            self.stream.set_read_timeout(t)?;
+            self.read_timeout = t;
+        }
+        Ok(())
+    }
+
+    pub fn set_write_timeout(&mut self, t: Option<Duration>) -> io::Result<()> {
+        if self.write_timeout != t {
+            self.stream.set_write_timeout(t)?;
+            self.write_timeout = t;
+        }
+        Ok(())
+    }
+
+    /// Send everything queued in `out`.
+    pub fn flush_out(&mut self) -> io::Result<()> {
+        if !self.out.is_empty() {
+            let r = self.stream.write_all(&self.out);
+            self.out.clear();
+            r?;
+        }
+        self.stream.flush()
+    }
+
+    /// Queue `data`, sending the queue once it grows past a socket-sized batch.
+    pub fn queue(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.out.len() + data.len() > 64 * 1024 {
+            self.flush_out()?;
+            if data.len() > 16 * 1024 {
+                return self.stream.write_all(data);
+            }
+        }
+        self.out.extend_from_slice(data);
+        Ok(())
+    }
+}

@@ -1,0 +1,331 @@
+//! `Environ`: the WSGI environ of one request.
+
+use crate::input::Input;
+use std::any::Any;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+/// A hook run after the response was sent (eventlet's `eventlet.posthooks`).
+pub type Posthook = Box<dyn FnOnce(&Environ<'_>)>;
+
+/// One CGI variable; the strings are reused from request to request.
+#[derive(Default)]
+pub(crate) struct Var {
+    pub(crate) key: String,
+    pub(crate) value: String,
+}
+
+/// The WSGI environ: CGI variables by name (`env["PATH_INFO"]`), the typed
+/// WSGI and eventlet entries as methods, and room for middleware values of
+/// any type ([`insert_ext`](Self::insert_ext)).
+///
+/// Header bytes ≥ 0x80 are mapped to the chars U+0080..U+00FF (latin-1), as
+/// PEP 3333 says, so no request byte is lost or rejected for not being UTF-8.
+pub struct Environ<'c> {
+    vars: Vec<Var>,
+    len: usize,
+    pub(crate) input: Input<'c>,
+    raw_headers: Vec<(String, String)>,
+    raw_len: usize,
+    posthooks: Vec<Posthook>,
+    ext: HashMap<String, Box<dyn Any>>,
+    pub(crate) min_chunk: Option<usize>,
+    pub(crate) conn_state: Option<Arc<AtomicU8>>,
+    pub(crate) errors: ErrorsSink,
+}
+
+/// `wsgi.errors`: where an app writes diagnostics (the server's error log).
+#[derive(Clone, Default)]
+pub struct ErrorsSink {
+    pub(crate) log: Option<crate::options::LogSink>,
+}
+
+impl std::io::Write for ErrorsSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        match &self.log {
+            Some(sink) => sink.error(text.trim_end()),
+            None => log::error!(target: "eventlet_wsgi::errors", "{}", text.trim_end()),
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'c> Environ<'c> {
+    pub(crate) fn new(input: Input<'c>) -> Environ<'c> {
+        Environ {
+            vars: Vec::with_capacity(24),
+            len: 0,
+            input,
+            raw_headers: Vec::new(),
+            raw_len: 0,
+            posthooks: Vec::new(),
+            ext: HashMap::new(),
+            min_chunk: None,
+            conn_state: None,
+            errors: ErrorsSink::default(),
+        }
+    }
+
+    /// Forget the previous request, keeping every allocation for the next.
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+        self.raw_len = 0;
+        self.posthooks.clear();
+        self.ext.clear();
+        self.min_chunk = None;
+    }
+
+    /// The CGI variable `key`, if set.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.vars[..self.len]
+            .iter()
+            .find(|v| v.key == key)
+            .map(|v| v.value.as_str())
+    }
+
+    /// Set a CGI variable (a middleware rewriting `PATH_INFO`, say).
+    pub fn set(&mut self, key: &str, value: &str) {
+        let slot = self.slot(key);
+        slot.value.clear();
+        slot.value.push_str(value);
+    }
+
+    /// Remove a CGI variable; returns whether it was set.
+    pub fn remove(&mut self, key: &str) -> bool {
+        match self.vars[..self.len].iter().position(|v| v.key == key) {
+            Some(i) => {
+                self.vars[i..self.len].rotate_left(1);
+                self.len -= 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the CGI variable `key` is set.
+    pub fn contains(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Every CGI variable, in the order set.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars[..self.len]
+            .iter()
+            .map(|v| (v.key.as_str(), v.value.as_str()))
+    }
+
+    /// The variable's value buffer, found or appended (reusing old strings).
+    fn slot(&mut self, key: &str) -> &mut Var {
+        if let Some(i) = self.vars[..self.len].iter().position(|v| v.key == key) {
+            return &mut self.vars[i];
+        }
+        self.push_key(|k| k.push_str(key))
+    }
+
+    /// Append a variable whose key is written by `write_key` (no lookup: the
+    /// server fills a fresh environ).
+    pub(crate) fn push_key(&mut self, write_key: impl FnOnce(&mut String)) -> &mut Var {
+        if self.len == self.vars.len() {
+            self.vars.push(Var::default());
+        }
+        let var = &mut self.vars[self.len];
+        self.len += 1;
+        var.key.clear();
+        write_key(&mut var.key);
+        var.value.clear();
+        var
+    }
+
+    /// Append a variable the server knows is not set yet.
+    pub(crate) fn push(&mut self, key: &str, value: &str) {
+        self.push_key(|k| k.push_str(key)).value.push_str(value);
+    }
+
+    /// Append a variable with a latin-1 value.
+    pub(crate) fn push_latin1(&mut self, key: &str, value: &[u8]) {
+        push_latin1(&mut self.push_key(|k| k.push_str(key)).value, value);
+    }
+
+    /// Append to (comma-join) or create the `HTTP_*` variable for a header.
+    pub(crate) fn add_header_var(&mut self, key_from_name: &[u8], value: &[u8]) {
+        let existing = self.vars[..self.len]
+            .iter()
+            .position(|v| key_matches(&v.key, key_from_name));
+        match existing {
+            Some(i) => {
+                let v = &mut self.vars[i].value;
+                v.push(',');
+                push_latin1(v, value);
+            }
+            None => {
+                let var = self.push_key(|k| write_http_key(k, key_from_name));
+                push_latin1(&mut var.value, value);
+            }
+        }
+    }
+
+    pub(crate) fn push_raw_header(&mut self, name: &[u8], value: &[u8]) {
+        if self.raw_len == self.raw_headers.len() {
+            self.raw_headers.push(Default::default());
+        }
+        let (n, v) = &mut self.raw_headers[self.raw_len];
+        self.raw_len += 1;
+        n.clear();
+        push_latin1(n, name);
+        v.clear();
+        push_latin1(v, value);
+    }
+
+    /// `wsgi.input`: the request body.
+    pub fn input(&mut self) -> &mut Input<'c> {
+        &mut self.input
+    }
+
+    /// `wsgi.errors`: a writer for the server's error log.
+    pub fn errors(&self) -> ErrorsSink {
+        self.errors.clone()
+    }
+
+    /// `wsgi.url_scheme`: `"http"` or `"https"`.
+    pub fn url_scheme(&self) -> &str {
+        self.get("wsgi.url_scheme").unwrap_or("http")
+    }
+
+    /// `wsgi.version`: `(1, 0)`.
+    pub fn wsgi_version(&self) -> (u32, u32) {
+        (1, 0)
+    }
+
+    /// `wsgi.multithread`: true (green threads run concurrently).
+    pub fn multithread(&self) -> bool {
+        true
+    }
+
+    /// `wsgi.multiprocess`: false.
+    pub fn multiprocess(&self) -> bool {
+        false
+    }
+
+    /// `wsgi.run_once`: false.
+    pub fn run_once(&self) -> bool {
+        false
+    }
+
+    /// `wsgi.input_terminated`: true — `wsgi.input` reads return EOF at the end
+    /// of the body (chunked bodies included), so apps may read to EOF.
+    pub fn input_terminated(&self) -> bool {
+        true
+    }
+
+    /// eventlet's `headers_raw`: every header line as received (original name
+    /// case, duplicates and underscore names included), values trimmed.
+    pub fn headers_raw(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.raw_headers[..self.raw_len]
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// `eventlet.posthooks`: run `hook(environ)` after the response was sent
+    /// (or the client went away), in the order added.
+    pub fn add_posthook(&mut self, hook: impl FnOnce(&Environ<'_>) + 'static) {
+        self.posthooks.push(Box::new(hook));
+    }
+
+    /// The posthook list itself, to inspect or replace.
+    pub fn posthooks(&mut self) -> &mut Vec<Posthook> {
+        &mut self.posthooks
+    }
+
+    pub(crate) fn take_posthooks(&mut self) -> Vec<Posthook> {
+        std::mem::take(&mut self.posthooks)
+    }
+
+    /// `eventlet.minimum_write_chunk_size`: override the server's response
+    /// coalescing size for this request (0 or 1: flush every chunk).
+    pub fn set_minimum_write_chunk_size(&mut self, n: usize) {
+        self.min_chunk = Some(n);
+    }
+
+    /// `eventlet.set_idle`: mark the connection idle so that a server
+    /// shutdown closes it instead of waiting for it (for long-lived streams).
+    pub fn set_idle(&self) {
+        if let Some(state) = &self.conn_state {
+            let _ = state.compare_exchange(
+                crate::server::STATE_REQUEST,
+                crate::server::STATE_IDLE,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
+    }
+
+    /// Store a middleware value of any type under `key`.
+    pub fn insert_ext<T: Any>(&mut self, key: &str, value: T) {
+        self.ext.insert(key.to_string(), Box::new(value));
+    }
+
+    /// A middleware value stored with [`insert_ext`](Self::insert_ext).
+    pub fn ext<T: Any>(&self, key: &str) -> Option<&T> {
+        self.ext.get(key).and_then(|b| b.downcast_ref())
+    }
+
+    /// Mutable access to a middleware value.
+    pub fn ext_mut<T: Any>(&mut self, key: &str) -> Option<&mut T> {
+        self.ext.get_mut(key).and_then(|b| b.downcast_mut())
+    }
+}
+
+impl std::ops::Index<&str> for Environ<'_> {
+    type Output = str;
+    /// `env["PATH_INFO"]`; panics if the variable is not set, like a
+    /// Python `KeyError`. Use [`Environ::get`] for optional keys.
+    fn index(&self, key: &str) -> &str {
+        match self.get(key) {
+            Some(v) => v,
+            None => panic!("environ has no key {key:?}"),
+        }
+    }
+}
+
+impl fmt::Debug for Environ<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.vars()).finish()
+    }
+}
+
+/// Append bytes as latin-1 chars (PEP 3333's "bytes as native strings").
+pub(crate) fn push_latin1(out: &mut String, bytes: &[u8]) {
+    if bytes.is_ascii() {
+        // SAFETY-free fast path: ASCII is valid UTF-8.
+        out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+    } else {
+        out.extend(bytes.iter().map(|&b| b as char));
+    }
+}
+
+/// `X-Foo-Bar` → `HTTP_X_FOO_BAR`.
+fn write_http_key(k: &mut String, name: &[u8]) {
+    k.push_str("HTTP_");
+    k.extend(name.iter().map(|&b| match b {
+        b'-' => '_',
+        _ => b.to_ascii_uppercase() as char,
+    }));
+}
+
+fn key_matches(key: &str, name: &[u8]) -> bool {
+    let k = key.as_bytes();
+    k.len() == name.len() + 5
+        && k.starts_with(b"HTTP_")
+        && k[5..].iter().zip(name).all(|(&a, &b)| {
+            a == match b {
+                b'-' => b'_',
+                _ => b.to_ascii_uppercase(),
+            }
+        })
+}

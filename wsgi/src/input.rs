@@ -1,0 +1,478 @@
+//! `Input`: `wsgi.input`, the request body as a stream.
+
+use crate::chunked::{ChunkError, ChunkedDecoder, ChunkedLimits, Step};
+use crate::connio::ConnIo;
+use std::cell::RefCell;
+use std::fmt;
+use std::io::{self, BufRead, Read};
+use std::time::Duration;
+
+/// A malformed chunked body met while reading `wsgi.input` (eventlet's
+/// `ChunkReadError`). Reads return it inside an [`io::Error`] of kind
+/// `InvalidData`; the connection is closed after the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkReadError(pub ChunkError);
+
+impl fmt::Display for ChunkReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "chunked encoding error: {}", self.0)
+    }
+}
+
+impl std::error::Error for ChunkReadError {}
+
+/// The body was larger than the server's `max_body_size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyTooLarge;
+
+impl fmt::Display for BodyTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("request body larger than the server allows")
+    }
+}
+
+impl std::error::Error for BodyTooLarge {}
+
+#[derive(Debug)]
+enum Framing {
+    Length(u64),
+    Chunked(ChunkedDecoder),
+    Done,
+}
+
+/// Why the body could not be read to its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyFault {
+    /// Bad framing (chunk syntax): the request was malformed → 400.
+    Malformed,
+    /// Over `max_body_size` → 413.
+    TooLarge,
+    /// The client went away or stalled.
+    Io,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Continue {
+    None,
+    Owed,
+    Sent,
+}
+
+/// `wsgi.input`: the request body. `Content-Length` and chunked bodies are
+/// streamed from the socket with bounded memory; reads return EOF (`Ok(0)`)
+/// at the end of the body, never past it.
+///
+/// eventlet's methods: [`read`](Self::read_all) (`read()`),
+/// [`read_n`](Self::read_n) (`read(n)`), [`readline`](Self::readline),
+/// [`readlines`](Self::readlines), iteration (lines, as PEP 3333 says),
+/// plus [`std::io::Read`] and [`std::io::BufRead`].
+///
+/// With `Expect: 100-continue` (HTTP/1.1 only), the first read sends
+/// `HTTP/1.1 100 Continue`, unless the response already started.
+pub struct Input<'c> {
+    io: &'c RefCell<ConnIo>,
+    framing: Framing,
+    limits: ChunkedLimits,
+    /// Decoded bytes not yet handed out (for `BufRead` and partial chunks).
+    staged: Vec<u8>,
+    staged_pos: usize,
+    cont: Continue,
+    continue_headers: Vec<u8>,
+    total: u64,
+    max_body: Option<u64>,
+    fault: Option<(BodyFault, io::ErrorKind, String)>,
+    timeout: Option<Duration>,
+    was_chunked: bool,
+}
+
+impl<'c> Input<'c> {
+    pub(crate) fn new(io: &'c RefCell<ConnIo>, limits: ChunkedLimits) -> Input<'c> {
+        Input {
+            io,
+            framing: Framing::Done,
+            limits,
+            staged: Vec::new(),
+            staged_pos: 0,
+            cont: Continue::None,
+            continue_headers: Vec::new(),
+            total: 0,
+            max_body: None,
+            fault: None,
+            timeout: None,
+            was_chunked: false,
+        }
+    }
+
+    /// Prepare for the next request's body.
+    pub(crate) fn reset(
+        &mut self,
+        framing: &crate::head::BodyFraming,
+        expect_continue: bool,
+        max_body: Option<u64>,
+        timeout: Option<Duration>,
+    ) {
+        self.framing = match framing {
+            crate::head::BodyFraming::Empty => Framing::Done,
+            crate::head::BodyFraming::Length(0) => Framing::Done,
+            crate::head::BodyFraming::Length(n) => Framing::Length(*n),
+            crate::head::BodyFraming::Chunked => {
+                Framing::Chunked(ChunkedDecoder::new(self.limits.clone()))
+            }
+        };
+        self.staged.clear();
+        self.staged_pos = 0;
+        self.cont = if expect_continue && !matches!(self.framing, Framing::Done) {
+            Continue::Owed
+        } else {
+            Continue::None
+        };
+        self.continue_headers.clear();
+        self.total = 0;
+        self.max_body = max_body;
+        self.fault = None;
+        self.timeout = timeout;
+        self.was_chunked = matches!(framing, crate::head::BodyFraming::Chunked);
+    }
+
+    /// Read the whole (rest of the) body: eventlet's `read()`.
+    pub fn read_all(&mut self) -> io::Result<Vec<u8>> {
+        let mut v = Vec::new();
+        self.read_to_end(&mut v)?;
+        Ok(v)
+    }
+
+    /// Read up to `n` bytes, fewer only at the end of the body: eventlet's
+    /// `read(n)`.
+    pub fn read_n(&mut self, n: usize) -> io::Result<Vec<u8>> {
+        let mut v = Vec::new();
+        Read::by_ref(self).take(n as u64).read_to_end(&mut v)?;
+        Ok(v)
+    }
+
+    /// Read one line (up to and including `\n`), at most `limit` bytes:
+    /// eventlet's `readline(size)`. Empty at the end of the body.
+    pub fn readline(&mut self, limit: Option<usize>) -> io::Result<Vec<u8>> {
+        let mut line = Vec::new();
+        let cap = limit.unwrap_or(usize::MAX);
+        while line.len() < cap {
+            let avail = self.fill_buf()?;
+            if avail.is_empty() {
+                break;
+            }
+            let room = cap - line.len();
+            let take = avail.len().min(room);
+            let (n, done) = match avail[..take].iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (take, false),
+            };
+            line.extend_from_slice(&avail[..n]);
+            self.consume(n);
+            if done {
+                break;
+            }
+        }
+        Ok(line)
+    }
+
+    /// Read the remaining lines, stopping once `hint` bytes were read:
+    /// eventlet's `readlines(hint)`.
+    pub fn readlines(&mut self, hint: Option<usize>) -> io::Result<Vec<Vec<u8>>> {
+        let mut lines = Vec::new();
+        let mut total = 0;
+        loop {
+            let line = self.readline(None)?;
+            if line.is_empty() {
+                break;
+            }
+            total += line.len();
+            lines.push(line);
+            if hint.is_some_and(|h| total >= h) {
+                break;
+            }
+        }
+        Ok(lines)
+    }
+
+    /// Headers to send with the `100 Continue` response (eventlet's
+    /// `set_hundred_continue_response_headers`); names are capitalized like
+    /// eventlet's (`hundred-continue-header-k` → `Hundred-Continue-Header-K`).
+    /// Invalid names or values are refused.
+    pub fn set_hundred_continue_response_headers<K, V>(
+        &mut self,
+        headers: impl IntoIterator<Item = (K, V)>,
+    ) -> io::Result<()>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut out = Vec::new();
+        for (k, v) in headers {
+            let (k, v) = (k.as_ref(), v.as_ref());
+            crate::status::validate_header(k, v)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+            crate::status::capitalize_header_name(k, &mut out);
+            out.extend_from_slice(b": ");
+            crate::status::write_latin1(v, &mut out);
+            out.extend_from_slice(b"\r\n");
+        }
+        self.continue_headers = out;
+        Ok(())
+    }
+
+    /// Send (another) `100 Continue` now (eventlet's
+    /// `send_hundred_continue_response`). For a chunked body the client is then
+    /// expected to send a whole new chunked body (eventlet's extension for
+    /// multiple 100 responses). Does nothing once the response started; an
+    /// error if the request had no `Expect: 100-continue`.
+    pub fn send_hundred_continue_response(&mut self) -> io::Result<()> {
+        if self.cont == Continue::None {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the request did not ask for 100-continue",
+            ));
+        }
+        self.write_continue()?;
+        if let Framing::Chunked(d) = &mut self.framing {
+            d.reset();
+        } else if matches!(self.framing, Framing::Done) && self.was_chunked {
+            self.framing = Framing::Chunked(ChunkedDecoder::new(self.limits.clone()));
+        }
+        Ok(())
+    }
+
+    fn write_continue(&mut self) -> io::Result<()> {
+        let mut io = self.io.borrow_mut();
+        if io.headers_sent {
+            self.cont = Continue::Sent;
+            return Ok(());
+        }
+        let mut msg = Vec::with_capacity(32 + self.continue_headers.len());
+        msg.extend_from_slice(b"HTTP/1.1 100 Continue\r\n");
+        msg.extend_from_slice(&self.continue_headers);
+        msg.extend_from_slice(b"\r\n");
+        io.queue(&msg)?;
+        io.flush_out()?;
+        self.cont = Continue::Sent;
+        Ok(())
+    }
+
+    /// Whether a `100 Continue` is still owed (the app never read the body).
+    pub(crate) fn continue_owed(&self) -> bool {
+        self.cont == Continue::Owed
+    }
+
+    /// Whether the whole body was read.
+    pub(crate) fn finished(&self) -> bool {
+        matches!(self.framing, Framing::Done) && self.staged_pos == self.staged.len()
+    }
+
+    pub(crate) fn fault(&self) -> Option<BodyFault> {
+        self.fault.as_ref().map(|f| f.0)
+    }
+
+    /// Read and drop the rest of the body, at most `limit` bytes; true when
+    /// the body ended (the connection can be reused).
+    pub(crate) fn drain(&mut self, limit: u64) -> bool {
+        if self.cont == Continue::Owed {
+            return false;
+        }
+        self.staged_pos = self.staged.len();
+        let mut scratch = [0u8; 4096];
+        let mut left = limit;
+        loop {
+            match self.read_body(&mut scratch) {
+                Ok(0) => return true,
+                Ok(n) if (n as u64) <= left => left -= n as u64,
+                _ => return false,
+            }
+        }
+    }
+
+    fn fail(&mut self, fault: BodyFault, kind: io::ErrorKind, msg: String) -> io::Error {
+        self.framing = Framing::Done;
+        self.fault = Some((fault, kind, msg.clone()));
+        io::Error::new(kind, msg)
+    }
+
+    fn sticky_error(&self) -> Option<io::Error> {
+        self.fault
+            .as_ref()
+            .map(|(_, kind, msg)| io::Error::new(*kind, msg.clone()))
+    }
+
+    /// Decode body bytes straight from the connection buffer into `dst`.
+    fn read_body(&mut self, dst: &mut [u8]) -> io::Result<usize> {
+        if let Some(e) = self.sticky_error() {
+            return Err(e);
+        }
+        if dst.is_empty() || matches!(self.framing, Framing::Done) {
+            return Ok(0);
+        }
+        if self.cont == Continue::Owed {
+            self.write_continue()?;
+        }
+        let n = match &mut self.framing {
+            Framing::Done => 0,
+            Framing::Length(_) => self.read_length(dst)?,
+            Framing::Chunked(_) => self.read_chunked(dst)?,
+        };
+        self.total += n as u64;
+        if self.max_body.is_some_and(|m| self.total > m) {
+            return Err(self.fail(
+                BodyFault::TooLarge,
+                io::ErrorKind::InvalidData,
+                BodyTooLarge.to_string(),
+            ));
+        }
+        Ok(n)
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        let r = {
+            let mut io = self.io.borrow_mut();
+            io.set_read_timeout(self.timeout).and_then(|_| io.fill())
+        };
+        match r {
+            Ok(0) => Err(self.fail(
+                BodyFault::Io,
+                io::ErrorKind::UnexpectedEof,
+                "unexpected end of file while reading the request body".into(),
+            )),
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.fail(BodyFault::Io, e.kind(), e.to_string())),
+        }
+    }
+
+    fn read_length(&mut self, dst: &mut [u8]) -> io::Result<usize> {
+        let Framing::Length(remaining) = self.framing else {
+            return Ok(0);
+        };
+        if self.io.borrow().buffered().is_empty() {
+            self.fill()?;
+        }
+        let mut io = self.io.borrow_mut();
+        let avail = io.buffered();
+        let n = avail.len().min(dst.len()).min(remaining as usize);
+        dst[..n].copy_from_slice(&avail[..n]);
+        io.consume(n);
+        drop(io);
+        let left = remaining - n as u64;
+        self.framing = if left == 0 {
+            Framing::Done
+        } else {
+            Framing::Length(left)
+        };
+        Ok(n)
+    }
+
+    fn read_chunked(&mut self, dst: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Framing::Chunked(dec) = &mut self.framing else {
+                return Ok(0);
+            };
+            let mut io = self.io.borrow_mut();
+            let step = dec.decode(io.buffered());
+            match step {
+                Ok((used, Step::Data(r))) => {
+                    let data = &io.buffered()[r.clone()];
+                    let n = data.len().min(dst.len());
+                    dst[..n].copy_from_slice(&data[..n]);
+                    // What does not fit waits in `staged`.
+                    self.staged.clear();
+                    self.staged.extend_from_slice(&data[n..]);
+                    self.staged_pos = 0;
+                    io.consume(used);
+                    if n > 0 {
+                        return Ok(n);
+                    }
+                }
+                Ok((used, Step::NeedMore)) => {
+                    io.consume(used);
+                    drop(io);
+                    self.fill()?;
+                }
+                Ok((used, Step::Done)) => {
+                    io.consume(used);
+                    drop(io);
+                    self.framing = Framing::Done;
+                    return Ok(0);
+                }
+                Err(e) => {
+                    drop(io);
+                    return Err(self.fail(
+                        BodyFault::Malformed,
+                        io::ErrorKind::InvalidData,
+                        ChunkReadError(e).to_string(),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+impl Read for Input<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.staged_pos < self.staged.len() {
+            let avail = &self.staged[self.staged_pos..];
+            let n = avail.len().min(buf.len());
+            buf[..n].copy_from_slice(&avail[..n]);
+            self.staged_pos += n;
+            return Ok(n);
+        }
+        self.read_body(buf)
+    }
+}
+
+impl BufRead for Input<'_> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.staged_pos >= self.staged.len() {
+            let mut tmp = std::mem::take(&mut self.staged);
+            tmp.resize(8192, 0);
+            let n = match self.read_body(&mut tmp) {
+                Ok(n) => n,
+                Err(e) => {
+                    tmp.clear();
+                    self.staged = tmp;
+                    self.staged_pos = 0;
+                    return Err(e);
+                }
+            };
+            // `read_body` may have staged the tail of a chunk: keep order.
+            let tail = std::mem::take(&mut self.staged);
+            tmp.truncate(n);
+            tmp.extend_from_slice(&tail);
+            self.staged = tmp;
+            self.staged_pos = 0;
+        }
+        Ok(&self.staged[self.staged_pos..])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.staged_pos = (self.staged_pos + amt).min(self.staged.len());
+    }
+}
+
+/// Iterating `wsgi.input` yields its lines (PEP 3333), each with its `\n`.
+impl Iterator for Input<'_> {
+    type Item = io::Result<Vec<u8>>;
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.readline(None) {
+            Ok(line) if line.is_empty() => None,
+            r => Some(r),
+        }
+    }
+}
+
+impl fmt::Debug for Input<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Input")
+            .field("framing", &self.framing)
+            .field("read", &self.total)
+            .finish()
+    }
+}
+
+/// A stand-alone `wsgi.input` error for apps that want to match on it.
+pub fn is_chunk_read_error(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::InvalidData && e.to_string().starts_with("chunked encoding error")
+}

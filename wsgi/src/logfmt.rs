@@ -1,0 +1,778 @@
+//! The access-log line: eventlet's `log_format` (wsgi.py:24-26, 706-720).
+//!
+//! eventlet builds the line with Python's `%` operator over a dict, e.g.
+//! `'%(client_ip)s - - [%(date_time)s] "%(request_line)s" %(status_code)s ...' % {...}`.
+//! [`LogFormat::parse`] accepts the same mini-language once at start-up, rejecting at parse time
+//! everything Python would reject at format time (unknown keys, bad conversions), so that a bad
+//! format is a configuration error rather than a lost log line per request. [`LogFormat::render`]
+//! then writes one line per request into a reused `String` without allocating.
+//!
+//! Supported: `%%`, and `%(key)` followed by optional flags (`-`, `0`, `+`, space, `#`), width,
+//! `.precision`, an ignored length modifier (`h`, `l`, `L`) and one of the conversions `s`, `d`,
+//! `i`, `u`, `f`, `F` — with Python's semantics for each combination that Python accepts.
+//!
+//! Deviations from eventlet:
+//! * `date_time` is rendered in **UTC**, where eventlet (stdlib `log_date_time_string`) uses the
+//!   server's local time zone. UTC needs no time-zone database and no `localtime_r` (which is not
+//!   thread-safe with respect to `TZ` changes); log processors can rely on it.
+//! * Python raises at format time for `%(client_port)d` on an AF_UNIX peer (port `''`); we render
+//!   the empty string (padded to the width) instead of dropping the line.
+//! * Non-finite `wall_seconds` with `%d` (a `ValueError`/`OverflowError` in Python) renders as
+//!   `nan`/`inf`; it cannot happen for a real measurement.
+//! * `*` widths and bare `%s` (no key) are rejected because they need positional arguments, as in
+//!   Python with a dict argument.
+
+use std::fmt::{self, Write as _};
+use std::ops::Range;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// eventlet's default access-log format (wsgi.py:25-26), byte for byte.
+pub const DEFAULT_LOG_FORMAT: &str = "%(client_ip)s - - [%(date_time)s] \"%(request_line)s\" %(status_code)s %(body_length)s %(wall_seconds).6f";
+
+/// Widths and precisions above this are refused at parse time: they can only be typos, and each
+/// rendered line would otherwise be padded to that size.
+const MAX_WIDTH: usize = 1024;
+
+/// Padding material for [`pad`]; inserted in slices of at most this length.
+const SPACES: &str = "                                                                ";
+const ZEROS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A key of the dict eventlet formats its log line with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LogKey {
+    /// `client_ip`: peer address, prefixed by `X-Forwarded-For` (see [`client_ip`]); `unix` for AF_UNIX.
+    ClientIp,
+    /// `client_port`: peer port; empty for AF_UNIX.
+    ClientPort,
+    /// `date_time`: end of the request as `dd/Mon/YYYY HH:MM:SS` (UTC here, local time in eventlet).
+    DateTime,
+    /// `request_line`: the request line as received, without its CRLF.
+    RequestLine,
+    /// `status_code`: status of the last `start_response` (200 if it was never called).
+    StatusCode,
+    /// `body_length`: bytes written to the socket, status line, headers and chunk framing included.
+    BodyLength,
+    /// `wall_seconds`: seconds from the end of the request head to the end of the response.
+    WallSeconds,
+}
+
+impl LogKey {
+    /// Every key, in eventlet's dict order.
+    pub const ALL: [LogKey; 7] = [
+        LogKey::ClientIp,
+        LogKey::ClientPort,
+        LogKey::DateTime,
+        LogKey::RequestLine,
+        LogKey::StatusCode,
+        LogKey::BodyLength,
+        LogKey::WallSeconds,
+    ];
+
+    /// The name used inside `%(...)`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogKey::ClientIp => "client_ip",
+            LogKey::ClientPort => "client_port",
+            LogKey::DateTime => "date_time",
+            LogKey::RequestLine => "request_line",
+            LogKey::StatusCode => "status_code",
+            LogKey::BodyLength => "body_length",
+            LogKey::WallSeconds => "wall_seconds",
+        }
+    }
+
+    /// The key called `name`, if there is one (case-sensitive, like a Python dict).
+    pub fn from_name(name: &str) -> Option<LogKey> {
+        LogKey::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether eventlet passes a number for this key (so `%d`/`%f` are accepted).
+    fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            LogKey::ClientPort | LogKey::StatusCode | LogKey::BodyLength | LogKey::WallSeconds
+        )
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+impl fmt::Display for LogKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a `log_format` string was refused. Positions are byte offsets of the offending `%`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LogFormatError {
+    /// `%(name)` with a name that is not a [`LogKey`].
+    UnknownKey {
+        /// The name between the parentheses.
+        key: String,
+        /// Byte offset of the `%`.
+        pos: usize,
+    },
+    /// `%(` without the closing `)`.
+    UnterminatedKey {
+        /// Byte offset of the `%`.
+        pos: usize,
+    },
+    /// A conversion without `(key)`, e.g. `%s`; the format is applied to a dict.
+    MissingKey {
+        /// Byte offset of the `%`.
+        pos: usize,
+    },
+    /// The format ends inside a conversion, e.g. a trailing `%` or `%(client_ip)`.
+    Incomplete {
+        /// Byte offset of the `%`.
+        pos: usize,
+    },
+    /// A conversion character other than `s d i u f F`, or a `*` width/precision.
+    UnsupportedConversion {
+        /// The character found.
+        conversion: char,
+        /// Byte offset of the `%`.
+        pos: usize,
+    },
+    /// A numeric conversion (`d`, `f`, ...) of a text key; Python raises `TypeError` for it.
+    NotANumber {
+        /// The text key.
+        key: LogKey,
+        /// The conversion character.
+        conversion: char,
+        /// Byte offset of the `%`.
+        pos: usize,
+    },
+    /// A width or precision above 1024.
+    TooWide {
+        /// Byte offset of the `%`.
+        pos: usize,
+    },
+}
+
+impl fmt::Display for LogFormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogFormatError::UnknownKey { key, pos } => {
+                write!(f, "log_format: unknown key {key:?} at byte {pos}; valid keys: ")?;
+                for (i, k) in LogKey::ALL.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(f, "{sep}{k}")?;
+                }
+                Ok(())
+            }
+            LogFormatError::UnterminatedKey { pos } => {
+                write!(f, "log_format: '%(' at byte {pos} has no closing ')'")
+            }
+            LogFormatError::MissingKey { pos } => write!(
+                f,
+                "log_format: conversion at byte {pos} has no %(key); use e.g. %(client_ip)s"
+            ),
+            LogFormatError::Incomplete { pos } => {
+                write!(f, "log_format: incomplete conversion at byte {pos}")
+            }
+            LogFormatError::UnsupportedConversion { conversion, pos } => write!(
+                f,
+                "log_format: unsupported conversion {conversion:?} at byte {pos} (supported: s d i u f F)"
+            ),
+            LogFormatError::NotANumber {
+                key,
+                conversion,
+                pos,
+            } => write!(
+                f,
+                "log_format: %{conversion} at byte {pos} needs a number but {key} is text; use %({key})s"
+            ),
+            LogFormatError::TooWide { pos } => write!(
+                f,
+                "log_format: width or precision at byte {pos} exceeds {MAX_WIDTH}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LogFormatError {}
+
+/// The values of one access-log line. Build it after the response; only the fields the format
+/// [`uses`](LogFormat::uses) are looked at, and `date_time` is converted to a calendar date only
+/// if the format contains `%(date_time)`.
+#[derive(Clone, Copy, Debug)]
+pub struct LogRecord<'a> {
+    /// See [`LogKey::ClientIp`]; build it with [`client_ip`].
+    pub client_ip: &'a str,
+    /// See [`LogKey::ClientPort`]; `None` for AF_UNIX peers (rendered as eventlet's `''`).
+    pub client_port: Option<u16>,
+    /// See [`LogKey::DateTime`]; normally `SystemTime::now()` when the line is logged.
+    pub date_time: SystemTime,
+    /// See [`LogKey::RequestLine`].
+    pub request_line: &'a str,
+    /// See [`LogKey::StatusCode`].
+    pub status_code: u16,
+    /// See [`LogKey::BodyLength`].
+    pub body_length: u64,
+    /// See [`LogKey::WallSeconds`].
+    pub wall_seconds: f64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Flags {
+    left: bool,
+    zero: bool,
+    plus: bool,
+    space: bool,
+    alt: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Conv {
+    Str,
+    Int,
+    Float { upper: bool },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Field {
+    key: LogKey,
+    conv: Conv,
+    flags: Flags,
+    width: usize,
+    precision: Option<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Piece {
+    /// A range of [`LogFormat::literals`].
+    Literal(Range<usize>),
+    Field(Field),
+}
+
+/// A parsed `log_format`. Parse once at start-up, render once per request.
+///
+/// ```
+/// # use eventlet_wsgi::logfmt::{LogFormat, LogRecord};
+/// let fmt = LogFormat::parse("%(client_ip)s %(status_code)3d %(wall_seconds).3f").unwrap();
+/// let rec = LogRecord {
+///     client_ip: "127.0.0.1",
+///     client_port: Some(5000),
+///     date_time: std::time::SystemTime::UNIX_EPOCH,
+///     request_line: "GET / HTTP/1.1",
+///     status_code: 200,
+///     body_length: 42,
+///     wall_seconds: 0.25,
+/// };
+/// let mut line = String::new();
+/// fmt.render(&rec, &mut line);
+/// assert_eq!(line, "127.0.0.1 200 0.250");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogFormat {
+    source: String,
+    /// All literal text (with `%%` already reduced to `%`), sliced by [`Piece::Literal`].
+    literals: String,
+    pieces: Vec<Piece>,
+    used: u8,
+}
+
+impl Default for LogFormat {
+    /// [`DEFAULT_LOG_FORMAT`], parsed.
+    fn default() -> Self {
+        LogFormat::parse(DEFAULT_LOG_FORMAT).expect("DEFAULT_LOG_FORMAT is a valid format")
+    }
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = LogFormatError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        LogFormat::parse(s)
+    }
+}
+
+impl LogFormat {
+    /// Parses a Python `%`-format over eventlet's log dict; see the module docs for the syntax.
+    pub fn parse(format: &str) -> Result<LogFormat, LogFormatError> {
+        let mut parser = Parser {
+            src: format,
+            pos: 0,
+            out: LogFormat {
+                source: format.to_owned(),
+                literals: String::new(),
+                pieces: Vec::new(),
+                used: 0,
+            },
+        };
+        parser.run()?;
+        Ok(parser.out)
+    }
+
+    /// The format string this was parsed from.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// Whether the format mentions `key`, so the server can skip computing unused values.
+    pub fn uses(&self, key: LogKey) -> bool {
+        self.used & key.bit() != 0
+    }
+
+    /// Appends the line for `rec` to `out` (no newline). Allocates only to grow `out`.
+    pub fn render(&self, rec: &LogRecord<'_>, out: &mut String) {
+        for piece in &self.pieces {
+            match piece {
+                Piece::Literal(r) => out.push_str(&self.literals[r.clone()]),
+                Piece::Field(field) => render_field(field, value_of(field.key, rec), out),
+            }
+        }
+    }
+}
+
+struct Parser<'s> {
+    src: &'s str,
+    pos: usize,
+    out: LogFormat,
+}
+
+impl Parser<'_> {
+    fn run(&mut self) -> Result<(), LogFormatError> {
+        while let Some(off) = self.src[self.pos..].find('%') {
+            let pct = self.pos + off;
+            self.push_literal(&self.src[self.pos..pct]);
+            self.pos = pct + 1;
+            if self.peek() == Some(b'%') {
+                self.pos += 1;
+                self.push_literal("%");
+                continue;
+            }
+            let field = self.field(pct)?;
+            self.out.used |= field.key.bit();
+            self.out.pieces.push(Piece::Field(field));
+        }
+        self.push_literal(&self.src[self.pos..]);
+        Ok(())
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.src.as_bytes().get(self.pos).copied()
+    }
+
+    fn push_literal(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        let start = self.out.literals.len();
+        self.out.literals.push_str(text);
+        let end = self.out.literals.len();
+        // Merge with a directly preceding literal (e.g. around `%%`) to render fewer pieces.
+        if let Some(Piece::Literal(prev)) = self.out.pieces.last_mut() {
+            if prev.end == start {
+                prev.end = end;
+                return;
+            }
+        }
+        self.out.pieces.push(Piece::Literal(start..end));
+    }
+
+    /// Parses what follows the `%` at `pct`: `(key)`, flags, width, precision, conversion.
+    fn field(&mut self, pct: usize) -> Result<Field, LogFormatError> {
+        let key = self.key(pct)?;
+        let flags = self.flags();
+        let width = self.number(pct)?.unwrap_or(0);
+        let precision = if self.peek() == Some(b'.') {
+            self.pos += 1;
+            Some(self.number(pct)?.unwrap_or(0))
+        } else {
+            None
+        };
+        // Python accepts and ignores C length modifiers.
+        while matches!(self.peek(), Some(b'h' | b'l' | b'L')) {
+            self.pos += 1;
+        }
+        let conversion = match self.src[self.pos..].chars().next() {
+            Some(c) => c,
+            None => return Err(LogFormatError::Incomplete { pos: pct }),
+        };
+        self.pos += conversion.len_utf8();
+        let conv = match conversion {
+            's' => Conv::Str,
+            'd' | 'i' | 'u' => Conv::Int,
+            'f' => Conv::Float { upper: false },
+            'F' => Conv::Float { upper: true },
+            _ => return Err(LogFormatError::UnsupportedConversion { conversion, pos: pct }),
+        };
+        if conv != Conv::Str && !key.is_numeric() {
+            return Err(LogFormatError::NotANumber {
+                key,
+                conversion,
+                pos: pct,
+            });
+        }
+        Ok(Field {
+            key,
+            conv,
+            flags,
+            width,
+            precision,
+        })
+    }
+
+    /// `(name)` with Python's nesting rule: parentheses inside the name must balance.
+    fn key(&mut self, pct: usize) -> Result<LogKey, LogFormatError> {
+        match self.peek() {
+            Some(b'(') => {}
+            None => return Err(LogFormatError::Incomplete { pos: pct }),
+            Some(_) => return Err(LogFormatError::MissingKey { pos: pct }),
+        }
+        let start = self.pos + 1;
+        let mut depth = 0usize;
+        for (i, b) in self.src.as_bytes()[self.pos..].iter().enumerate() {
+            match b {
+                b'(' => depth += 1,
+                b')' => depth -= 1,
+                _ => {}
+            }
+            if depth == 0 {
+                let end = self.pos + i;
+                self.pos = end + 1;
+                let name = &self.src[start..end];
+                return LogKey::from_name(name).ok_or_else(|| LogFormatError::UnknownKey {
+                    key: name.to_owned(),
+                    pos: pct,
+                });
+            }
+        }
+        Err(LogFormatError::UnterminatedKey { pos: pct })
+    }
+
+    fn flags(&mut self) -> Flags {
+        let mut flags = Flags::default();
+        loop {
+            match self.peek() {
+                Some(b'-') => flags.left = true,
+                Some(b'0') => flags.zero = true,
+                Some(b'+') => flags.plus = true,
+                Some(b' ') => flags.space = true,
+                Some(b'#') => flags.alt = true,
+                _ => return flags,
+            }
+            self.pos += 1;
+        }
+    }
+
+    /// An optional run of digits; `*` is refused because it takes a positional argument.
+    fn number(&mut self, pct: usize) -> Result<Option<usize>, LogFormatError> {
+        if self.peek() == Some(b'*') {
+            return Err(LogFormatError::UnsupportedConversion {
+                conversion: '*',
+                pos: pct,
+            });
+        }
+        let mut n: Option<usize> = None;
+        while let Some(d @ b'0'..=b'9') = self.peek() {
+            let v = n.unwrap_or(0) * 10 + usize::from(d - b'0');
+            if v > MAX_WIDTH {
+                return Err(LogFormatError::TooWide { pos: pct });
+            }
+            n = Some(v);
+            self.pos += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// A log value with the Python type eventlet puts in its dict.
+#[derive(Clone, Copy)]
+enum Value<'a> {
+    Str(&'a str),
+    /// An `int`; `None` stands for the `''` eventlet uses as the port of AF_UNIX peers.
+    Int(Option<u64>),
+    Float(f64),
+    Date(SystemTime),
+}
+
+fn value_of<'a>(key: LogKey, rec: &LogRecord<'a>) -> Value<'a> {
+    match key {
+        LogKey::ClientIp => Value::Str(rec.client_ip),
+        LogKey::ClientPort => Value::Int(rec.client_port.map(u64::from)),
+        LogKey::DateTime => Value::Date(rec.date_time),
+        LogKey::RequestLine => Value::Str(rec.request_line),
+        LogKey::StatusCode => Value::Int(Some(u64::from(rec.status_code))),
+        LogKey::BodyLength => Value::Int(Some(rec.body_length)),
+        LogKey::WallSeconds => Value::Float(rec.wall_seconds),
+    }
+}
+
+fn render_field(field: &Field, value: Value<'_>, out: &mut String) {
+    let start = out.len();
+    let sign_len = match (field.conv, value) {
+        (_, Value::Int(None)) => 0,
+        (Conv::Str, v) => {
+            write_str_value(v, out);
+            if let Some(p) = field.precision {
+                truncate_chars(out, start, p);
+            }
+            0
+        }
+        (Conv::Int, Value::Int(Some(n))) => write_int(false, field, out, |o| write!(o, "{n}")),
+        (Conv::Int, Value::Float(x)) if x.is_finite() => {
+            // Python's `%d` of a float truncates toward zero (`int(x)`); `-0.5` gives `0`.
+            // `{:.0}` of an integral float prints all its digits exactly, like Python's int().
+            let t = x.trunc();
+            write_int(t < 0.0, field, out, |o| write!(o, "{:.0}", t.abs()))
+        }
+        (Conv::Int, Value::Float(x)) => write_float(x, Conv::Str, field, out),
+        (Conv::Float { .. }, Value::Int(Some(n))) => write_float(n as f64, field.conv, field, out),
+        (Conv::Float { .. }, Value::Float(x)) => write_float(x, field.conv, field, out),
+        // The parser only pairs numeric conversions with numeric keys.
+        (_, Value::Str(_) | Value::Date(_)) => {
+            write_str_value(value, out);
+            0
+        }
+    };
+    let zero = field.flags.zero && field.conv != Conv::Str && !matches!(value, Value::Int(None));
+    pad(out, start, sign_len, field.width, field.flags.left, zero);
+}
+
+/// Python's `str()` of the value.
+fn write_str_value(value: Value<'_>, out: &mut String) {
+    match value {
+        Value::Str(s) => out.push_str(s),
+        // Writing to a String cannot fail.
+        Value::Int(Some(n)) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Int(None) => {}
+        Value::Float(x) => write_py_float_repr(x, out),
+        Value::Date(t) => write_log_date_time(t, out),
+    }
+}
+
+/// Writes the sign and then, via `digits`, the magnitude of an integer conversion; returns the
+/// length of the sign.
+fn write_int(
+    negative: bool,
+    field: &Field,
+    out: &mut String,
+    digits: impl FnOnce(&mut String) -> fmt::Result,
+) -> usize {
+    let sign_len = write_sign(negative, field.flags, out);
+    let start = out.len();
+    // Writing to a String cannot fail.
+    let _ = digits(out);
+    if let Some(p) = field.precision {
+        // `%.5d` pads the digits themselves to the precision with zeros.
+        pad(out, start, 0, p, false, true);
+    }
+    sign_len
+}
+
+/// `%f` (or `%d`/`%s` of a non-finite float); returns the length of the sign.
+fn write_float(x: f64, conv: Conv, field: &Field, out: &mut String) -> usize {
+    let sign_len = write_sign(x.is_sign_negative() && !x.is_nan(), field.flags, out);
+    let a = x.abs();
+    let upper = conv == (Conv::Float { upper: true });
+    if a.is_nan() {
+        out.push_str(if upper { "NAN" } else { "nan" });
+    } else if a.is_infinite() {
+        out.push_str(if upper { "INF" } else { "inf" });
+    } else {
+        let precision = field.precision.unwrap_or(6);
+        let _ = write!(out, "{a:.precision$}");
+        if precision == 0 && field.flags.alt {
+            out.push('.');
+        }
+    }
+    sign_len
+}
+
+fn write_sign(negative: bool, flags: Flags, out: &mut String) -> usize {
+    let sign = if negative {
+        "-"
+    } else if flags.plus {
+        "+"
+    } else if flags.space {
+        " "
+    } else {
+        ""
+    };
+    out.push_str(sign);
+    sign.len()
+}
+
+/// Keeps at most `max` chars of `out[start..]` (Python's `%.Ns`).
+fn truncate_chars(out: &mut String, start: usize, max: usize) {
+    if let Some((i, _)) = out[start..].char_indices().nth(max) {
+        out.truncate(start + i);
+    }
+}
+
+/// Pads `out[start..]` to `width` chars: spaces on the right (`-`), zeros after the sign (`0`
+/// on numbers) or spaces on the left. Python counts width in code points.
+fn pad(out: &mut String, start: usize, sign_len: usize, width: usize, left: bool, zero: bool) {
+    let len = out[start..].chars().count();
+    let mut missing = width.saturating_sub(len);
+    if missing == 0 {
+        return;
+    }
+    if left {
+        out.extend(std::iter::repeat(' ').take(missing));
+        return;
+    }
+    let (fill, at) = if zero {
+        (ZEROS, start + sign_len)
+    } else {
+        (SPACES, start)
+    };
+    while missing > 0 {
+        let n = missing.min(fill.len());
+        out.insert_str(at, &fill[..n]);
+        missing -= n;
+    }
+}
+
+/// A fixed stack buffer for `fmt::Write`, so float digits can be inspected without allocating.
+struct StackBuf {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl fmt::Write for StackBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        self.buf.get_mut(self.len..end).ok_or(fmt::Error)?.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Python's `repr(float)` (= `str(float)`): shortest round-trip digits, scientific notation when
+/// the decimal exponent is < -4 or >= 16, `.0` appended to integral values.
+fn write_py_float_repr(x: f64, out: &mut String) {
+    if x.is_nan() {
+        out.push_str("nan");
+        return;
+    }
+    if x.is_sign_negative() {
+        out.push('-');
+    }
+    let a = x.abs();
+    if a.is_infinite() {
+        out.push_str("inf");
+        return;
+    }
+    let mut sci = StackBuf {
+        buf: [0; 48],
+        len: 0,
+    };
+    // Shortest round-trip digits, like Python's repr; at most 17 digits plus "e-324".
+    if write!(sci, "{a:e}").is_err() {
+        let _ = write!(out, "{a}");
+        return;
+    }
+    let text = std::str::from_utf8(&sci.buf[..sci.len]).unwrap_or("0e0");
+    let (mantissa, exp) = text.split_once('e').unwrap_or((text, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (first, rest) = mantissa.split_at(1);
+    let rest = rest.strip_prefix('.').unwrap_or(rest);
+    if !(-4..16).contains(&exp) {
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        let sign = if exp < 0 { '-' } else { '+' };
+        let _ = write!(out, "e{sign}{:02}", exp.unsigned_abs());
+        return;
+    }
+    write_positional(first, rest, exp, out);
+}
+
+/// `d.ddd × 10^exp` written without an exponent, with at least one digit after the point.
+fn write_positional(first: &str, rest: &str, exp: i32, out: &mut String) {
+    if exp < 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat('0').take((-exp - 1) as usize));
+        out.push_str(first);
+        out.push_str(rest);
+        return;
+    }
+    let int_digits = exp as usize + 1;
+    out.push_str(first);
+    if rest.len() < int_digits {
+        out.push_str(rest);
+        out.extend(std::iter::repeat('0').take(int_digits - 1 - rest.len()));
+        out.push_str(".0");
+    } else {
+        let (int_part, frac) = rest.split_at(int_digits - 1);
+        out.push_str(int_part);
+        out.push('.');
+        out.push_str(if frac.is_empty() { "0" } else { frac });
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// stdlib `log_date_time_string()` format, `"%02d/%3s/%04d %02d:%02d:%02d"`, e.g.
+/// `05/Aug/2026 11:39:08`, in UTC (eventlet uses local time; see the module docs).
+/// Times before 1970 are written as the epoch.
+pub fn write_log_date_time(t: SystemTime, out: &mut String) {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
+    let sod = secs % 86_400;
+    let _ = write!(
+        out,
+        "{day:02}/{}/{year:04} {:02}:{:02}:{:02}",
+        MONTHS[month as usize - 1],
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    );
+}
+
+/// Proleptic Gregorian (year, month 1-12, day 1-31) of a count of days since 1970-01-01
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// eventlet's `get_client_address()[0]` (wsgi.py:722-729): with `log_x_forwarded_for` and a
+/// non-blank `X-Forwarded-For`, the header with spaces removed, a comma, then the peer address;
+/// otherwise the peer address alone. Appends to `out`.
+///
+/// The header is logged as sent: it is client-controlled and proves nothing about the client.
+///
+/// ```
+/// # use eventlet_wsgi::logfmt::client_ip;
+/// let mut s = String::new();
+/// client_ip("127.0.0.1", Some("1.2.3.4, 5.6.7.8"), true, &mut s);
+/// assert_eq!(s, "1.2.3.4,5.6.7.8,127.0.0.1");
+/// ```
+pub fn client_ip(
+    peer_ip: &str,
+    x_forwarded_for: Option<&str>,
+    log_x_forwarded_for: bool,
+    out: &mut String,
+) {
+    if let (true, Some(xff)) = (log_x_forwarded_for, x_forwarded_for) {
+        let start = out.len();
+        out.extend(xff.chars().filter(|&c| c != ' '));
+        if out.len() > start {
+            out.push(',');
+        }
+    }
+    out.push_str(peer_ip);
+}

@@ -1,0 +1,427 @@
+//! `StartResponse` and the response writer: status line, headers, framing
+//! (Content-Length, chunked, close-delimited), coalescing, HEAD/204/304.
+
+use crate::connio::ConnIo;
+use crate::status;
+use std::cell::RefCell;
+use std::fmt;
+use std::io::{self, Write};
+
+/// How the response body is delimited on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OutFraming {
+    /// `Content-Length`: bytes still allowed.
+    Length(u64),
+    Chunked,
+    /// Delimited by closing the connection (HTTP/1.0 without a length).
+    Close,
+    /// HEAD, 1xx, 204, 304: no body bytes at all.
+    None,
+}
+
+/// What the connection told the writer about the request and the server.
+#[derive(Clone, Debug)]
+pub(crate) struct RequestInfo {
+    pub http11: bool,
+    pub is_head: bool,
+    pub is_connect: bool,
+    pub client_keep_alive: bool,
+    /// Keep-alive is allowed by request, server and state (before the app's say).
+    pub may_keep_alive: bool,
+    pub capitalize: bool,
+    pub keep_alive_header: Option<u64>,
+    /// `max_http_version = HTTP/1.0`: every response says HTTP/1.0 and closes.
+    pub http10_only: bool,
+    /// The connection's shutdown state: a stopping server closes after this response.
+    pub state: std::sync::Arc<std::sync::atomic::AtomicU8>,
+}
+
+/// An app-supplied status or header that cannot be sent (→ 500).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidResponse(pub String);
+
+impl fmt::Display for InvalidResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid response from the application: {}", self.0)
+    }
+}
+
+impl std::error::Error for InvalidResponse {}
+
+/// `start_response` already sent the headers; the `exc_info` form hands the
+/// error back (PEP 3333: re-raise).
+#[derive(Debug)]
+pub struct HeadersAlreadySent<E>(pub E);
+
+/// WSGI's `start_response` callable, and the legacy `write` it returns.
+///
+/// ```no_run
+/// # use eventlet_wsgi::{Body, Environ, StartResponse};
+/// fn app(_env: &mut Environ, start_response: &mut StartResponse) -> Body {
+///     start_response.start("200 OK", [("Content-Type", "text/plain")]);
+///     Body::from("Hello, World!\r\n")
+/// }
+/// ```
+pub struct StartResponse<'c> {
+    io: &'c RefCell<ConnIo>,
+    pub(crate) req: RequestInfo,
+    pub(crate) code: u16,
+    status_line: Vec<u8>,
+    headers: Vec<u8>,
+    app_length: Option<u64>,
+    app_date: bool,
+    app_close: bool,
+    started: bool,
+    pub(crate) invalid: Option<InvalidResponse>,
+    pub(crate) framing: OutFraming,
+    pub(crate) close: bool,
+    /// Bytes handed to the socket, headers and framing included (eventlet's
+    /// `body_length` log field).
+    pub(crate) bytes_sent: u64,
+    pending: Vec<u8>,
+    pub(crate) broken: bool,
+}
+
+impl<'c> StartResponse<'c> {
+    pub(crate) fn new(io: &'c RefCell<ConnIo>, req: RequestInfo) -> StartResponse<'c> {
+        StartResponse {
+            io,
+            req,
+            code: 200,
+            status_line: Vec::new(),
+            headers: Vec::new(),
+            app_length: None,
+            app_date: false,
+            app_close: false,
+            started: false,
+            invalid: None,
+            framing: OutFraming::None,
+            close: false,
+            bytes_sent: 0,
+            pending: Vec::new(),
+            broken: false,
+        }
+    }
+
+    /// Set the status (`"200 OK"`) and headers of the response. They are sent
+    /// with the first body bytes. Calling it again before anything was sent
+    /// replaces them (eventlet's behaviour); after, it only changes the status
+    /// recorded in the access log. An invalid status or header (CR, LF, NUL,
+    /// other control characters, a non-token name, chars above U+00FF) makes
+    /// the response a 500: it is never written.
+    pub fn start<K, V>(&mut self, status: &str, headers: impl IntoIterator<Item = (K, V)>)
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let code = match status::parse_status(status) {
+            Ok(c) => c,
+            Err(e) => {
+                self.invalid = Some(InvalidResponse(format!("status {status:?}: {e}")));
+                return;
+            }
+        };
+        self.code = code;
+        if self.io.borrow().headers_sent {
+            return;
+        }
+        self.started = true;
+        self.invalid = None;
+        self.status_line.clear();
+        self.status_line.extend_from_slice(status.as_bytes());
+        self.headers.clear();
+        self.app_length = None;
+        self.app_date = false;
+        self.app_close = false;
+        for (k, v) in headers {
+            if let Err(e) = self.add_header(k.as_ref(), v.as_ref()) {
+                self.invalid = Some(e);
+                return;
+            }
+        }
+    }
+
+    /// `start_response(status, headers, exc_info)`: replace the response if
+    /// nothing was sent yet, otherwise hand `err` back (PEP 3333's re-raise).
+    pub fn start_with_exc_info<K, V, E>(
+        &mut self,
+        status: &str,
+        headers: impl IntoIterator<Item = (K, V)>,
+        err: E,
+    ) -> Result<(), HeadersAlreadySent<E>>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        if self.headers_sent() {
+            return Err(HeadersAlreadySent(err));
+        }
+        self.start(status, headers);
+        Ok(())
+    }
+
+    /// Whether the status line went out already.
+    pub fn headers_sent(&self) -> bool {
+        self.io.borrow().headers_sent
+    }
+
+    /// Whether `start` was called.
+    pub fn started(&self) -> bool {
+        self.started
+    }
+
+    /// The status code set by the app (200 until `start` is called).
+    pub fn status_code(&self) -> u16 {
+        self.code
+    }
+
+    fn add_header(&mut self, name: &str, value: &str) -> Result<(), InvalidResponse> {
+        status::validate_header(name, value)
+            .map_err(|e| InvalidResponse(format!("header {name:?}: {e}")))?;
+        if name.eq_ignore_ascii_case("content-length") {
+            let n = value
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| InvalidResponse(format!("Content-Length {value:?}")))?;
+            if self.app_length.is_some_and(|m| m != n) {
+                return Err(InvalidResponse("two different Content-Length".into()));
+            }
+            if self.app_length.is_some() {
+                return Ok(());
+            }
+            self.app_length = Some(n);
+        } else if name.eq_ignore_ascii_case("connection") {
+            // The server owns the connection header; honour a close request.
+            if value
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("close"))
+            {
+                self.app_close = true;
+            }
+            return Ok(());
+        } else if name.eq_ignore_ascii_case("transfer-encoding")
+            || name.eq_ignore_ascii_case("keep-alive")
+        {
+            // Framing is the server's job (PEP 3333: no hop-by-hop headers).
+            return Ok(());
+        } else if name.eq_ignore_ascii_case("date") {
+            self.app_date = true;
+        }
+        if self.req.capitalize {
+            status::capitalize_header_name(name, &mut self.headers);
+        } else {
+            status::write_latin1(name, &mut self.headers);
+        }
+        self.headers.extend_from_slice(b": ");
+        status::write_latin1(value, &mut self.headers);
+        self.headers.extend_from_slice(b"\r\n");
+        Ok(())
+    }
+
+    /// The legacy `write(data)` callable: sends the headers first if needed.
+    pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        if !self.started {
+            return Err(io::Error::other("write() before start_response()"));
+        }
+        if let Some(e) = &self.invalid {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, e.clone()));
+        }
+        self.send_headers(None)?;
+        self.write_framed(data)?;
+        self.flush()
+    }
+
+    pub(crate) fn body_bodyless(&self) -> bool {
+        status::is_bodyless(self.code, self.req.is_head)
+            || (self.req.is_connect && (200..300).contains(&self.code))
+    }
+
+    /// Queue the status line and headers, choosing the framing. `known_len`
+    /// is the body length when the app returned a sized body.
+    pub(crate) fn send_headers(&mut self, known_len: Option<u64>) -> io::Result<()> {
+        if self.io.borrow().headers_sent {
+            return Ok(());
+        }
+        let mut h = Vec::with_capacity(128 + self.headers.len());
+        h.extend_from_slice(if self.req.http10_only {
+            b"HTTP/1.0 "
+        } else {
+            b"HTTP/1.1 "
+        });
+        h.extend_from_slice(&self.status_line);
+        h.extend_from_slice(b"\r\n");
+        h.extend_from_slice(&self.headers);
+        let stopping =
+            self.req.state.load(std::sync::atomic::Ordering::Acquire) == crate::server::STATE_CLOSE;
+        self.close = !self.req.may_keep_alive || self.app_close || self.close || stopping;
+        let bodyless = self.body_bodyless();
+        self.framing = match (self.app_length, known_len) {
+            _ if bodyless => {
+                if let (None, Some(n)) = (self.app_length, known_len) {
+                    if self.req.is_head {
+                        write_content_length(&mut h, n);
+                    }
+                }
+                OutFraming::None
+            }
+            (Some(n), _) => OutFraming::Length(n),
+            (None, Some(n)) => {
+                write_content_length(&mut h, n);
+                OutFraming::Length(n)
+            }
+            (None, None) if self.req.http11 && !self.req.http10_only => {
+                h.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+                OutFraming::Chunked
+            }
+            (None, None) => {
+                self.close = true;
+                OutFraming::Close
+            }
+        };
+        if !self.app_date {
+            h.extend_from_slice(b"Date: ");
+            crate::date::with_date(|d| h.extend_from_slice(d));
+            h.extend_from_slice(b"\r\n");
+        }
+        if self.close {
+            h.extend_from_slice(b"Connection: close\r\n");
+        } else if self.req.client_keep_alive {
+            h.extend_from_slice(b"Connection: keep-alive\r\n");
+            if let Some(t) = self.req.keep_alive_header {
+                let _ = write!(h, "Keep-Alive: timeout={t}\r\n");
+            }
+        }
+        h.extend_from_slice(b"\r\n");
+        let mut io = self.io.borrow_mut();
+        io.headers_sent = true;
+        self.bytes_sent += h.len() as u64;
+        let r = io.queue(&h);
+        drop(io);
+        self.check(r)
+    }
+
+    fn check(&mut self, r: io::Result<()>) -> io::Result<()> {
+        if r.is_err() {
+            self.broken = true;
+            self.close = true;
+        }
+        r
+    }
+
+    /// Frame and queue body bytes (headers must be out).
+    pub(crate) fn write_framed(&mut self, data: &[u8]) -> io::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let r = match self.framing {
+            OutFraming::None => Ok(()),
+            OutFraming::Close => self.queue(data),
+            OutFraming::Length(left) => {
+                let n = (data.len() as u64).min(left) as usize;
+                if n < data.len() {
+                    // The app sent more than its Content-Length: the rest
+                    // would be read as the next response. Cut and close.
+                    self.close = true;
+                }
+                self.framing = OutFraming::Length(left - n as u64);
+                self.queue(&data[..n])
+            }
+            OutFraming::Chunked => {
+                let mut head = [0u8; 20];
+                let len = {
+                    let mut cur = io::Cursor::new(&mut head[..]);
+                    let _ = write!(cur, "{:x}\r\n", data.len());
+                    cur.position() as usize
+                };
+                self.queue(&head[..len])
+                    .and_then(|_| self.queue(data))
+                    .and_then(|_| self.queue(b"\r\n"))
+            }
+        };
+        self.check(r)
+    }
+
+    fn queue(&mut self, data: &[u8]) -> io::Result<()> {
+        self.bytes_sent += data.len() as u64;
+        self.io.borrow_mut().queue(data)
+    }
+
+    /// Coalesce body bytes until `min` are pending (eventlet's
+    /// `minimum_chunk_size`), then send them as one chunk.
+    pub(crate) fn write_coalesced(&mut self, data: &[u8], min: usize) -> io::Result<()> {
+        if self.pending.is_empty() && data.len() >= min {
+            self.send_headers(None)?;
+            self.write_framed(data)?;
+            return self.flush();
+        }
+        self.pending.extend_from_slice(data);
+        if self.pending.len() >= min.max(1) {
+            self.flush_pending()?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn flush_pending(&mut self) -> io::Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        self.send_headers(None)?;
+        let r = self.write_framed(&pending);
+        self.pending = pending;
+        self.pending.clear();
+        r?;
+        self.flush()
+    }
+
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        let r = self.io.borrow_mut().flush_out();
+        self.check(r)
+    }
+
+    /// End the body: the chunked terminator, and a close if the app sent
+    /// fewer bytes than its Content-Length promised.
+    pub(crate) fn finish(&mut self) -> io::Result<()> {
+        match self.framing {
+            OutFraming::Chunked => {
+                let r = self.queue(b"0\r\n\r\n");
+                self.check(r)?;
+            }
+            OutFraming::Length(left) if left > 0 => self.close = true,
+            _ => {}
+        }
+        self.flush()
+    }
+
+    /// Forget what the app set, to send an error response instead.
+    pub(crate) fn reset_for_error(&mut self) {
+        self.started = false;
+        self.invalid = None;
+        self.pending.clear();
+        self.headers.clear();
+        self.app_length = None;
+        self.app_date = false;
+    }
+
+    /// Queue a complete sized response (headers and body) in one go, sent
+    /// with one write syscall when small.
+    pub(crate) fn send_sized(&mut self, body: &[u8]) -> io::Result<()> {
+        self.send_headers(Some(body.len() as u64))?;
+        self.write_framed(body)?;
+        self.finish()
+    }
+}
+
+fn write_content_length(h: &mut Vec<u8>, n: u64) {
+    h.extend_from_slice(b"Content-Length: ");
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    h.extend_from_slice(&digits[i..]);
+    h.extend_from_slice(b"\r\n");
+}

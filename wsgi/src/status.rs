@@ -1,0 +1,362 @@
+//! Checking and spelling what the application hands to `start_response`: the status string and
+//! the header names and values (eventlet wsgi.py:584-615 and 525-535).
+//!
+//! eventlet writes all of them verbatim, so a CR/LF from the application splits the response
+//! (inventory §5.1 item 1). Here every piece is validated before anything is sent, so the server
+//! can still answer 500 instead (§5.1 item 16). Header bytes are written as latin-1 (PEP 3333),
+//! the status line as UTF-8 like eventlet does.
+
+use std::fmt;
+
+/// Why a WSGI status string was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StatusError {
+    /// It does not start with three ASCII digits followed by a space or the end.
+    BadCode,
+    /// The three digits are outside 100..=599, the range RFC 9110 §15 defines.
+    OutOfRange(u16),
+    /// The code is not followed by a space and a reason phrase (PEP 3333 requires both).
+    MissingReason,
+    /// The reason phrase contains a control byte (CR, LF, NUL, DEL, ...), i.e. it would split or
+    /// corrupt the status line.
+    InvalidReasonByte {
+        /// The offending byte.
+        byte: u8,
+        /// Its byte offset in the status string.
+        index: usize,
+    },
+}
+
+impl fmt::Display for StatusError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StatusError::BadCode => f.write_str("status must start with a 3-digit code"),
+            StatusError::OutOfRange(code) => {
+                write!(f, "status code {code} is outside 100..=599")
+            }
+            StatusError::MissingReason => {
+                f.write_str("status must be a code, a space and a reason phrase, e.g. \"200 OK\"")
+            }
+            StatusError::InvalidReasonByte { byte, index } => write!(
+                f,
+                "status reason phrase contains control byte 0x{byte:02x} at offset {index}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StatusError {}
+
+/// Why a response header was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeaderError {
+    /// The name is empty.
+    EmptyName,
+    /// The name contains a character outside RFC 9110's `tchar` (with the lenient rule, outside
+    /// `tchar` and U+0080..=U+00FF), e.g. a space, `:`, CR or LF.
+    InvalidNameChar {
+        /// The offending character.
+        ch: char,
+        /// Its byte offset in the name.
+        index: usize,
+    },
+    /// The value contains a control character other than HTAB (CR, LF, NUL, DEL, ...).
+    InvalidValueChar {
+        /// The offending character.
+        ch: char,
+        /// Its byte offset in the value.
+        index: usize,
+    },
+    /// The value contains a character above U+00FF, which latin-1 cannot carry.
+    NotLatin1 {
+        /// The offending character.
+        ch: char,
+        /// Its byte offset in the value.
+        index: usize,
+    },
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderError::EmptyName => f.write_str("response header name is empty"),
+            HeaderError::InvalidNameChar { ch, index } => write!(
+                f,
+                "response header name contains {ch:?} at offset {index} (not a token character)"
+            ),
+            HeaderError::InvalidValueChar { ch, index } => write!(
+                f,
+                "response header value contains control character {ch:?} at offset {index}"
+            ),
+            HeaderError::NotLatin1 { ch, index } => write!(
+                f,
+                "response header value contains {ch:?} at offset {index}, which is not latin-1"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for HeaderError {}
+
+/// Parses a WSGI status string such as `"200 OK"` and returns its code.
+///
+/// Accepted: three ASCII digits in 100..=599, one space, then a reason phrase of
+/// `*( HTAB / SP / VCHAR / obs-text )` (RFC 9112 §4), possibly empty (`"200 "`). The reason is
+/// not interpreted: the caller writes the string verbatim (`"200 oK"` stays `oK`). Checked on
+/// the UTF-8 bytes, which is what eventlet writes; every non-ASCII byte counts as obs-text.
+///
+/// Refused, where eventlet accepts: a bare `"200"` (PEP 3333 requires the reason, and RFC 9112
+/// the space), codes outside 100..=599, and control bytes in the reason (response splitting).
+///
+/// ```
+/// # use eventlet_wsgi::status::parse_status;
+/// assert_eq!(parse_status("404 not found"), Ok(404));
+/// assert!(parse_status("200 OK\r\nSet-Cookie: x=1").is_err());
+/// ```
+pub fn parse_status(status: &str) -> Result<u16, StatusError> {
+    let b = status.as_bytes();
+    let code = match b {
+        [x, y, z, ..] if x.is_ascii_digit() && y.is_ascii_digit() && z.is_ascii_digit() => {
+            u16::from(x - b'0') * 100 + u16::from(y - b'0') * 10 + u16::from(z - b'0')
+        }
+        _ => return Err(StatusError::BadCode),
+    };
+    match b.get(3) {
+        Some(b' ') => {}
+        Some(d) if d.is_ascii_digit() => return Err(StatusError::BadCode),
+        _ => return Err(StatusError::MissingReason),
+    }
+    if !(100..=599).contains(&code) {
+        return Err(StatusError::OutOfRange(code));
+    }
+    match b[4..].iter().position(|&x| is_ctl_except_htab(x)) {
+        Some(i) => Err(StatusError::InvalidReasonByte {
+            byte: b[4 + i],
+            index: 4 + i,
+        }),
+        None => Ok(code),
+    }
+}
+
+fn is_ctl_except_htab(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
+}
+
+/// RFC 9110 §5.6.2 `tchar`, as a lookup table.
+const TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        i += 1;
+    }
+    t
+};
+
+/// Whether `s` is a non-empty RFC 9110 token.
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| TCHAR[usize::from(b)])
+}
+
+/// Checks a response header name.
+///
+/// Strict (`allow_latin1 == false`): a non-empty RFC 9110 token. Lenient (`true`): token
+/// characters plus U+0080..=U+00FF, written as one latin-1 byte each. The lenient rule exists
+/// because eventlet's `test_header_name_capitalization` sends the name `wiTH-\u{df}-LATIN1-\u{ff}`
+/// and expects it back; such bytes cannot split a response, but they are not valid HTTP and
+/// strict clients (e.g. `httparse`) reject them.
+pub fn validate_header_name(name: &str, allow_latin1: bool) -> Result<(), HeaderError> {
+    if name.is_empty() {
+        return Err(HeaderError::EmptyName);
+    }
+    let bad = name.char_indices().find(|&(_, c)| match u8::try_from(c) {
+        Ok(b) => !(TCHAR[usize::from(b)] || (allow_latin1 && b >= 0x80)),
+        Err(_) => true,
+    });
+    match bad {
+        Some((index, ch)) => Err(HeaderError::InvalidNameChar { ch, index }),
+        None => Ok(()),
+    }
+}
+
+/// Checks a response header value: `*( HTAB / SP / VCHAR / obs-text )` after latin-1 encoding,
+/// i.e. no control character but HTAB and nothing above U+00FF. Leading/trailing whitespace and
+/// the empty value are allowed.
+pub fn validate_header_value(value: &str) -> Result<(), HeaderError> {
+    // Fast path over the UTF-8 bytes: U+0080..=U+00FF encode as 0xC2/0xC3 + a continuation byte
+    // (0x80..=0xBF); a lead byte >= 0xC4 starts a char above U+00FF.
+    let bad = value
+        .bytes()
+        .position(|b| is_ctl_except_htab(b) || b >= 0xC4);
+    let Some(index) = bad else {
+        return Ok(());
+    };
+    let ch = value[index..].chars().next().unwrap_or('\u{fffd}');
+    if u32::from(ch) > 0xFF {
+        Err(HeaderError::NotLatin1 { ch, index })
+    } else {
+        Err(HeaderError::InvalidValueChar { ch, index })
+    }
+}
+
+/// [`validate_header_name`] (strict) and [`validate_header_value`]: what may be written as
+/// `name: value\r\n` without changing the meaning of the response.
+///
+/// ```
+/// # use eventlet_wsgi::status::validate_header;
+/// assert!(validate_header("Content-Type", "text/plain; charset=utf-8").is_ok());
+/// assert!(validate_header("X-A", "v\r\nInjected: 1").is_err());
+/// ```
+pub fn validate_header(name: &str, value: &str) -> Result<(), HeaderError> {
+    validate_header_name(name, false)?;
+    validate_header_value(value)
+}
+
+/// Appends `s` encoded as latin-1: each char <= U+00FF as one byte. Callers validate first;
+/// anything above U+00FF is written as `?` rather than as invalid latin-1.
+pub fn write_latin1(s: &str, out: &mut Vec<u8>) {
+    if s.is_ascii() {
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
+    out.extend(s.chars().map(|c| u8::try_from(c).unwrap_or(b'?')));
+}
+
+/// Appends `name` with eventlet's capitalization (wsgi.py:606-612): split on `-`, then in each
+/// part the first byte upper-cased and the rest lower-cased, ASCII letters only (Python's
+/// `bytes.capitalize` on the latin-1 encoding). Output is latin-1 like [`write_latin1`].
+///
+/// ```
+/// # use eventlet_wsgi::status::capitalize_header_name;
+/// let mut out = Vec::new();
+/// capitalize_header_name("x-WWW-authenticate", &mut out);
+/// assert_eq!(out, b"X-Www-Authenticate");
+/// ```
+pub fn capitalize_header_name(name: &str, out: &mut Vec<u8>) {
+    if !name.is_ascii() {
+        capitalize_latin1(name, out);
+        return;
+    }
+    let bytes = name.as_bytes();
+    if is_capitalized(bytes) {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    out.reserve(bytes.len());
+    let mut at_start = true;
+    for &b in bytes {
+        out.push(if at_start {
+            b.to_ascii_uppercase()
+        } else {
+            b.to_ascii_lowercase()
+        });
+        at_start = b == b'-';
+    }
+}
+
+/// Whether capitalizing ASCII `bytes` would leave them unchanged (the common case: apps and the
+/// server itself mostly send canonical names), so they can be copied in one go.
+fn is_capitalized(bytes: &[u8]) -> bool {
+    let mut at_start = true;
+    for &b in bytes {
+        if (at_start && b.is_ascii_lowercase()) || (!at_start && b.is_ascii_uppercase()) {
+            return false;
+        }
+        at_start = b == b'-';
+    }
+    true
+}
+
+fn capitalize_latin1(name: &str, out: &mut Vec<u8>) {
+    let mut at_start = true;
+    for c in name.chars() {
+        let b = u8::try_from(c).unwrap_or(b'?');
+        out.push(if at_start {
+            b.to_ascii_uppercase()
+        } else {
+            b.to_ascii_lowercase()
+        });
+        at_start = b == b'-';
+    }
+}
+
+/// The reason phrase the server uses for `code` in the responses it generates itself; `""` for
+/// codes it has no phrase for. RFC 9110 §15 phrases, except 414, which keeps eventlet's
+/// `Request URI Too Long` (its `RESPONSE_414`, asserted by eventlet's tests).
+pub fn reason_phrase(code: u16) -> &'static str {
+    match code {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
+        204 => "No Content",
+        205 => "Reset Content",
+        206 => "Partial Content",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Content Too Large",
+        414 => "Request URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Content",
+        426 => "Upgrade Required",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "",
+    }
+}
+
+/// eventlet's `bodyless` (wsgi.py:595-600): 1xx, 204, 304, or the answer to HEAD. Such a
+/// response gets no automatic `Content-Length` or chunked framing, and (unlike eventlet,
+/// inventory §5.1 item 6) none of the application's body bytes. A 2xx answer to CONNECT is
+/// bodyless too; the caller checks that, since it turns the connection into a tunnel.
+pub fn is_bodyless(status: u16, method_is_head: bool) -> bool {
+    method_is_head || (100..200).contains(&status) || status == 204 || status == 304
+}
