@@ -7,7 +7,7 @@
 //! to run: eventlet schedules each wake-up with the value captured at send time.
 
 use crate::timeout::TimeoutError;
-use crate::waiter::{self, Wake, Waiter};
+use crate::waiter::{self, Waiter, Wake};
 use std::error::Error;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -8,7 +8,7 @@
 use crate::greenthread::{self, GreenResult, GreenThread, GreenThreadError};
 use crate::semaphore::Semaphore;
 use crate::timeout::TimeoutError;
-use crate::waiter::{self, Wake, Waiter};
+use crate::waiter::{self, Waiter, Wake};
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;

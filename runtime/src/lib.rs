@@ -50,7 +50,7 @@ pub use greenpool::{GreenPile, GreenPool};
 pub use greenthread::{
     kill, sleep, spawn, spawn_after, spawn_n, GreenResult, GreenThread, GreenThreadError, LinkId,
 };
-// (pending) pub use net::{connect, listen, serve, Listener, ListenOptions, Stream, StopServe};
+pub use net::{connect, listen, serve, ListenOptions, Listener, StopServe, Stream};
 pub use semaphore::{BoundedSemaphore, CappedSemaphore, Semaphore, SemaphoreGuard};
 pub use timeout::{with_timeout, Timeout, TimeoutError};
-// (pending) pub use tls::wrap_ssl;
+pub use tls::wrap_ssl;

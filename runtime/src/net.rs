@@ -1,1 +1,1154 @@
-//! in progress
+//! eventlet's socket layer: [`listen`], [`connect`], [`serve`] / [`StopServe`],
+//! and the [`Listener`] / [`Stream`] types they use (TLS is in [`tls`](crate::tls)).
+//!
+//! Every blocking call here — `accept`, `connect`, `read`, `write` — parks only
+//! the calling green thread, and honours the caller's [`Timeout`](crate::Timeout):
+//! when the Timeout expires during the call, the call fails with an
+//! [`io::Error`] of kind [`TimedOut`](io::ErrorKind::TimedOut) that wraps the
+//! [`TimeoutError`] (test it with [`Timeout::is_io`](crate::Timeout::is_io)).
+//! The socket and the green thread stay usable afterwards.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! let listener = eventlet::listen("127.0.0.1:0").unwrap();
+//! let addr = listener.local_addr().unwrap();
+//! let server = eventlet::spawn(move || {
+//!     let (mut conn, _peer) = listener.accept().unwrap();
+//!     let mut buf = [0; 5];
+//!     conn.read_exact(&mut buf).unwrap();
+//!     conn.write_all(&buf).unwrap();
+//! });
+//! let mut client = eventlet::connect(&addr).unwrap();
+//! client.write_all(b"hello").unwrap();
+//! let mut echo = [0; 5];
+//! client.read_exact(&mut echo).unwrap();
+//! assert_eq!(&echo, b"hello");
+//! server.wait().unwrap();
+//! ```
+//!
+//! # Differences from eventlet
+//! - **`reuse_port` is off by default.** eventlet sets `SO_REUSEPORT` for every
+//!   fixed port, so a second server started on a busy port silently takes half
+//!   of the connections. Here a busy port fails with
+//!   [`AddrInUse`](io::ErrorKind::AddrInUse); opt in with
+//!   [`ListenOptions::reuse_port`].
+//! - **IPv6 listeners are IPv6-only** (`IPV6_V6ONLY` set, like Python's
+//!   `socket.create_server`), so `[::]:80` and `0.0.0.0:80` can be bound side by
+//!   side whatever the system default. [`ListenOptions::only_v6`] turns it off.
+//! - Host names (`("localhost", 80)`, `"example.com:443"`) are resolved with the
+//!   system resolver, which **blocks the worker thread** for the lookup; use IP
+//!   addresses in servers. Like eventlet (family `AF_INET`), IPv4 results come first.
+//! - Timeouts (per-operation and Timeout deadlines) have millisecond
+//!   granularity, the resolution of the scheduler's IO timers.
+//! - [`serve`] waits for a free slot *before* accepting (the next client waits in
+//!   the backlog rather than in an accepted socket), and it retries transient
+//!   accept errors such as `EMFILE` after a short pause instead of dying.
+//! - [`Listener::shutdown`] exists to stop an accept loop from another green thread.
+//!
+//! # Never use std's blocking IO in a green thread
+//! `std::net`, `std::fs` on slow devices, `std::thread::sleep` and DNS lookups
+//! block the whole worker thread and every green thread queued on it. There is
+//! no monkey-patching: use this module's sockets and [`sleep`](crate::sleep).
+
+use crate::greenthread::{GreenThread, GreenThreadError};
+use crate::semaphore::Semaphore;
+use crate::timeout::{Deadline, TimeoutError};
+use crate::tls::TlsStream;
+use may::io::CoIo;
+use socket2::{Domain, SockAddr, Socket, Type};
+use std::error::Error;
+use std::fmt;
+use std::io::{self, IoSlice, Read, Write};
+use std::mem::ManuallyDrop;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+// ===== Addr =====
+
+/// A socket address: IP (v4 or v6) or a Unix socket path.
+///
+/// ```
+/// use eventlet::net::Addr;
+/// let a = Addr::Inet("[::1]:80".parse().unwrap());
+/// assert_eq!(a.to_string(), "[::1]:80");
+/// assert_eq!(Addr::Unix("/tmp/s.sock".into()).to_string(), "/tmp/s.sock");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Addr {
+    /// An IPv4 or IPv6 address with its port.
+    Inet(SocketAddr),
+    /// A Unix socket path; empty for an unnamed peer (a client that did not bind).
+    Unix(PathBuf),
+}
+
+impl Addr {
+    /// The IP address and port, if this is one.
+    pub fn inet(&self) -> Option<SocketAddr> {
+        match self {
+            Addr::Inet(a) => Some(*a),
+            Addr::Unix(_) => None,
+        }
+    }
+
+    /// True for a Unix socket address.
+    pub fn is_unix(&self) -> bool {
+        matches!(self, Addr::Unix(_))
+    }
+
+    fn from_sockaddr(sa: &SockAddr) -> Addr {
+        match sa.as_socket() {
+            Some(inet) => Addr::Inet(inet),
+            None => Addr::Unix(sa.as_pathname().map(Path::to_path_buf).unwrap_or_default()),
+        }
+    }
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Addr::Inet(a) => a.fmt(f),
+            Addr::Unix(p) => p.display().fmt(f),
+        }
+    }
+}
+
+impl From<SocketAddr> for Addr {
+    fn from(a: SocketAddr) -> Addr {
+        Addr::Inet(a)
+    }
+}
+
+// ===== ToListenAddr =====
+
+/// Everything [`listen`] and [`connect`] accept as an address.
+///
+/// - `("", 8090)`: all IPv4 interfaces (eventlet's `('', 8090)`); `("::", 8090)`:
+///   all IPv6 interfaces; `("127.0.0.1", 0)`; `("localhost", 80)` (resolved);
+/// - `"127.0.0.1:0"`, `"[::1]:0"`, `"localhost:80"` (resolved), and
+///   `"unix:/path/to.sock"` for a Unix socket;
+/// - a [`SocketAddr`], an [`Addr`], or a [`Path`]/[`PathBuf`] (Unix socket).
+///
+/// Host names are looked up with the system resolver, which blocks the worker
+/// thread; IPv4 results are listed first.
+pub trait ToListenAddr {
+    /// The addresses this names, in the order to try them.
+    fn to_listen_addrs(&self) -> io::Result<Vec<Addr>>;
+}
+
+fn resolve(host: &str, port: u16) -> io::Result<Vec<Addr>> {
+    let mut found: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
+    // eventlet's sockets default to AF_INET: prefer IPv4 results.
+    found.sort_by_key(SocketAddr::is_ipv6);
+    Ok(found.into_iter().map(Addr::Inet).collect())
+}
+
+impl ToListenAddr for (&str, u16) {
+    fn to_listen_addrs(&self) -> io::Result<Vec<Addr>> {
+        let (host, port) = *self;
+        if host.is_empty() {
+            return Ok(vec![Addr::Inet((Ipv4Addr::UNSPECIFIED, port).into())]);
+        }
+        match host.parse::<IpAddr>() {
+            Ok(ip) => Ok(vec![Addr::Inet((ip, port).into())]),
+            Err(_) => resolve(host, port),
+        }
+    }
+}
+
+impl ToListenAddr for (String, u16) {
+    fn to_listen_addrs(&self) -> io::Result<Vec<Addr>> {
+        (self.0.as_str(), self.1).to_listen_addrs()
+    }
+}
+
+impl ToListenAddr for (IpAddr, u16) {
+    fn to_listen_addrs(&self) -> io::Result<Vec<Addr>> {
+        Ok(vec![Addr::Inet((*self).into())])
+    }
+}
+
+impl ToListenAddr for (Ipv4Addr, u16) {
+    fn to_listen_addrs(&self) -> io::Result<Vec<Addr>> {
+        Ok(vec![Addr::Inet((*self).into())])
+    }
+}
+
+impl ToListenAddr for (Ipv6Addr, u16) {
+    fn to_listen_addrs(&self) -> io::Result<Vec<Addr>> {
+        Ok(vec![Addr::Inet((*self).into())])
+    }
+}
+
+impl ToListenAddr for str {
+    fn to_listen_addrs(&self) -> io::Result<Vec<Addr>> {
+        if let Some(path) = self.strip_prefix("unix:") {
+            return Ok(vec![Addr::Unix(PathBuf::from(path))]);
+        }
+        if let Ok(a) = self.parse::<SocketAddr>() {
+            return Ok(vec![Addr::Inet(a)]);
+        }
+        let (host, port) = self.rsplit_once(':').ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{self:?} is not host:port or unix:/path"),
+            )
+        })?;
+        let port = port.parse::<u16>().map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("bad port in {self:?}"))
+        })?;
+        (host, port).to_listen_addrs()
+    }
+}
+
+impl ToListenAddr for String {
+    fn to_listen_addrs(&self) -> io::Result<Vec<Addr>> {
+        self.as_str().to_listen_addrs()
+    }
+}
+
+impl ToListenAddr for SocketAddr {
+    fn to_listen_addrs(&self) -> io::Result<Vec<Addr>> {
+        Ok(vec![Addr::Inet(*self)])
+    }
+}
+
+impl ToListenAddr for Addr {
+    fn to_listen_addrs(&self) -> io::Result<Vec<Addr>> {
+        Ok(vec![self.clone()])
+    }
+}
+
+impl ToListenAddr for Path {
+    fn to_listen_addrs(&self) -> io::Result<Vec<Addr>> {
+        Ok(vec![Addr::Unix(self.to_path_buf())])
+    }
+}
+
+impl ToListenAddr for PathBuf {
+    fn to_listen_addrs(&self) -> io::Result<Vec<Addr>> {
+        self.as_path().to_listen_addrs()
+    }
+}
+
+impl<T: ToListenAddr + ?Sized> ToListenAddr for &T {
+    fn to_listen_addrs(&self) -> io::Result<Vec<Addr>> {
+        (**self).to_listen_addrs()
+    }
+}
+
+fn first_addr(addr: &impl ToListenAddr) -> io::Result<Addr> {
+    addr.to_listen_addrs()?
+        .into_iter()
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address given"))
+}
+
+// ===== Deadlines =====
+
+/// may's IO timers count whole milliseconds and treat 0 as "no timeout", so
+/// every timeout handed to may is rounded up to at least 1 ms.
+fn ceil_ms(d: Duration) -> Duration {
+    let ms = d.as_nanos().div_ceil(1_000_000).max(1);
+    Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+/// The per-operation timeout to give may: the socket's own idle timeout or the
+/// time left of the caller's Timeout, whichever is shorter.
+fn op_timeout(own: Option<Duration>, d: &Deadline) -> Option<Duration> {
+    match d.remaining() {
+        None => own,
+        Some(left) => {
+            let left = ceil_ms(left);
+            Some(own.map_or(left, |o| o.min(left)))
+        }
+    }
+}
+
+/// True for the expiry of one of may's IO timers (the kernel's own
+/// `ETIMEDOUT`, after failed retransmissions, carries an OS error code).
+fn is_timer_expiry(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::TimedOut && err.raw_os_error().is_none()
+}
+
+/// may's timer expiry as this crate's error: the caller's [`TimeoutError`] when
+/// the Timeout's deadline is what ran out, else an anonymous one (the socket's
+/// own idle timeout; no Timeout claims it).
+fn op_error(err: io::Error, d: &Deadline) -> io::Error {
+    if !is_timer_expiry(&err) {
+        return err;
+    }
+    match d.timeout {
+        Some(t) if d.remaining() == Some(Duration::ZERO) => t.into(),
+        _ => TimeoutError::anonymous().into(),
+    }
+}
+
+/// The Timeout error, once the caller's Timeout has expired.
+fn expired_timeout() -> Option<TimeoutError> {
+    let d = Deadline::for_op(None);
+    match d.timeout {
+        Some(t) if d.remaining() == Some(Duration::ZERO) => Some(t),
+        _ => None,
+    }
+}
+
+fn validate_timeout(t: Option<Duration>) -> io::Result<Option<Duration>> {
+    match t {
+        Some(d) if d.is_zero() => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "cannot set a 0 duration timeout",
+        )),
+        other => Ok(other.map(ceil_ms)),
+    }
+}
+
+// ===== ListenOptions / listen =====
+
+/// eventlet's `listen(addr, backlog=50, reuse_addr=True, reuse_port=None)` as a
+/// builder; [`listen`] uses the defaults.
+///
+/// ```
+/// let a = eventlet::ListenOptions::new().backlog(128).listen(("127.0.0.1", 0)).unwrap();
+/// let port = a.local_addr().unwrap().inet().unwrap().port();
+/// // Opting in on both sockets lets two listeners share a port.
+/// let opts = eventlet::ListenOptions::new().reuse_port(true);
+/// let b = opts.listen(("127.0.0.1", 0)).unwrap();
+/// let port_b = b.local_addr().unwrap().inet().unwrap().port();
+/// assert!(opts.listen(("127.0.0.1", port_b)).is_ok());
+/// # let _ = port;
+/// ```
+#[derive(Clone, Debug)]
+pub struct ListenOptions {
+    backlog: i32,
+    reuse_addr: bool,
+    reuse_port: bool,
+    only_v6: bool,
+}
+
+impl Default for ListenOptions {
+    fn default() -> Self {
+        ListenOptions {
+            backlog: 50,
+            reuse_addr: true,
+            reuse_port: false,
+            only_v6: true,
+        }
+    }
+}
+
+impl ListenOptions {
+    /// The defaults: backlog 50, `SO_REUSEADDR` on, `SO_REUSEPORT` off, IPv6-only.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Maximum number of connections queued before `accept` (eventlet's
+    /// default: 50; the kernel caps it at `net.core.somaxconn`).
+    pub fn backlog(mut self, backlog: u32) -> Self {
+        self.backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
+        self
+    }
+
+    /// `SO_REUSEADDR`: rebind a port whose old connections linger in
+    /// `TIME_WAIT` (default on, like eventlet).
+    pub fn reuse_addr(mut self, on: bool) -> Self {
+        self.reuse_addr = on;
+        self
+    }
+
+    /// `SO_REUSEPORT`: let several sockets that all set it listen on one port,
+    /// the kernel spreading connections between them. Default **off** (eventlet
+    /// turns it on for fixed ports): a second server on a busy port should fail.
+    pub fn reuse_port(mut self, on: bool) -> Self {
+        self.reuse_port = on;
+        self
+    }
+
+    /// `IPV6_V6ONLY` for IPv6 addresses (default on). Off, `[::]` also accepts
+    /// IPv4 clients as `::ffff:a.b.c.d`.
+    pub fn only_v6(mut self, on: bool) -> Self {
+        self.only_v6 = on;
+        self
+    }
+
+    /// Bind and listen on the first address `addr` names.
+    pub fn listen(&self, addr: impl ToListenAddr) -> io::Result<Listener> {
+        crate::config::ensure_started();
+        let sock = match first_addr(&addr)? {
+            Addr::Inet(sa) => self.inet_socket(&sa)?,
+            Addr::Unix(path) => self.unix_socket(&path)?,
+        };
+        Listener::new(sock)
+    }
+
+    fn inet_socket(&self, sa: &SocketAddr) -> io::Result<Socket> {
+        let sock = Socket::new(Domain::for_address(*sa), Type::STREAM, None)?;
+        if sa.is_ipv6() {
+            sock.set_only_v6(self.only_v6)?;
+        }
+        sock.set_reuse_address(self.reuse_addr)?;
+        if self.reuse_port {
+            sock.set_reuse_port(true)?;
+        }
+        sock.bind(&(*sa).into())?;
+        sock.listen(self.backlog)?;
+        Ok(sock)
+    }
+
+    fn unix_socket(&self, path: &Path) -> io::Result<Socket> {
+        let sock = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        sock.bind(&SockAddr::unix(path)?)?;
+        sock.listen(self.backlog)?;
+        Ok(sock)
+    }
+}
+
+/// eventlet's `listen(addr)`: a listening socket with the default
+/// [`ListenOptions`] (backlog 50, `SO_REUSEADDR`, no `SO_REUSEPORT`).
+/// Fails with [`AddrInUse`](io::ErrorKind::AddrInUse) on a busy port.
+///
+/// ```
+/// let l = eventlet::listen(("", 0)).unwrap(); // eventlet: listen(('', 0))
+/// assert!(l.local_addr().unwrap().inet().unwrap().ip().is_unspecified());
+/// ```
+pub fn listen(addr: impl ToListenAddr) -> io::Result<Listener> {
+    ListenOptions::default().listen(addr)
+}
+
+// ===== Listener =====
+
+/// The error `accept` returns once [`Listener::shutdown`] was called.
+fn shut_down_error() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "the listener was shut down")
+}
+
+/// True for `accept` errors that concern one connection or a momentary lack of
+/// resources (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`, `ECONNABORTED`, `EPROTO`,
+/// `EPERM`): an accept loop should pause briefly and go on, not stop.
+///
+/// ```
+/// let e = std::io::Error::from_raw_os_error(libc::EMFILE);
+/// assert!(eventlet::net::is_transient_accept_error(&e));
+/// let e = std::io::Error::from_raw_os_error(libc::EBADF);
+/// assert!(!eventlet::net::is_transient_accept_error(&e));
+/// ```
+pub fn is_transient_accept_error(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(
+            libc::EMFILE
+                | libc::ENFILE
+                | libc::ENOBUFS
+                | libc::ENOMEM
+                | libc::ECONNABORTED
+                | libc::EPROTO
+                | libc::EPERM
+        )
+    )
+}
+
+/// What the listening socket looks like to may: `CoIo` wants a `Read` type, so
+/// "reading" is accepting. `CoIo::read` first calls this `read` (a nonblocking
+/// `accept`); on `EAGAIN` it parks the green thread until the socket is ready or
+/// the per-op timeout ran out, then does a raw `read(2)`, which on a listening
+/// socket fails at once (`ENOTCONN`/`EINVAL`) and only tells us to try again.
+/// This gives `accept` may's IO timeouts and kill support, which may's own
+/// `accept` lacks.
+struct Acceptor {
+    sock: Arc<Socket>,
+    accepted: Option<(Socket, SockAddr)>,
+    /// The last attempt found nothing to accept, so CoIo went on to wait.
+    waited: bool,
+}
+
+impl AsRawFd for Acceptor {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+}
+
+impl Read for Acceptor {
+    fn read(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
+        match self.sock.accept() {
+            Ok(pair) => {
+                self.accepted = Some(pair);
+                Ok(1)
+            }
+            Err(e) => {
+                self.waited = e.kind() == io::ErrorKind::WouldBlock;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The accept side of a [`Listener`], used by one green thread at a time.
+struct AcceptIo {
+    io: CoIo<Acceptor>,
+    /// The per-op timeout last handed to may (it only changes under a Timeout).
+    timeout: Option<Duration>,
+}
+
+impl AcceptIo {
+    fn accept(&mut self, closed: &AtomicBool) -> io::Result<(Socket, SockAddr)> {
+        loop {
+            if closed.load(Ordering::Acquire) {
+                return Err(shut_down_error());
+            }
+            let d = Deadline::for_op(None);
+            let t = op_timeout(None, &d);
+            if t != self.timeout {
+                self.io.set_read_timeout(t)?;
+                self.timeout = t;
+            }
+            let acc = self.io.inner_mut();
+            acc.accepted = None;
+            acc.waited = false;
+            let r = self.io.read(&mut [0u8; 1]);
+            let acc = self.io.inner_mut();
+            if let Some(pair) = acc.accepted.take() {
+                return Ok(pair);
+            }
+            match r {
+                Err(e) if !acc.waited && e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if !acc.waited => return Err(e),
+                Err(e) if is_timer_expiry(&e) => {
+                    if let Some(t) = expired_timeout() {
+                        return Err(t.into());
+                    }
+                }
+                // Woken by a new connection, a shutdown, or nothing: look again.
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A listening socket (TCP or Unix, optionally TLS); from [`listen`] or
+/// [`ListenOptions::listen`]. It is `Send + Sync`: several green threads may
+/// call [`accept`](Listener::accept) on one listener (through an `Arc`); they
+/// are served one at a time, in order.
+pub struct Listener {
+    /// One green thread waits in the OS accept at a time (may's IO object has a
+    /// single waiter slot); the others queue here, honouring their Timeouts.
+    turn: Semaphore,
+    // Field order matters: `io` deregisters the fd from may's poller when
+    // dropped, and must do so before `sock`, the last owner, closes it.
+    io: may::sync::Mutex<AcceptIo>,
+    sock: Arc<Socket>,
+    closed: AtomicBool,
+    unix: bool,
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl fmt::Debug for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listener")
+            .field("fd", &self.as_raw_fd())
+            .field("local_addr", &self.local_addr().ok())
+            .field("tls", &self.is_tls())
+            .field("shut_down", &self.is_shut_down())
+            .finish()
+    }
+}
+
+impl Listener {
+    fn new(sock: Socket) -> io::Result<Listener> {
+        let unix = sock.domain()? == Domain::UNIX;
+        let sock = Arc::new(sock);
+        let acceptor = Acceptor {
+            sock: sock.clone(),
+            accepted: None,
+            waited: false,
+        };
+        let io = CoIo::new(acceptor).map_err(io::Error::from)?;
+        Ok(Listener {
+            turn: Semaphore::new(1),
+            io: may::sync::Mutex::new(AcceptIo { io, timeout: None }),
+            sock,
+            closed: AtomicBool::new(false),
+            unix,
+            tls: None,
+        })
+    }
+
+    /// Wait for a connection: the new stream and the peer's address (an empty
+    /// path for an unnamed Unix peer). On a TLS listener the handshake is *not*
+    /// done here but on the stream's first read or write, in the connection's
+    /// own green thread, so a slow client cannot stall the accept loop.
+    ///
+    /// Fails when the caller's [`Timeout`](crate::Timeout) expires, after
+    /// [`shutdown`](Self::shutdown), or with the OS error (see
+    /// [`is_transient_accept_error`]).
+    pub fn accept(&self) -> io::Result<(Stream, Addr)> {
+        if self.is_shut_down() {
+            return Err(shut_down_error());
+        }
+        let _turn = self.turn.guard()?;
+        let mut io = self.io.lock().unwrap_or_else(PoisonError::into_inner);
+        let (sock, peer) = io.accept(&self.closed)?;
+        drop(io);
+        let sock = Sock::new(sock, self.unix)?;
+        let stream = match &self.tls {
+            None => Stream::plain(sock),
+            Some(cfg) => Stream::tls(TlsStream::server(sock, cfg.clone())?),
+        };
+        Ok((stream, Addr::from_sockaddr(&peer)))
+    }
+
+    /// The address the listener is bound to (with the real port after binding
+    /// port 0).
+    pub fn local_addr(&self) -> io::Result<Addr> {
+        Ok(Addr::from_sockaddr(&self.sock.local_addr()?))
+    }
+
+    /// True for a listener made by [`wrap_ssl`](crate::wrap_ssl).
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Stop accepting: a green thread blocked in [`accept`](Self::accept) wakes
+    /// up with an error, and every later `accept` fails. Connections already
+    /// accepted are not affected. The socket is closed when the listener is
+    /// dropped.
+    pub fn shutdown(&self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            // The kernel wakes the poller (EPOLLHUP) for TCP and Unix listeners;
+            // the woken accept sees `closed`. An error only means nothing to wake.
+            let _ = self.sock.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// True once [`shutdown`](Self::shutdown) was called.
+    pub fn is_shut_down(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
+impl AsRawFd for Listener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+}
+
+// ===== Stream =====
+
+/// A connected socket registered with may, with the timeout bookkeeping that
+/// turns the caller's Timeout into may's per-operation timeouts.
+pub(crate) struct Sock {
+    /// `ManuallyDrop` so that `Drop` can deregister the fd before closing it
+    /// (`CoIo`'s own field order would close first: a new socket could reuse
+    /// the number and lose its registration).
+    io: ManuallyDrop<CoIo<Socket>>,
+    unix: bool,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+    /// The per-op timeouts last handed to may, to skip redundant stores.
+    cur_read: Option<Duration>,
+    cur_write: Option<Duration>,
+}
+
+impl Drop for Sock {
+    fn drop(&mut self) {
+        // SAFETY: `io` is taken exactly once, here, and never used afterwards.
+        let io = unsafe { ManuallyDrop::take(&mut self.io) };
+        // `into_inner` drops the registration first; the socket closes after.
+        drop(io.into_inner());
+    }
+}
+
+impl Sock {
+    pub(crate) fn new(sock: Socket, unix: bool) -> io::Result<Sock> {
+        let io = CoIo::new(sock).map_err(io::Error::from)?;
+        Ok(Sock {
+            io: ManuallyDrop::new(io),
+            unix,
+            read_timeout: None,
+            write_timeout: None,
+            cur_read: None,
+            cur_write: None,
+        })
+    }
+
+    pub(crate) fn socket(&self) -> &Socket {
+        self.io.inner()
+    }
+
+    fn arm_read(&mut self, d: &Deadline) {
+        let t = op_timeout(self.read_timeout, d);
+        if t != self.cur_read {
+            // CoIo's setter only stores the value; it cannot fail.
+            let _ = self.io.set_read_timeout(t);
+            self.cur_read = t;
+        }
+    }
+
+    fn arm_write(&mut self, d: &Deadline) {
+        let t = op_timeout(self.write_timeout, d);
+        if t != self.cur_write {
+            let _ = self.io.set_write_timeout(t);
+            self.cur_write = t;
+        }
+    }
+}
+
+impl Read for Sock {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let d = Deadline::for_op(None);
+        self.arm_read(&d);
+        self.io.read(buf).map_err(|e| op_error(e, &d))
+    }
+}
+
+impl Write for Sock {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let d = Deadline::for_op(None);
+        self.arm_write(&d);
+        self.io.write(buf).map_err(|e| op_error(e, &d))
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        // One `sendmsg` when the socket has room; otherwise wait through `write`.
+        match self.io.inner().send_vectored(bufs) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                match bufs.iter().find(|b| !b.is_empty()) {
+                    Some(first) => self.write(first),
+                    None => Ok(0),
+                }
+            }
+            r => r,
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+enum Inner {
+    Plain(Sock),
+    Tls(Box<TlsStream>),
+}
+
+/// A connected socket: TCP, Unix, or TLS over TCP (server or client side).
+/// From [`Listener::accept`], [`connect`] or [`tls::connect`](crate::tls::connect).
+///
+/// Reads and writes park only the calling green thread. Each one fails with
+/// kind [`TimedOut`](io::ErrorKind::TimedOut) when the socket's own idle
+/// timeout ([`set_read_timeout`](Self::set_read_timeout)) or the caller's
+/// [`Timeout`](crate::Timeout) runs out first; the stream stays usable. The
+/// socket is closed when the stream is dropped (a TLS stream first tries to
+/// send `close_notify` without waiting).
+pub struct Stream {
+    inner: Inner,
+}
+
+impl fmt::Debug for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stream")
+            .field("fd", &self.as_raw_fd())
+            .field("peer_addr", &self.peer_addr().ok())
+            .field("tls", &self.is_tls())
+            .finish()
+    }
+}
+
+impl Stream {
+    fn plain(sock: Sock) -> Stream {
+        Stream {
+            inner: Inner::Plain(sock),
+        }
+    }
+
+    pub(crate) fn tls(tls: TlsStream) -> Stream {
+        Stream {
+            inner: Inner::Tls(Box::new(tls)),
+        }
+    }
+
+    /// The plain socket, or `None` for a TLS stream (then `self` comes back).
+    pub(crate) fn into_plain(self) -> Result<Sock, Stream> {
+        match self.inner {
+            Inner::Plain(sock) => Ok(sock),
+            inner @ Inner::Tls(_) => Err(Stream { inner }),
+        }
+    }
+
+    fn sock(&self) -> &Sock {
+        match &self.inner {
+            Inner::Plain(s) => s,
+            Inner::Tls(t) => t.sock(),
+        }
+    }
+
+    fn sock_mut(&mut self) -> &mut Sock {
+        match &mut self.inner {
+            Inner::Plain(s) => s,
+            Inner::Tls(t) => t.sock_mut(),
+        }
+    }
+
+    /// Idle timeout for each read (like `SO_RCVTIMEO`): a read that waits this
+    /// long for data fails with [`TimedOut`](io::ErrorKind::TimedOut). `None`
+    /// waits forever; `Some(ZERO)` is an error, as in std. Millisecond
+    /// granularity (rounded up).
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock_mut().read_timeout = validate_timeout(timeout)?;
+        Ok(())
+    }
+
+    /// Idle timeout for each write; see [`set_read_timeout`](Self::set_read_timeout).
+    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock_mut().write_timeout = validate_timeout(timeout)?;
+        Ok(())
+    }
+
+    /// The read timeout set by [`set_read_timeout`](Self::set_read_timeout).
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.sock().read_timeout
+    }
+
+    /// The write timeout set by [`set_write_timeout`](Self::set_write_timeout).
+    pub fn write_timeout(&self) -> Option<Duration> {
+        self.sock().write_timeout
+    }
+
+    /// Shut down reading, writing or both. On a TLS stream, shutting down the
+    /// write side first sends `close_notify` (the peer reads a clean EOF).
+    pub fn shutdown(&mut self, how: Shutdown) -> io::Result<()> {
+        if let Inner::Tls(t) = &mut self.inner {
+            if how != Shutdown::Read {
+                t.close_notify()?;
+            }
+        }
+        self.sock().socket().shutdown(how)
+    }
+
+    /// The peer's address (an empty path for an unnamed Unix peer).
+    pub fn peer_addr(&self) -> io::Result<Addr> {
+        Ok(Addr::from_sockaddr(&self.sock().socket().peer_addr()?))
+    }
+
+    /// This end's address.
+    pub fn local_addr(&self) -> io::Result<Addr> {
+        Ok(Addr::from_sockaddr(&self.sock().socket().local_addr()?))
+    }
+
+    /// `TCP_NODELAY` (send small writes at once); a no-op on Unix sockets.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        let sock = self.sock();
+        if sock.unix {
+            Ok(())
+        } else {
+            sock.socket().set_nodelay(nodelay)
+        }
+    }
+
+    /// True for a TLS stream.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.inner, Inner::Tls(_))
+    }
+
+    /// Complete the TLS handshake now instead of on the first read or write; a
+    /// no-op for plain streams and finished handshakes.
+    pub fn handshake(&mut self) -> io::Result<()> {
+        match &mut self.inner {
+            Inner::Plain(_) => Ok(()),
+            Inner::Tls(t) => t.handshake(),
+        }
+    }
+
+    /// A second handle to the same plain socket (a `dup` of the fd), e.g. to
+    /// write from one green thread while another reads. Timeouts are not
+    /// copied. TLS streams cannot be split: [`Unsupported`](io::ErrorKind::Unsupported).
+    pub fn try_clone(&self) -> io::Result<Stream> {
+        match &self.inner {
+            Inner::Plain(s) => Ok(Stream::plain(Sock::new(s.socket().try_clone()?, s.unix)?)),
+            Inner::Tls(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a TLS stream cannot be cloned",
+            )),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.inner {
+            Inner::Plain(s) => s.read(buf),
+            Inner::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.inner {
+            Inner::Plain(s) => s.write(buf),
+            Inner::Tls(t) => t.write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match &mut self.inner {
+            Inner::Plain(s) => s.write_vectored(bufs),
+            Inner::Tls(t) => t.write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.inner {
+            Inner::Plain(_) => Ok(()),
+            Inner::Tls(t) => t.flush(),
+        }
+    }
+}
+
+impl AsRawFd for Stream {
+    /// The socket's fd (for TLS, the TCP socket's).
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock().socket().as_raw_fd()
+    }
+}
+
+// ===== connect =====
+
+/// eventlet's `connect(addr)`: a connected TCP or Unix stream. Tries each
+/// address `addr` names in turn. Honours the caller's [`Timeout`](crate::Timeout).
+///
+/// ```
+/// let l = eventlet::listen("127.0.0.1:0").unwrap();
+/// let c = eventlet::connect(l.local_addr().unwrap()).unwrap();
+/// assert_eq!(c.peer_addr().unwrap(), l.local_addr().unwrap());
+/// ```
+pub fn connect(addr: impl ToListenAddr) -> io::Result<Stream> {
+    crate::config::ensure_started();
+    let mut last = None;
+    for a in addr.to_listen_addrs()? {
+        let r = match &a {
+            Addr::Inet(sa) => connect_tcp(sa),
+            Addr::Unix(path) => connect_unix(path),
+        };
+        match r {
+            Ok(sock) => return Ok(Stream::plain(sock)),
+            Err(e) if TimeoutError::from_io(&e).is_some() => return Err(e),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address given")))
+}
+
+fn connect_tcp(sa: &SocketAddr) -> io::Result<Sock> {
+    let d = Deadline::for_op(None);
+    let stream = match op_timeout(None, &d) {
+        None => may::net::TcpStream::connect(sa),
+        Some(t) => may::net::TcpStream::connect_timeout(sa, t),
+    }
+    .map_err(|e| op_error(e, &d))?;
+    // may's stream deregisters itself in `into_raw_fd`; `Sock` registers again.
+    let fd = stream.into_raw_fd();
+    // SAFETY: `into_raw_fd` handed over ownership of this open socket fd, and
+    // nothing else will close it.
+    let sock = unsafe { Socket::from_raw_fd(fd) };
+    Sock::new(sock, false)
+}
+
+fn connect_unix(path: &Path) -> io::Result<Sock> {
+    let sock = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    sock.set_nonblocking(true)?;
+    let sa = SockAddr::unix(path)?;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match sock.connect(&sa) {
+            Ok(()) => return Sock::new(sock, true),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // A Unix connect only waits when the listener's backlog is full,
+            // and the kernel gives no readiness event for it: back off.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if let Some(t) = expired_timeout() {
+                    return Err(t.into());
+                }
+                crate::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+// ===== serve =====
+
+/// Return this error from a [`serve`] handler to stop the server gracefully:
+/// `serve` then returns `Ok(())` (eventlet's `StopServe`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StopServe;
+
+impl fmt::Display for StopServe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StopServe")
+    }
+}
+
+impl Error for StopServe {}
+
+/// What a [`serve`] handler returns.
+pub type HandlerResult = Result<(), Box<dyn Error + Send + Sync>>;
+
+/// How the server ended, reported once by whoever ends it first.
+struct ServeState {
+    outcome: Mutex<Option<io::Result<()>>>,
+    done: Semaphore,
+}
+
+impl ServeState {
+    fn report(&self, r: io::Result<()>) {
+        let mut slot = self.outcome.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(r);
+            self.done.release();
+        }
+    }
+
+    fn take(&self) -> io::Result<()> {
+        let mut slot = self.outcome.lock().unwrap_or_else(PoisonError::into_inner);
+        slot.take().unwrap_or(Ok(()))
+    }
+}
+
+/// A concurrency slot of [`serve`], given back when the handler ends.
+struct Slot(Arc<Semaphore>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
+/// Reports an accept loop that ended without saying why (it panicked).
+struct LoopExit(Arc<ServeState>);
+
+impl Drop for LoopExit {
+    fn drop(&mut self) {
+        self.0
+            .report(Err(io::Error::other("serve's accept loop stopped")));
+    }
+}
+
+/// Kills the accept loop when `serve` returns, or (without waiting) when the
+/// green thread running `serve` is killed.
+struct StopLoop(Option<GreenThread<()>>);
+
+impl StopLoop {
+    fn stop(mut self) {
+        if let Some(gt) = self.0.take() {
+            gt.kill();
+        }
+    }
+}
+
+impl Drop for StopLoop {
+    fn drop(&mut self) {
+        if let Some(gt) = self.0.take() {
+            // We are unwinding: waiting here could spin, so kill from elsewhere.
+            crate::spawn_n(move || gt.kill());
+        }
+    }
+}
+
+/// eventlet's `serve(sock, handle, concurrency)`: accept connections on
+/// `listener` forever, calling `handler(stream, peer)` in a new green thread
+/// for each, at most `concurrency` at once (when full, the next connection
+/// waits until a handler returns). The stream is closed when its handler returns.
+///
+/// `serve` blocks the calling green thread. It returns `Ok(())` when a handler
+/// returns `Err(StopServe)`, and `Err` when a handler returns another error or
+/// panics, when accepting fails (other than [transiently](is_transient_accept_error)),
+/// or when a [`Timeout`](crate::Timeout) of the caller expires. Handlers still
+/// running are left to finish on their own, as in eventlet.
+///
+/// Pass an `Arc<Listener>` to keep a handle for [`Listener::shutdown`].
+///
+/// ```
+/// use std::io::{Read, Write};
+/// let listener = eventlet::listen("127.0.0.1:0").unwrap();
+/// let addr = listener.local_addr().unwrap();
+/// let server = eventlet::spawn(move || {
+///     eventlet::serve(listener, 100, |mut conn, _peer| {
+///         conn.write_all(b"bye")?;
+///         Err(eventlet::StopServe.into())
+///     })
+/// });
+/// let mut client = eventlet::connect(addr).unwrap();
+/// let mut reply = String::new();
+/// client.read_to_string(&mut reply).unwrap();
+/// assert_eq!(reply, "bye");
+/// assert!(server.join().unwrap().is_ok());
+/// ```
+pub fn serve<L, H>(listener: L, concurrency: usize, handler: H) -> io::Result<()>
+where
+    L: Into<Arc<Listener>>,
+    H: Fn(Stream, Addr) -> HandlerResult + Send + Sync + 'static,
+{
+    if concurrency == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "serve needs a concurrency of at least 1",
+        ));
+    }
+    let listener = listener.into();
+    let state = Arc::new(ServeState {
+        outcome: Mutex::new(None),
+        done: Semaphore::new(0),
+    });
+    let loop_state = state.clone();
+    let handler = Arc::new(handler);
+    let acceptor = crate::spawn(move || accept_loop(&listener, concurrency, handler, loop_state));
+    let guard = StopLoop(Some(acceptor));
+    let waited = state.done.acquire();
+    guard.stop();
+    waited?;
+    state.take()
+}
+
+fn accept_loop<H>(listener: &Listener, concurrency: usize, handler: Arc<H>, state: Arc<ServeState>)
+where
+    H: Fn(Stream, Addr) -> HandlerResult + Send + Sync + 'static,
+{
+    let _exit = LoopExit(state.clone());
+    let slots = Arc::new(Semaphore::new(concurrency));
+    loop {
+        if let Err(t) = slots.acquire() {
+            return state.report(Err(t.into()));
+        }
+        let slot = Slot(slots.clone());
+        match listener.accept() {
+            Ok((stream, peer)) => spawn_handler(stream, peer, slot, handler.clone(), state.clone()),
+            Err(e) if is_transient_accept_error(&e) => {
+                log::warn!("serve: accept failed, retrying: {e}");
+                drop(slot);
+                crate::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return state.report(Err(e)),
+        }
+    }
+}
+
+fn spawn_handler<H>(stream: Stream, peer: Addr, slot: Slot, handler: Arc<H>, state: Arc<ServeState>)
+where
+    H: Fn(Stream, Addr) -> HandlerResult + Send + Sync + 'static,
+{
+    let gt = crate::spawn(move || {
+        let _slot = slot;
+        handler(stream, peer)
+    });
+    gt.link(move |gt| match gt.clone().join() {
+        Ok(Ok(())) | Err(GreenThreadError::Killed) => {}
+        Ok(Err(e)) if e.is::<StopServe>() => state.report(Ok(())),
+        Ok(Err(e)) => state.report(Err(io::Error::other(e))),
+        Err(e) => state.report(Err(io::Error::other(e))),
+    });
+}

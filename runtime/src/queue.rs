@@ -36,7 +36,7 @@
 //! ```
 
 use crate::timeout::TimeoutError;
-use crate::waiter::{self, Wake, Waiter};
+use crate::waiter::{self, Waiter, Wake};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
@@ -277,7 +277,7 @@ fn remove<X>(list: &mut VecDeque<Arc<X>>, me: &Arc<X>) {
 
 impl<T, S: Storage<T>> State<T, S> {
     fn has_room(&self) -> bool {
-        self.maxsize.map_or(true, |m| self.items.len() < m)
+        self.maxsize.is_none_or(|m| self.items.len() < m)
     }
 
     /// Give `item` to the longest-waiting getter, if any.

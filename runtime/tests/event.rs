@@ -26,7 +26,8 @@ fn wait_until(what: &str, cond: impl Fn() -> bool) {
 /// The outcome of `gt`; fail after 10 s instead of hanging.
 fn finish<T: Clone>(gt: &GreenThread<T>) -> GreenResult<T> {
     let t = Timeout::new(Duration::from_secs(10));
-    gt.wait_done().expect("green thread did not finish within 10 s");
+    gt.wait_done()
+        .expect("green thread did not finish within 10 s");
     drop(t);
     gt.wait()
 }

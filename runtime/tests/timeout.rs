@@ -16,7 +16,7 @@
 //! - `test_repr`: `Display`/`Debug` are checked in
 //!   `timeout_error_and_timeout_format_without_crashing`.
 
-use eventlet::{with_timeout, GreenPool, Semaphore, Timeout, TimeoutError};
+use eventlet::{with_timeout, GreenPool, Semaphore, Timeout};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -147,7 +147,20 @@ const fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
-            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
         )
 }
 
@@ -235,15 +248,17 @@ impl ChunkedDecoder {
         use State::*;
         match self.state {
             Size | SizeWs | SizeLf => self.count_size_line()?,
-            ExtPreName | ExtName | ExtPostName | ExtPreValue | ExtToken | ExtQuoted | ExtQuotedEscape
-            | ExtQuotedEnd | ExtPostValue => {
+            ExtPreName | ExtName | ExtPostName | ExtPreValue | ExtToken | ExtQuoted
+            | ExtQuotedEscape | ExtQuotedEnd | ExtPostValue => {
                 self.count_size_line()?;
                 self.extensions_total += 1;
                 if self.extensions_total > self.limits.max_extensions_total {
                     return Err(ChunkError::ExtensionsTooLong);
                 }
             }
-            TrailerStart | TrailerName | TrailerValue | TrailerLf | EndLf => self.count_trailer_byte()?,
+            TrailerStart | TrailerName | TrailerValue | TrailerLf | EndLf => {
+                self.count_trailer_byte()?
+            }
             Data | DataCr | DataLf | Done | Failed(_) => {}
         }
         self.state = match self.state {
@@ -360,7 +375,8 @@ impl ChunkedDecoder {
                 b'\n' => Done,
                 _ => return Err(ChunkError::MissingCrlf),
             },
-            Data | Done | Failed(_) => unreachable_state(),
+            // `decode` never feeds these states a metadata byte.
+            Data | Done | Failed(_) => self.state,
         };
         Ok(())
     }
@@ -401,14 +417,477 @@ impl ChunkedDecoder {
     fn count_trailer_byte(&mut self) -> Result<(), ChunkError> {
         self.line_len += 1;
         self.trailers_total += 1;
-        if self.line_len >= self.limits.max_trailer_line || self.trailers_total > self.limits.max_trailers_total {
+        if self.line_len >= self.limits.max_trailer_line
+            || self.trailers_total > self.limits.max_trailers_total
+        {
             return Err(ChunkError::TrailersTooLarge);
         }
         Ok(())
     }
 }
 
-/// `step` is only called for metadata states; `decode` handles the others.
-fn unreachable_state() -> ! {
-    unreachable!("ChunkedDecoder::step called outside a metadata state")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes `input` in one go: the body bytes and how much input the body took.
+    fn decode_all(input: &[u8]) -> Result<(Vec<u8>, usize, bool), ChunkError> {
+        decode_with(ChunkedLimits::default(), input)
+    }
+
+    fn decode_with(
+        limits: ChunkedLimits,
+        input: &[u8],
+    ) -> Result<(Vec<u8>, usize, bool), ChunkError> {
+        let mut dec = ChunkedDecoder::new(limits);
+        let mut data = Vec::new();
+        let mut pos = 0;
+        loop {
+            let (n, step) = dec.decode(&input[pos..])?;
+            match step {
+                Step::Data(r) => data.extend_from_slice(&input[pos..][r]),
+                Step::NeedMore => return Ok((data, pos + n, false)),
+                Step::Done => return Ok((data, pos + n, true)),
+            }
+            pos += n;
+        }
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Want {
+        /// The body and the number of bytes it took.
+        Body(&'static [u8], usize),
+        /// Valid so far, needs more input.
+        More,
+        Fail(ChunkError),
+    }
+    use ChunkError::*;
+    use Want::*;
+
+    fn outcome(input: &[u8]) -> Want {
+        match decode_all(input) {
+            Ok((_, n, false)) => {
+                assert_eq!(n, input.len(), "NeedMore consumes everything");
+                More
+            }
+            Ok((data, n, true)) => Body(Vec::leak(data), n),
+            Err(e) => Fail(e),
+        }
+    }
+
+    /// Sources: conformance §1 (gunicorn chunked_*), §3 (Garden #17, CVE-2025-43859, CVE-2025-55315,
+    /// CVE-2021-32714, CVE-2025-58068), §5 table (httparse vs us), hyper's `test_read_chunk_size`.
+    #[rustfmt::skip]
+    const TABLE: &[(&str, &[u8], Want)] = &[
+        ("one chunk", b"5\r\nhello\r\n0\r\n\r\n", Body(b"hello", 15)),
+        ("two chunks", b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", Body(b"abcde", 20)),
+        ("empty body", b"0\r\n\r\n", Body(b"", 5)),
+        ("uppercase hex", b"A\r\n0123456789\r\n0\r\n\r\n", Body(b"0123456789", 20)),
+        ("lowercase hex", b"a\r\n0123456789\r\n0\r\n\r\n", Body(b"0123456789", 20)),
+        ("leading zeros", b"0005\r\nhello\r\n0\r\n\r\n", Body(b"hello", 18)),
+        ("several zeros as last chunk", b"000\r\n\r\n", Body(b"", 7)),
+        ("data may hold CRLF", b"4\r\n\r\n\r\n\r\n0\r\n\r\n", Body(b"\r\n\r\n", 14)),
+        ("pipelined bytes stay", b"0\r\n\r\nGET / HTTP/1.1\r\n", Body(b"", 5)),
+        ("extension name", b"1;a\r\nx\r\n0\r\n\r\n", Body(b"x", 13)),
+        ("extension token value", b"1;a=b\r\nx\r\n0\r\n\r\n", Body(b"x", 15)),
+        ("several extensions", b"1;a;b=c;d\r\nx\r\n0\r\n\r\n", Body(b"x", 19)),
+        ("BWS around ; and =", b"1 ; a = b ;c\r\nx\r\n0\r\n\r\n", Body(b"x", 22)),
+        ("quoted value", b"1;a=\"q \\\"x\\\" ;=\"\r\nx\r\n0\r\n\r\n", Body(b"x", 26)),
+        ("extension on last chunk", b"0;a=b\r\n\r\n", Body(b"", 9)),
+        ("trailers discarded", b"0\r\nX: y\r\nZ:\r\n\r\n", Body(b"", 15)),
+        ("trailer obs-text", b"0\r\nX: \x80\xff\r\n\r\n", Body(b"", 12)),
+        ("incomplete size", b"5", More),
+        ("incomplete data", b"5\r\nhel", More),
+        ("incomplete data CRLF", b"5\r\nhello\r", More),
+        ("incomplete end", b"0\r\n\r", More),
+        ("incomplete trailer", b"0\r\nX: y", More),
+        // chunk size (gunicorn chunked_01/09/10/13, size_{minus,plus}_sign_01; Garden #17; waitress CVE-2022-24761)
+        ("empty size", b"\r\n", Fail(BadSize)),
+        ("Garden 17 empty lines", b"\r\n\r\n", Fail(BadSize)),
+        ("0x prefix", b"0x5\r\nhello\r\n0\r\n\r\n", Fail(BadSize)),
+        ("plus sign", b"+5\r\nhello\r\n0\r\n\r\n", Fail(BadSize)),
+        ("minus sign", b"-1\r\nx\r\n0\r\n\r\n", Fail(BadSize)),
+        ("underscore", b"6_0\r\n", Fail(BadSize)),
+        ("Python int() underscore", b"0_2e\r\n", Fail(BadSize)),
+        ("leading space", b" 5\r\nhello\r\n0\r\n\r\n", Fail(BadSize)),
+        ("trailing space", b"5 \r\nhello\r\n0\r\n\r\n", Fail(BadSize)),
+        ("trailing tab", b"0\t\r\n\r\n", Fail(BadSize)),
+        ("non-hex digit", b"5g\r\n", Fail(BadSize)),
+        ("NUL after size", b"10\0\r\n", Fail(BadSize)),
+        ("semicolon only", b";a\r\n", Fail(BadSize)),
+        ("bare LF after size", b"5\nhello\r\n0\r\n\r\n", Fail(MissingCrlf)),
+        ("CR CR LF after size", b"5\r\r\nhello\r\n0\r\n\r\n", Fail(MissingCrlf)),
+        ("17 significant digits", b"f0000000000000003\r\n", Fail(Overflow)),
+        ("u64 overflow by one digit", b"10000000000000000\r\n", Fail(Overflow)),
+        ("u64::MAX size", b"ffffffffffffffff\r\nabc", More),
+        ("leading zeros do not overflow", b"000000000000000000001\r\nx\r\n0\r\n\r\n", Body(b"x", 31)),
+        // extensions (gunicorn chunked_11/12/14, CVE-2025-55315 Kestrel, hyper `1;reject\nnewlines`)
+        ("LF in extension", b"5;a\nb\r\nhello\r\n0\r\n\r\n", Fail(BadExtension)),
+        ("hyper reject newlines", b"1;reject\nnewlines\r\nx\r\n0\r\n\r\n", Fail(BadExtension)),
+        ("bare CR in extension", b"5;a\rb\r\n", Fail(MissingCrlf)),
+        ("LF in extension value", b"5;a=b\nc\r\n", Fail(BadExtension)),
+        ("NUL in extension", b"5;a\0\r\n", Fail(BadExtension)),
+        ("empty extension name", b"5;\r\nhello\r\n0\r\n\r\n", Fail(BadExtension)),
+        ("empty extension value", b"5;a=\r\nhello\r\n0\r\n\r\n", Fail(BadExtension)),
+        ("BWS before CRLF", b"5;a \r\nhello\r\n0\r\n\r\n", Fail(BadExtension)),
+        ("BWS after value before CRLF", b"5;a=b \r\n", Fail(BadExtension)),
+        ("LF then semicolon", b"5\n;\r\n", Fail(MissingCrlf)),
+        ("leading space extension", b" ;foo=bar\r\n", Fail(BadSize)),
+        ("CR in quoted value", b"5;a=\"x\ry\"\r\n", Fail(BadExtension)),
+        ("LF in quoted value", b"5;a=\"x\ny\"\r\n", Fail(BadExtension)),
+        ("bytes after quoted value", b"5;a=\"x\"y\r\n", Fail(BadExtension)),
+        ("two equals", b"5;a==b\r\n", Fail(BadExtension)),
+        // chunk data terminator (CVE-2025-43859, gunicorn missing_final_crlf_01)
+        ("data not followed by CRLF", b"3\r\nxxx__1a\r\n", Fail(MissingCrlf)),
+        ("data followed by LF", b"3\r\nxxx\n0\r\n\r\n", Fail(MissingCrlf)),
+        ("data followed by CR X", b"3\r\nxxx\rX", Fail(MissingCrlf)),
+        ("data too long", b"2\r\nabc\r\n0\r\n\r\n", Fail(MissingCrlf)),
+        ("missing final CRLF", b"0\r\n\rX", Fail(MissingCrlf)),
+        // trailers (CVE-2025-58068: the request smuggled in the trailer section)
+        ("smuggled request in trailers", b"0\r\nGET /admin HTTP/1.1\r\nHost: a\r\n\r\n", Fail(BadTrailer)),
+        ("trailer obs-fold", b"0\r\nX: y\r\n z\r\n\r\n", Fail(BadTrailer)),
+        ("trailer space before colon", b"0\r\nX : y\r\n\r\n", Fail(BadTrailer)),
+        ("trailer empty name", b"0\r\n: y\r\n\r\n", Fail(BadTrailer)),
+        ("trailer bare LF", b"0\r\nX: y\n\r\n", Fail(BadTrailer)),
+        ("trailer NUL", b"0\r\nX: a\0b\r\n\r\n", Fail(BadTrailer)),
+        ("trailer CR in value", b"0\r\nX: a\rb\r\n\r\n", Fail(BadTrailer)),
+        ("trailer without colon", b"0\r\nXY\r\n\r\n", Fail(BadTrailer)),
+        ("final bare LF", b"0\r\n\n", Fail(BadTrailer)),
+    ];
+
+    #[test]
+    fn table_of_valid_invalid_and_incomplete_bodies() {
+        let mut failures = Vec::new();
+        for (name, input, want) in TABLE {
+            let got = outcome(input);
+            if got != *want {
+                failures.push(format!("{name}: want {want:?}, got {got:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn data_ranges_point_into_the_input_and_metadata_is_consumed_with_them() {
+        let input = b"5;x=y\r\nhello\r\n3\r\nabc\r\n0\r\n\r\nNEXT";
+        let mut dec = ChunkedDecoder::new(ChunkedLimits::default());
+        assert_eq!(dec.decode(input), Ok((12, Step::Data(7..12))));
+        assert_eq!(&input[7..12], b"hello");
+        assert_eq!(dec.decode(&input[12..]), Ok((8, Step::Data(5..8))));
+        assert_eq!(dec.decode(&input[20..]), Ok((7, Step::Done)));
+        assert_eq!(&input[27..], b"NEXT");
+        assert!(dec.is_done());
+    }
+
+    #[test]
+    fn a_chunk_larger_than_the_input_is_delivered_in_pieces() {
+        let mut dec = ChunkedDecoder::new(ChunkedLimits::default());
+        assert_eq!(dec.decode(b"a\r\n0123"), Ok((7, Step::Data(3..7))));
+        assert_eq!(dec.decode(b"45678"), Ok((5, Step::Data(0..5))));
+        assert_eq!(dec.decode(b"9\r"), Ok((1, Step::Data(0..1))));
+        assert_eq!(dec.decode(b"\r"), Ok((1, Step::NeedMore)));
+        assert_eq!(dec.decode(b"\n0\r\n\r\n"), Ok((6, Step::Done)));
+    }
+
+    #[test]
+    fn empty_input_needs_more_and_consumes_nothing() {
+        let mut dec = ChunkedDecoder::new(ChunkedLimits::default());
+        assert_eq!(dec.decode(b""), Ok((0, Step::NeedMore)));
+        assert_eq!(dec.decode(b"5\r\n"), Ok((3, Step::NeedMore)));
+        assert_eq!(dec.decode(b""), Ok((0, Step::NeedMore)));
+    }
+
+    #[test]
+    fn after_done_nothing_more_is_consumed() {
+        let mut dec = ChunkedDecoder::new(ChunkedLimits::default());
+        assert_eq!(dec.decode(b"0\r\n\r\n"), Ok((5, Step::Done)));
+        assert_eq!(dec.decode(b"5\r\nhello\r\n"), Ok((0, Step::Done)));
+        assert_eq!(dec.decode(b""), Ok((0, Step::Done)));
+    }
+
+    #[test]
+    fn errors_are_sticky() {
+        let mut dec = ChunkedDecoder::new(ChunkedLimits::default());
+        assert_eq!(dec.decode(b"x"), Err(BadSize));
+        assert_eq!(dec.decode(b"0\r\n\r\n"), Err(BadSize));
+        assert!(!dec.is_done());
+    }
+
+    // eventlet's multiple-100-continue feature reads a second chunked body through the same Input.
+    #[test]
+    fn reset_starts_a_fresh_body() {
+        let mut dec = ChunkedDecoder::new(ChunkedLimits::default());
+        assert_eq!(decode_bytes(&mut dec, b"3\r\nabc\r\n0\r\n\r\n"), b"abc");
+        assert!(dec.is_done());
+        dec.reset();
+        assert!(!dec.is_done());
+        assert_eq!(decode_bytes(&mut dec, b"2\r\nde\r\n0\r\n\r\n"), b"de");
+        // reset also clears an error.
+        assert_eq!(dec.decode(b"zz"), Ok((0, Step::Done)));
+        dec.reset();
+        assert_eq!(dec.decode(b"zz"), Err(BadSize));
+        dec.reset();
+        assert_eq!(decode_bytes(&mut dec, b"1\r\nf\r\n0\r\n\r\n"), b"f");
+    }
+
+    fn decode_bytes(dec: &mut ChunkedDecoder, mut input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let (n, step) = dec.decode(input).unwrap();
+            match step {
+                Step::Data(r) => out.extend_from_slice(&input[r]),
+                Step::NeedMore | Step::Done => return out,
+            }
+            input = &input[n..];
+        }
+    }
+
+    #[test]
+    fn size_line_limit_applies_before_the_line_ends() {
+        let limits = ChunkedLimits {
+            max_size_line: 16,
+            ..ChunkedLimits::default()
+        };
+        // 13 bytes + CRLF = 15 and 16 pass; 17 fails.
+        assert!(decode_with(limits.clone(), b"1;abcdefghijk\r\nx\r\n0\r\n\r\n").is_ok());
+        assert!(decode_with(limits.clone(), b"1;abcdefghijkl\r\nx\r\n0\r\n\r\n").is_ok());
+        assert_eq!(
+            decode_with(limits.clone(), b"1;abcdefghijklm\r\nx\r\n0\r\n\r\n"),
+            Err(SizeLineTooLong)
+        );
+        // Without a line end, the limit still stops the read.
+        assert_eq!(
+            decode_with(limits.clone(), &[b'0'; 17]),
+            Err(SizeLineTooLong)
+        );
+        let default = [b'0'; 5000];
+        assert_eq!(decode_all(&default), Err(SizeLineTooLong));
+    }
+
+    #[test]
+    fn extension_bytes_are_limited_over_the_whole_body() {
+        let limits = ChunkedLimits {
+            max_extensions_total: 20,
+            ..ChunkedLimits::default()
+        };
+        let chunk = b"1;abcdefgh\r\nx\r\n"; // 8 extension bytes after ';'
+        let two = [&chunk[..], chunk, b"0\r\n\r\n"].concat();
+        assert!(decode_with(limits.clone(), &two).is_ok());
+        let three = [&chunk[..], chunk, chunk, b"0\r\n\r\n"].concat();
+        assert_eq!(decode_with(limits, &three), Err(ExtensionsTooLong));
+    }
+
+    #[test]
+    fn trailer_limits_bound_line_length_count_and_total() {
+        let lines = |n: usize, len: usize| {
+            let mut s = b"0\r\n".to_vec();
+            for _ in 0..n {
+                s.extend_from_slice(b"X:");
+                s.extend_from_slice(&vec![b'v'; len - 4]);
+                s.extend_from_slice(b"\r\n");
+            }
+            s.extend_from_slice(b"\r\n");
+            s
+        };
+        let limits = ChunkedLimits::default();
+        assert!(decode_with(limits.clone(), &lines(100, 10)).is_ok());
+        assert_eq!(
+            decode_with(limits.clone(), &lines(101, 10)),
+            Err(TrailersTooLarge)
+        );
+        assert!(decode_with(limits.clone(), &lines(1, 8191)).is_ok());
+        assert_eq!(
+            decode_with(limits.clone(), &lines(1, 8192)),
+            Err(TrailersTooLarge)
+        );
+        let small = ChunkedLimits {
+            max_trailers_total: 100,
+            ..ChunkedLimits::default()
+        };
+        // 4 lines of 20 bytes plus the final CRLF: 82 bytes; 5 lines: 102.
+        assert!(decode_with(small.clone(), &lines(4, 20)).is_ok());
+        assert_eq!(decode_with(small, &lines(5, 20)), Err(TrailersTooLarge));
+    }
+
+    #[test]
+    fn errors_display_as_sentences() {
+        assert_eq!(BadSize.to_string(), "invalid chunk size");
+        assert_eq!(MissingCrlf.to_string(), "missing CRLF in chunked body");
+        let boxed: Box<dyn std::error::Error> = Box::new(Overflow);
+        assert_eq!(boxed.to_string(), "chunk size overflows");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Small by default so `cargo test` stays fast; `PROPTEST_CASES` overrides it.
+        fn config(default_cases: u32) -> ProptestConfig {
+            let mut config = ProptestConfig {
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            };
+            if std::env::var_os("PROPTEST_CASES").is_none() {
+                config.cases = default_cases;
+            }
+            config
+        }
+
+        fn extension() -> impl Strategy<Value = Vec<u8>> {
+            let bws = "[ \t]{0,2}";
+            let token = "[a-zA-Z0-9!#$%&'*+.^_`|~-]{1,8}";
+            let quoted = "\"([ !#-\\[\\]-~]|\\\\[ -~]){0,8}\"";
+            let value = prop_oneof![
+                Just(String::new()),
+                (bws, bws, token).prop_map(|(a, b, t)| format!("{a}={b}{t}")),
+                (bws, bws, quoted).prop_map(|(a, b, q)| format!("{a}={b}{q}")),
+            ];
+            (bws, bws, token, value)
+                .prop_map(|(a, b, name, value)| format!("{a};{b}{name}{value}").into_bytes())
+        }
+
+        fn size_line(size: usize, zeros: usize, upper: bool, exts: &[Vec<u8>]) -> Vec<u8> {
+            let hex = if upper {
+                format!("{size:X}")
+            } else {
+                format!("{size:x}")
+            };
+            let mut line = "0".repeat(zeros).into_bytes();
+            line.extend_from_slice(hex.as_bytes());
+            for e in exts {
+                line.extend_from_slice(e);
+            }
+            line.extend_from_slice(b"\r\n");
+            line
+        }
+
+        prop_compose! {
+            /// A valid chunked body followed by unrelated bytes, and the data it carries.
+            fn body()(
+                chunks in proptest::collection::vec(
+                    (proptest::collection::vec(any::<u8>(), 1..40), 0..3usize, any::<bool>(),
+                     proptest::collection::vec(extension(), 0..2)),
+                    0..6),
+                last in (1..3usize, proptest::collection::vec(extension(), 0..2)),
+                trailers in proptest::collection::vec(("[A-Za-z0-9-]{1,10}", "[ -~]{0,20}"), 0..3),
+                suffix in proptest::collection::vec(any::<u8>(), 0..10),
+            ) -> (Vec<u8>, Vec<u8>, usize) {
+                let mut wire = Vec::new();
+                let mut data = Vec::new();
+                for (chunk, zeros, upper, exts) in &chunks {
+                    wire.extend(size_line(chunk.len(), *zeros, *upper, exts));
+                    wire.extend_from_slice(chunk);
+                    wire.extend_from_slice(b"\r\n");
+                    data.extend_from_slice(chunk);
+                }
+                wire.extend("0".repeat(last.0 - 1).into_bytes());
+                wire.extend(size_line(0, 0, false, &last.1));
+                for (name, value) in &trailers {
+                    wire.extend_from_slice(format!("{name}:{value}\r\n").as_bytes());
+                }
+                wire.extend_from_slice(b"\r\n");
+                let body_len = wire.len();
+                wire.extend_from_slice(&suffix);
+                (wire, data, body_len)
+            }
+        }
+
+        /// Feeds `wire` in pieces cut at `cuts`, the way a connection does: append what was read to a
+        /// buffer, decode from its unconsumed part, drop what was consumed. Checks the progress contract
+        /// of every call. Returns the data, the consumed count and the final outcome.
+        fn stream(wire: &[u8], cuts: &[usize]) -> (Vec<u8>, usize, Result<bool, ChunkError>) {
+            let mut dec = ChunkedDecoder::new(ChunkedLimits::default());
+            let mut bounds: Vec<usize> = cuts.iter().map(|&c| c.min(wire.len())).collect();
+            bounds.push(wire.len());
+            bounds.sort_unstable();
+            let (mut data, mut consumed) = (Vec::new(), 0);
+            for end in bounds {
+                loop {
+                    let input = &wire[consumed..end];
+                    match dec.decode(input) {
+                        Ok((n, Step::Data(r))) => {
+                            assert!(
+                                r.start < r.end && r.end == n && n <= input.len(),
+                                "{r:?} {n}"
+                            );
+                            data.extend_from_slice(&input[r]);
+                            consumed += n;
+                        }
+                        Ok((n, Step::NeedMore)) => {
+                            assert_eq!(n, input.len(), "NeedMore consumes all");
+                            consumed += n;
+                            break;
+                        }
+                        Ok((n, Step::Done)) => {
+                            assert!(n <= input.len());
+                            consumed += n;
+                            assert!(dec.is_done());
+                            assert_eq!(dec.decode(&wire[consumed..]), Ok((0, Step::Done)));
+                            return (data, consumed, Ok(true));
+                        }
+                        Err(e) => {
+                            assert_eq!(dec.decode(&wire[consumed..]), Err(e), "errors are sticky");
+                            return (data, consumed, Err(e));
+                        }
+                    }
+                }
+            }
+            (data, consumed, Ok(false))
+        }
+
+        proptest! {
+            #![proptest_config(config(256))]
+
+            /// (2) Any split of a valid body yields its data and stops exactly at its end.
+            #[test]
+            fn any_split_of_a_valid_body_yields_its_data(
+                (wire, data, body_len) in body(),
+                cuts in proptest::collection::vec(any::<proptest::sample::Index>(), 0..8),
+            ) {
+                let cuts: Vec<usize> = cuts.iter().map(|c| c.index(wire.len() + 1)).collect();
+                let (got, consumed, outcome) = stream(&wire, &cuts);
+                prop_assert_eq!(outcome, Ok(true));
+                prop_assert_eq!(consumed, body_len);
+                prop_assert_eq!(got, data);
+            }
+
+            /// (3) Arbitrary bytes: no panic, progress on every call, data never exceeds the input.
+            #[test]
+            fn random_bytes_never_panic_and_always_progress(
+                wire in proptest::collection::vec(any::<u8>(), 0..200),
+                cuts in proptest::collection::vec(any::<proptest::sample::Index>(), 0..8),
+            ) {
+                let cuts: Vec<usize> = cuts.iter().map(|c| c.index(wire.len() + 1)).collect();
+                let (data, consumed, _) = stream(&wire, &cuts);
+                prop_assert!(data.len() <= consumed && consumed <= wire.len());
+            }
+
+            /// (3) Valid bodies with random edits: the outcome does not depend on how the input is split.
+            #[test]
+            fn mutated_bodies_decode_the_same_whatever_the_split(
+                (wire, _data, _len) in body(),
+                edits in proptest::collection::vec((any::<proptest::sample::Index>(), 0u8..3, any::<u8>()), 1..4),
+                cuts in proptest::collection::vec(any::<proptest::sample::Index>(), 0..8),
+            ) {
+                let mut wire = wire;
+                for (at, kind, byte) in edits {
+                    let i = at.index(wire.len() + 1);
+                    match kind {
+                        0 if i < wire.len() => wire[i] = byte,
+                        1 if i < wire.len() => { wire.remove(i); }
+                        _ => wire.insert(i, byte),
+                    }
+                }
+                let cuts: Vec<usize> = cuts.iter().map(|c| c.index(wire.len() + 1)).collect();
+                let (data, consumed, outcome) = stream(&wire, &[]);
+                let (split_data, split_consumed, split_outcome) = stream(&wire, &cuts);
+                prop_assert_eq!(data, split_data);
+                prop_assert_eq!(outcome, split_outcome);
+                // Where an error stopped the read is not part of the contract.
+                if outcome.is_ok() {
+                    prop_assert_eq!(consumed, split_consumed);
+                }
+            }
+        }
+    }
 }

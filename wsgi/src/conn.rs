@@ -130,6 +130,7 @@ impl<'a> Conn<'a> {
             max_header_line: o.max_header_line,
             max_headers: o.max_headers,
             max_head: o.max_head_size,
+            require_host: o.require_host,
         }
     }
 
@@ -189,7 +190,7 @@ impl<'a> Conn<'a> {
             body.len()
         )
         .into_bytes();
-        crate::date::with_date(|d| msg.extend_from_slice(d));
+        msg.extend_from_slice(&crate::date::date_header());
         msg.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
         msg.extend_from_slice(body.as_bytes());
         let mut io = self.io.borrow_mut();
@@ -232,6 +233,7 @@ impl<'a> Conn<'a> {
             }
         }
         self.access_log(env, &sr, started);
+        self.headers = head.into_headers();
         body_done && !sr.close && !sr.broken
     }
 
@@ -345,11 +347,13 @@ impl<'a> Conn<'a> {
         env.push_latin1("REQUEST_METHOD", method);
         env.push("SCRIPT_NAME", "");
         let target = &buf[head.target.clone()];
-        let path_and_query = origin_part(target);
+        let path_and_query = &buf[head.path.clone()];
         let (raw_path, query) = match path_and_query.iter().position(|&b| b == b'?') {
             Some(i) => (&path_and_query[..i], Some(&path_and_query[i + 1..])),
             None => (path_and_query, None),
         };
+        // `GET http://host HTTP/1.1`: the absolute form's empty path means `/`.
+        let raw_path: &[u8] = if raw_path.is_empty() { b"/" } else { raw_path };
         env.push_latin1("RAW_PATH_INFO", raw_path);
         percent_decode_latin1(raw_path, env);
         if let Some(q) = query {
@@ -366,8 +370,7 @@ impl<'a> Conn<'a> {
         env.push("REMOTE_ADDR", &self.peer.remote_addr);
         env.push("REMOTE_PORT", &self.peer.remote_port);
         env.push("GATEWAY_INTERFACE", "CGI/1.1");
-        let mut xff = false;
-        for (n, v) in &self.headers[..] {
+        for (n, v) in &head.headers {
             let (name, value) = (&buf[n.clone()], &buf[v.clone()]);
             env.push_raw_header(name, value);
             if name.eq_ignore_ascii_case(b"content-type") {
@@ -379,11 +382,9 @@ impl<'a> Conn<'a> {
                     env.push_latin1("CONTENT_LENGTH", value);
                 }
             } else if !name.contains(&b'_') {
-                xff |= name.eq_ignore_ascii_case(b"x-forwarded-for");
                 env.add_header_var(name, value);
             }
         }
-        let _ = xff;
         self.request_line.clear();
         crate::environ::push_latin1(&mut self.request_line, &buf[head.request_line.clone()]);
         let keepalive_on = opts.keepalive != Keepalive::Disabled;
@@ -422,7 +423,8 @@ impl<'a> Conn<'a> {
         );
         let rec = crate::logfmt::LogRecord {
             client_ip: &client_ip,
-            client_port: &self.peer.remote_port,
+            client_port: self.peer.remote_port.parse().ok(),
+            date_time: std::time::SystemTime::now(),
             request_line: &self.request_line,
             status_code: sr.code,
             body_length: sr.bytes_sent,
@@ -432,26 +434,6 @@ impl<'a> Conn<'a> {
         opts.log_format.render(&rec, &mut line);
         opts.log.info(&line);
     }
-}
-
-/// The path-and-query part of a target: absolute-form `http://h/p?q` → `/p?q`.
-fn origin_part(target: &[u8]) -> &[u8] {
-    if target.first() == Some(&b'/') {
-        return target;
-    }
-    if let Some(i) = find(target, b"://") {
-        let rest = &target[i + 3..];
-        return match rest.iter().position(|&b| b == b'/' || b == b'?') {
-            Some(j) if rest[j] == b'/' => &rest[j..],
-            Some(j) => &rest[j..], // `http://h?q`: empty path
-            None => b"",
-        };
-    }
-    target // `*` or authority-form
-}
-
-fn find(h: &[u8], n: &[u8]) -> Option<usize> {
-    h.windows(n.len()).position(|w| w == n)
 }
 
 /// `%XX` → the byte, mapped to latin-1 (eventlet: `unquote(path,

@@ -30,6 +30,7 @@ const MONTHS: [&str; 12] = [
 /// assert_eq!(format_date_time(0), "Thu, 01 Jan 1970 00:00:00 GMT");
 /// assert_eq!(format_date_time(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
 /// ```
+#[must_use]
 pub fn format_date_time(unix_secs: u64) -> String {
     let c = Civil::from_unix(unix_secs);
     let mut s = String::with_capacity(DATE_LEN);
@@ -50,6 +51,7 @@ pub fn format_date_time(unix_secs: u64) -> String {
 
 /// The IMF-fixdate of `unix_secs` as fixed-size bytes, without allocating. Times after
 /// 9999-12-31 23:59:59 are clamped to it, since a 5-digit year does not fit the 29 bytes.
+#[must_use]
 pub fn http_date(unix_secs: u64) -> [u8; DATE_LEN] {
     let c = Civil::from_unix(unix_secs.min(MAX_FIXDATE_SECS));
     let mut b = *b"Thu, 01 Jan 1970 00:00:00 GMT";
@@ -106,19 +108,18 @@ impl Civil {
     }
 }
 
-/// The seqlock: `SEQ` is odd while a writer updates `SECS`/`WORDS`. Every field is an atomic,
-/// so a reader racing a writer sees a mix of old and new values — never undefined behaviour —
-/// and notices it because `SEQ` changed.
-static SEQ: AtomicU64 = AtomicU64::new(0);
-/// The Unix second `WORDS` was formatted for; `u64::MAX` until the first refresh.
-static SECS: AtomicU64 = AtomicU64::new(u64::MAX);
-/// The 29 date bytes, little-endian, zero-padded to 32.
-static WORDS: [AtomicU64; 4] = [
-    AtomicU64::new(0),
-    AtomicU64::new(0),
-    AtomicU64::new(0),
-    AtomicU64::new(0),
-];
+/// A sequence lock built from atomics only: `seq` is odd while a writer updates `secs`/`words`.
+/// Every field is an atomic, so a reader racing a writer sees a mix of old and new values —
+/// never undefined behaviour — and notices it because `seq` changed.
+struct DateCache {
+    seq: AtomicU64,
+    /// The Unix second `words` was formatted for; `u64::MAX` until the first refresh.
+    secs: AtomicU64,
+    /// The 29 date bytes, little-endian, zero-padded to 32.
+    words: [AtomicU64; 4],
+}
+
+static CACHE: DateCache = DateCache::new();
 
 /// The current `Date` header value (`SystemTime::now()` as an IMF-fixdate), formatted at most
 /// about once per second per process. The cached path is a clock read plus a few atomic loads.
@@ -128,67 +129,249 @@ static WORDS: [AtomicU64; 4] = [
 /// let d = date_header();
 /// assert!(d.ends_with(b" GMT"));
 /// ```
+#[must_use]
 pub fn date_header() -> [u8; DATE_LEN] {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    if let Some(cached) = load(now) {
-        return cached;
-    }
-    let fresh = http_date(now);
-    store(now, &fresh);
-    fresh
+    CACHE.get(now)
 }
 
-/// The cached bytes if they were formatted for second `now` and read without a concurrent write.
-fn load(now: u64) -> Option<[u8; DATE_LEN]> {
-    let seq = SEQ.load(Ordering::Acquire);
-    if seq & 1 == 1 {
-        return None;
+impl DateCache {
+    const fn new() -> DateCache {
+        DateCache {
+            seq: AtomicU64::new(0),
+            secs: AtomicU64::new(u64::MAX),
+            words: [
+                AtomicU64::new(0),
+                AtomicU64::new(0),
+                AtomicU64::new(0),
+                AtomicU64::new(0),
+            ],
+        }
     }
-    let secs = SECS.load(Ordering::Relaxed);
-    let words = [
-        WORDS[0].load(Ordering::Relaxed),
-        WORDS[1].load(Ordering::Relaxed),
-        WORDS[2].load(Ordering::Relaxed),
-        WORDS[3].load(Ordering::Relaxed),
-    ];
-    // Orders the loads above before the re-check: if any of them saw a newer writer's store,
-    // that writer's odd SEQ is visible below.
-    fence(Ordering::Acquire);
-    if SEQ.load(Ordering::Relaxed) != seq || secs != now {
-        return None;
+
+    /// The date of second `now`, from the cache when it holds that second.
+    fn get(&self, now: u64) -> [u8; DATE_LEN] {
+        if let Some(cached) = self.load(now) {
+            return cached;
+        }
+        let fresh = http_date(now);
+        self.store(now, &fresh);
+        fresh
     }
-    let mut bytes = [0u8; 32];
-    for (chunk, w) in bytes.chunks_exact_mut(8).zip(words) {
-        chunk.copy_from_slice(&w.to_le_bytes());
+
+    /// The cached bytes if they were formatted for second `now` and read without a concurrent
+    /// write.
+    fn load(&self, now: u64) -> Option<[u8; DATE_LEN]> {
+        let seq = self.seq.load(Ordering::Acquire);
+        if seq & 1 == 1 {
+            return None;
+        }
+        let secs = self.secs.load(Ordering::Relaxed);
+        let words = [
+            self.words[0].load(Ordering::Relaxed),
+            self.words[1].load(Ordering::Relaxed),
+            self.words[2].load(Ordering::Relaxed),
+            self.words[3].load(Ordering::Relaxed),
+        ];
+        // Orders the loads above before the re-check: if any of them saw a newer writer's
+        // store, that writer's odd `seq` is visible below.
+        fence(Ordering::Acquire);
+        if self.seq.load(Ordering::Relaxed) != seq || secs != now {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (chunk, w) in bytes.chunks_exact_mut(8).zip(words) {
+            chunk.copy_from_slice(&w.to_le_bytes());
+        }
+        let mut out = [0u8; DATE_LEN];
+        out.copy_from_slice(&bytes[..DATE_LEN]);
+        Some(out)
     }
-    let mut out = [0u8; DATE_LEN];
-    out.copy_from_slice(&bytes[..DATE_LEN]);
-    Some(out)
+
+    /// Publishes `date` for second `now`, unless another thread is publishing right now (then
+    /// its value, of the same or a neighbouring second, will do; the caller has its own copy).
+    /// Any second is accepted, not only a later one, so a clock stepped backwards is followed.
+    fn store(&self, now: u64, date: &[u8; DATE_LEN]) {
+        let seq = self.seq.load(Ordering::Relaxed);
+        if seq & 1 == 1
+            || self
+                .seq
+                .compare_exchange(seq, seq + 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        // Keeps the data stores below from becoming visible before the odd `seq`.
+        fence(Ordering::Release);
+        let mut bytes = [0u8; 32];
+        bytes[..DATE_LEN].copy_from_slice(date);
+        self.secs.store(now, Ordering::Relaxed);
+        for (w, chunk) in self.words.iter().zip(bytes.chunks_exact(8)) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            w.store(u64::from_le_bytes(word), Ordering::Relaxed);
+        }
+        self.seq.store(seq + 2, Ordering::Release);
+    }
 }
 
-/// Publishes `date` for second `now`, unless another thread is publishing right now (then its
-/// value, of the same or a neighbouring second, will do; the caller already has its own copy).
-/// Any second is accepted, not only a later one, so a clock stepped backwards is followed.
-fn store(now: u64, date: &[u8; DATE_LEN]) {
-    let seq = SEQ.load(Ordering::Relaxed);
-    if seq & 1 == 1
-        || SEQ
-            .compare_exchange(seq, seq + 1, Ordering::Relaxed, Ordering::Relaxed)
-            .is_err()
-    {
-        return;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn httpdate_of(secs: u64) -> String {
+        httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs))
     }
-    // Keeps the data stores below from becoming visible before the odd SEQ.
-    fence(Ordering::Release);
-    let mut bytes = [0u8; 32];
-    bytes[..DATE_LEN].copy_from_slice(date);
-    SECS.store(now, Ordering::Relaxed);
-    for (w, chunk) in WORDS.iter().zip(bytes.chunks_exact(8)) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        w.store(u64::from_le_bytes(word), Ordering::Relaxed);
+
+    #[test]
+    fn format_date_time_of_epoch() {
+        assert_eq!(format_date_time(0), "Thu, 01 Jan 1970 00:00:00 GMT");
     }
-    SEQ.store(seq + 2, Ordering::Release);
+
+    #[test]
+    fn format_date_time_of_known_timestamps() {
+        let cases = [
+            // The example date of RFC 9110 §5.6.7.
+            (784_111_777, "Sun, 06 Nov 1994 08:49:37 GMT"),
+            // Leap day of a century leap year, last second.
+            (951_868_799, "Tue, 29 Feb 2000 23:59:59 GMT"),
+            (1_785_929_948, "Wed, 05 Aug 2026 11:39:08 GMT"),
+            (4_102_444_800, "Fri, 01 Jan 2100 00:00:00 GMT"),
+            (253_402_300_799, "Fri, 31 Dec 9999 23:59:59 GMT"),
+        ];
+        for (secs, want) in cases {
+            assert_eq!(format_date_time(secs), want, "{secs}");
+            assert_eq!(&http_date(secs)[..], want.as_bytes(), "{secs}");
+        }
+    }
+
+    #[test]
+    fn format_date_time_agrees_with_httpdate_across_the_range() {
+        // A stride that is not a multiple of a day, a week or a year visits all fields.
+        let mut secs = 0u64;
+        while secs <= MAX_FIXDATE_SECS {
+            let want = httpdate_of(secs);
+            assert_eq!(format_date_time(secs), want);
+            assert_eq!(&http_date(secs)[..], want.as_bytes());
+            secs += 7_777_777;
+        }
+    }
+
+    #[test]
+    fn format_date_time_widens_years_after_9999_like_python() {
+        assert_eq!(
+            format_date_time(MAX_FIXDATE_SECS + 1),
+            "Sat, 01 Jan 10000 00:00:00 GMT"
+        );
+    }
+
+    #[test]
+    fn http_date_clamps_to_year_9999() {
+        assert_eq!(http_date(u64::MAX), http_date(MAX_FIXDATE_SECS));
+    }
+
+    /// `date_header()` must equal httpdate's rendering of `now` taken just before or just after
+    /// it (the call may straddle a second boundary).
+    fn assert_current(got: [u8; DATE_LEN], before: String, after: String) {
+        let got = std::str::from_utf8(&got).expect("date is ASCII").to_owned();
+        assert!(
+            got == before || got == after,
+            "{got:?} is neither {before:?} nor {after:?}"
+        );
+    }
+
+    #[test]
+    fn cached_date_equals_httpdate_of_now() {
+        for _ in 0..3 {
+            let before = httpdate::fmt_http_date(SystemTime::now());
+            let got = date_header();
+            let after = httpdate::fmt_http_date(SystemTime::now());
+            assert_current(got, before, after);
+        }
+    }
+
+    #[test]
+    fn cached_date_is_refreshed_when_the_second_changes() {
+        let cache = DateCache::new();
+        assert_eq!(cache.load(12_345), None, "empty cache");
+        assert_eq!(cache.get(12_345), http_date(12_345));
+        assert_eq!(cache.load(12_345), Some(http_date(12_345)));
+        assert_eq!(cache.load(12_346), None, "stale second is not served");
+        assert_eq!(cache.get(12_346), http_date(12_346));
+        assert_eq!(cache.load(12_346), Some(http_date(12_346)));
+        // A clock stepped backwards is followed too.
+        assert_eq!(cache.get(100), http_date(100));
+        assert_eq!(cache.load(100), Some(http_date(100)));
+    }
+
+    #[test]
+    fn cached_date_is_never_torn_under_concurrent_writes() {
+        // Two writers keep replacing the entry with two different seconds whose dates differ
+        // in every field; readers must only ever get one of the two complete values.
+        const A: u64 = 784_111_777;
+        const B: u64 = 1_785_929_948;
+        let cache = std::sync::Arc::new(DateCache::new());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writers: Vec<_> = [A, B]
+            .into_iter()
+            .map(|secs| {
+                let (cache, stop) = (cache.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let date = http_date(secs);
+                    while !stop.load(Ordering::Relaxed) {
+                        cache.store(secs, &date);
+                        // Leave the entry stable for a moment so that readers also succeed.
+                        for _ in 0..64 {
+                            std::hint::spin_loop();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let cache = cache.clone();
+                std::thread::spawn(move || {
+                    let mut hits = 0u32;
+                    for _ in 0..200_000 {
+                        for secs in [A, B] {
+                            if let Some(got) = cache.load(secs) {
+                                assert_eq!(got, http_date(secs));
+                                hits += 1;
+                            }
+                        }
+                    }
+                    hits
+                })
+            })
+            .collect();
+        let hits: u32 = readers.into_iter().map(|r| r.join().expect("reader")).sum();
+        stop.store(true, Ordering::Relaxed);
+        for w in writers {
+            w.join().expect("writer");
+        }
+        assert!(hits > 0, "readers never saw a complete entry");
+    }
+
+    #[test]
+    fn global_date_header_is_current_from_many_threads() {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    for _ in 0..10_000 {
+                        let before = httpdate::fmt_http_date(SystemTime::now());
+                        let got = date_header();
+                        let after = httpdate::fmt_http_date(SystemTime::now());
+                        assert_current(got, before, after);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("reader thread");
+        }
+    }
 }

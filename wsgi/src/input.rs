@@ -145,7 +145,7 @@ impl<'c> Input<'c> {
     /// `read(n)`.
     pub fn read_n(&mut self, n: usize) -> io::Result<Vec<u8>> {
         let mut v = Vec::new();
-        Read::by_ref(self).take(n as u64).read_to_end(&mut v)?;
+        Read::take(Read::by_ref(self), n as u64).read_to_end(&mut v)?;
         Ok(v)
     }
 

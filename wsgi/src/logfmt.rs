@@ -69,6 +69,7 @@ impl LogKey {
     ];
 
     /// The name used inside `%(...)`.
+    #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             LogKey::ClientIp => "client_ip",
@@ -82,6 +83,7 @@ impl LogKey {
     }
 
     /// The key called `name`, if there is one (case-sensitive, like a Python dict).
+    #[must_use]
     pub fn from_name(name: &str) -> Option<LogKey> {
         LogKey::ALL.into_iter().find(|k| k.name() == name)
     }
@@ -310,11 +312,13 @@ impl LogFormat {
     }
 
     /// The format string this was parsed from.
+    #[must_use]
     pub fn as_str(&self) -> &str {
         &self.source
     }
 
     /// Whether the format mentions `key`, so the server can skip computing unused values.
+    #[must_use]
     pub fn uses(&self, key: LogKey) -> bool {
         self.used & key.bit() != 0
     }
@@ -401,7 +405,12 @@ impl Parser<'_> {
             'd' | 'i' | 'u' => Conv::Int,
             'f' => Conv::Float { upper: false },
             'F' => Conv::Float { upper: true },
-            _ => return Err(LogFormatError::UnsupportedConversion { conversion, pos: pct }),
+            _ => {
+                return Err(LogFormatError::UnsupportedConversion {
+                    conversion,
+                    pos: pct,
+                })
+            }
         };
         if conv != Conv::Str && !key.is_numeric() {
             return Err(LogFormatError::NotANumber {
@@ -612,6 +621,9 @@ fn truncate_chars(out: &mut String, start: usize, max: usize) {
 /// Pads `out[start..]` to `width` chars: spaces on the right (`-`), zeros after the sign (`0`
 /// on numbers) or spaces on the left. Python counts width in code points.
 fn pad(out: &mut String, start: usize, sign_len: usize, width: usize, left: bool, zero: bool) {
+    if width == 0 {
+        return;
+    }
     let len = out[start..].chars().count();
     let mut missing = width.saturating_sub(len);
     if missing == 0 {
@@ -642,7 +654,10 @@ struct StackBuf {
 impl fmt::Write for StackBuf {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let end = self.len + s.len();
-        self.buf.get_mut(self.len..end).ok_or(fmt::Error)?.copy_from_slice(s.as_bytes());
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
         self.len = end;
         Ok(())
     }
@@ -775,4 +790,439 @@ pub fn client_ip(
         }
     }
     out.push_str(peer_ip);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// 2026-08-05 11:39:08 UTC, the example in the stdlib docs-derived inventory.
+    const AUG_5_2026: u64 = 1_785_929_948;
+
+    fn record() -> LogRecord<'static> {
+        LogRecord {
+            client_ip: "127.0.0.1",
+            client_port: Some(54321),
+            date_time: UNIX_EPOCH + Duration::from_secs(AUG_5_2026),
+            request_line: "GET /yo! HTTP/1.1",
+            status_code: 200,
+            body_length: 135,
+            wall_seconds: 0.001_234_5,
+        }
+    }
+
+    fn render(format: &str, rec: &LogRecord<'_>) -> String {
+        let fmt = LogFormat::parse(format).expect("format parses");
+        let mut out = String::new();
+        fmt.render(rec, &mut out);
+        out
+    }
+
+    #[test]
+    fn default_format_is_eventlets() {
+        // wsgi.py:25-26, with the quotes around the request line.
+        assert_eq!(
+            DEFAULT_LOG_FORMAT,
+            r#"%(client_ip)s - - [%(date_time)s] "%(request_line)s" %(status_code)s %(body_length)s %(wall_seconds).6f"#
+        );
+        assert_eq!(LogFormat::default().as_str(), DEFAULT_LOG_FORMAT);
+    }
+
+    #[test]
+    fn default_format_renders_byte_exact_line() {
+        assert_eq!(
+            render(DEFAULT_LOG_FORMAT, &record()),
+            r#"127.0.0.1 - - [05/Aug/2026 11:39:08] "GET /yo! HTTP/1.1" 200 135 0.001234"#
+        );
+    }
+
+    #[test]
+    fn custom_format_with_literal_text_around_request_line() {
+        // eventlet test_026_log_format.
+        assert_eq!(
+            render("HI %(request_line)s HI", &record()),
+            "HI GET /yo! HTTP/1.1 HI"
+        );
+    }
+
+    #[test]
+    fn client_ip_key_renders_text() {
+        let rec = LogRecord {
+            client_ip: "1.2.3.4,5.6.7.8,127.0.0.1",
+            ..record()
+        };
+        assert_eq!(
+            render("<%(client_ip)s>", &rec),
+            "<1.2.3.4,5.6.7.8,127.0.0.1>"
+        );
+    }
+
+    #[test]
+    fn client_port_key_renders_port_or_empty_for_unix() {
+        assert_eq!(render("%(client_port)s", &record()), "54321");
+        assert_eq!(render("%(client_port)d", &record()), "54321");
+        let unix = LogRecord {
+            client_ip: "unix",
+            client_port: None,
+            ..record()
+        };
+        assert_eq!(render("[%(client_port)s]", &unix), "[]");
+        assert_eq!(render("[%(client_port)5d]", &unix), "[     ]");
+    }
+
+    #[test]
+    fn date_time_key_renders_log_date_time_string() {
+        assert_eq!(render("%(date_time)s", &record()), "05/Aug/2026 11:39:08");
+        let epoch = LogRecord {
+            date_time: UNIX_EPOCH,
+            ..record()
+        };
+        assert_eq!(render("%(date_time)s", &epoch), "01/Jan/1970 00:00:00");
+        // 2000-02-29 23:59:59, a leap day in a century leap year.
+        let leap = LogRecord {
+            date_time: UNIX_EPOCH + Duration::from_secs(951_868_799),
+            ..record()
+        };
+        assert_eq!(render("%(date_time)s", &leap), "29/Feb/2000 23:59:59");
+    }
+
+    #[test]
+    fn request_line_key_is_verbatim() {
+        let rec = LogRecord {
+            request_line: "POST /caf\u{e9}?a=%20 HTTP/1.0",
+            ..record()
+        };
+        assert_eq!(
+            render("%(request_line)s", &rec),
+            "POST /caf\u{e9}?a=%20 HTTP/1.0"
+        );
+    }
+
+    #[test]
+    fn status_code_and_body_length_render_like_python_str() {
+        let rec = LogRecord {
+            status_code: 404,
+            body_length: u64::MAX,
+            ..record()
+        };
+        assert_eq!(
+            render("%(status_code)s %(body_length)s", &rec),
+            "404 18446744073709551615"
+        );
+        assert_eq!(render("%(status_code)d", &rec), "404");
+    }
+
+    #[test]
+    fn wall_seconds_f_defaults_to_six_decimals() {
+        let rec = LogRecord {
+            wall_seconds: 1.5,
+            ..record()
+        };
+        assert_eq!(render("%(wall_seconds)f", &rec), "1.500000");
+        assert_eq!(render("%(wall_seconds).6f", &rec), "1.500000");
+    }
+
+    #[test]
+    fn precision_rounds_like_python() {
+        // Values chosen so that binary representation decides the rounding (as in CPython).
+        let at = |x: f64, f: &str| {
+            render(
+                f,
+                &LogRecord {
+                    wall_seconds: x,
+                    ..record()
+                },
+            )
+        };
+        assert_eq!(at(0.125, "%(wall_seconds).2f"), "0.12");
+        assert_eq!(at(2.5, "%(wall_seconds).0f"), "2");
+        assert_eq!(at(0.35, "%(wall_seconds).1f"), "0.3");
+        assert_eq!(at(1.0, "%(wall_seconds)#.0f"), "1.");
+        assert_eq!(at(-0.4, "%(wall_seconds)+.0f"), "-0");
+        assert_eq!(at(3.25, "%(wall_seconds).3F"), "3.250");
+    }
+
+    #[test]
+    fn percent_percent_is_a_literal_percent() {
+        assert_eq!(render("100%% %(status_code)s%%", &record()), "100% 200%");
+        assert_eq!(render("%%(client_ip)s", &record()), "%(client_ip)s");
+    }
+
+    #[test]
+    fn width_and_flags_pad_like_python() {
+        let rec = record();
+        assert_eq!(render("[%(client_ip)-15s]", &rec), "[127.0.0.1      ]");
+        assert_eq!(render("[%(client_ip)15s]", &rec), "[      127.0.0.1]");
+        assert_eq!(render("[%(status_code)5d]", &rec), "[  200]");
+        assert_eq!(render("[%(status_code)05d]", &rec), "[00200]");
+        assert_eq!(render("[%(status_code)+05d]", &rec), "[+0200]");
+        assert_eq!(render("[%(status_code)-+6d]", &rec), "[+200  ]");
+        assert_eq!(render("[%(status_code) d]", &rec), "[ 200]");
+        // The zero flag does not apply to text, only to numbers.
+        assert_eq!(render("[%(status_code)05s]", &rec), "[  200]");
+        assert_eq!(render("[%(wall_seconds)010.4f]", &rec), "[00000.0012]");
+    }
+
+    #[test]
+    fn integer_precision_pads_digits_with_zeros() {
+        let rec = record();
+        assert_eq!(render("%(status_code).5d", &rec), "00200");
+        assert_eq!(render("[%(status_code)8.5d]", &rec), "[   00200]");
+    }
+
+    #[test]
+    fn string_precision_truncates_characters() {
+        let rec = LogRecord {
+            request_line: "\u{e9}\u{e9}\u{e9}\u{e9}",
+            ..record()
+        };
+        assert_eq!(render("%(client_ip).3s", &rec), "127");
+        assert_eq!(render("%(status_code).2s", &rec), "20");
+        assert_eq!(render("%(request_line).2s", &rec), "\u{e9}\u{e9}");
+        // Width counts characters, not UTF-8 bytes, as Python counts code points.
+        assert_eq!(
+            render("[%(request_line)6s]", &rec),
+            "[  \u{e9}\u{e9}\u{e9}\u{e9}]"
+        );
+    }
+
+    #[test]
+    fn numeric_conversions_cross_int_and_float_like_python() {
+        let rec = LogRecord {
+            wall_seconds: -1.9,
+            ..record()
+        };
+        assert_eq!(render("%(wall_seconds)d", &rec), "-1");
+        assert_eq!(render("%(status_code).2f", &rec), "200.00");
+        let tiny = LogRecord {
+            wall_seconds: -0.5,
+            ..record()
+        };
+        assert_eq!(render("%(wall_seconds)d", &tiny), "0");
+        let huge = LogRecord {
+            wall_seconds: 1e20,
+            ..record()
+        };
+        assert_eq!(render("%(wall_seconds)i", &huge), "100000000000000000000");
+    }
+
+    #[test]
+    fn wall_seconds_s_renders_python_repr() {
+        let cases = [
+            (1e-5, "1e-05"),
+            (1e-4, "0.0001"),
+            (0.000_123_456, "0.000123456"),
+            (0.25, "0.25"),
+            (3.0, "3.0"),
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (123_456_789.123, "123456789.123"),
+            (1e15, "1000000000000000.0"),
+            (1e16, "1e+16"),
+            (1.5e300, "1.5e+300"),
+            (f64::INFINITY, "inf"),
+            (f64::NAN, "nan"),
+        ];
+        for (x, want) in cases {
+            let rec = LogRecord {
+                wall_seconds: x,
+                ..record()
+            };
+            assert_eq!(render("%(wall_seconds)s", &rec), want, "repr of {x:e}");
+        }
+    }
+
+    #[test]
+    fn length_modifiers_are_ignored() {
+        assert_eq!(
+            render("%(status_code)ld %(body_length)Lu", &record()),
+            "200 135"
+        );
+    }
+
+    #[test]
+    fn render_appends_to_existing_buffer() {
+        let fmt = LogFormat::parse("%(status_code)s").unwrap();
+        let mut out = String::from("line: ");
+        fmt.render(&record(), &mut out);
+        fmt.render(&record(), &mut out);
+        assert_eq!(out, "line: 200200");
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_listing_valid_keys() {
+        let err = LogFormat::parse("ok %(client_addr)s").unwrap_err();
+        assert_eq!(
+            err,
+            LogFormatError::UnknownKey {
+                key: "client_addr".into(),
+                pos: 3
+            }
+        );
+        let msg = err.to_string();
+        for key in LogKey::ALL {
+            assert!(msg.contains(key.name()), "{msg} lists {key}");
+        }
+        // Keys are case-sensitive, like dict keys; nested parentheses belong to the name.
+        assert!(matches!(
+            LogFormat::parse("%(Client_IP)s"),
+            Err(LogFormatError::UnknownKey { .. })
+        ));
+        assert_eq!(
+            LogFormat::parse("%(a(b))s"),
+            Err(LogFormatError::UnknownKey {
+                key: "a(b)".into(),
+                pos: 0
+            })
+        );
+    }
+
+    #[test]
+    fn unterminated_key_is_rejected() {
+        assert_eq!(
+            LogFormat::parse("x %(client_ip"),
+            Err(LogFormatError::UnterminatedKey { pos: 2 })
+        );
+        assert_eq!(
+            LogFormat::parse("%(client_ip(s)"),
+            Err(LogFormatError::UnterminatedKey { pos: 0 })
+        );
+    }
+
+    #[test]
+    fn incomplete_conversions_are_rejected() {
+        for (f, pos) in [("abc %", 4), ("%(client_ip)", 0), ("%(status_code)05.", 0)] {
+            assert_eq!(
+                LogFormat::parse(f),
+                Err(LogFormatError::Incomplete { pos }),
+                "{f}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_conversions_are_rejected() {
+        for (f, c) in [
+            ("%(client_ip)x", 'x'),
+            ("%(client_ip)r", 'r'),
+            ("%(status_code)q", 'q'),
+            ("%(client_ip)%", '%'),
+            ("%(client_ip)\u{e9}", '\u{e9}'),
+            ("%(status_code)*d", '*'),
+            ("%(wall_seconds).*f", '*'),
+        ] {
+            assert_eq!(
+                LogFormat::parse(f),
+                Err(LogFormatError::UnsupportedConversion {
+                    conversion: c,
+                    pos: 0
+                }),
+                "{f}"
+            );
+        }
+    }
+
+    #[test]
+    fn numeric_conversion_of_text_key_is_rejected() {
+        for (f, key) in [
+            ("%(client_ip)d", LogKey::ClientIp),
+            ("%(request_line)f", LogKey::RequestLine),
+            ("%(date_time)i", LogKey::DateTime),
+        ] {
+            assert!(
+                matches!(LogFormat::parse(f), Err(LogFormatError::NotANumber { key: k, .. }) if k == key),
+                "{f}"
+            );
+        }
+    }
+
+    #[test]
+    fn conversion_without_key_is_rejected() {
+        assert_eq!(
+            LogFormat::parse("%s - %(client_ip)s"),
+            Err(LogFormatError::MissingKey { pos: 0 })
+        );
+        assert_eq!(
+            LogFormat::parse("%5d"),
+            Err(LogFormatError::MissingKey { pos: 0 })
+        );
+    }
+
+    #[test]
+    fn absurd_width_is_rejected() {
+        assert_eq!(
+            LogFormat::parse("%(client_ip)99999s"),
+            Err(LogFormatError::TooWide { pos: 0 })
+        );
+        assert!(LogFormat::parse("%(client_ip)1024s").is_ok());
+    }
+
+    #[test]
+    fn uses_reports_exactly_the_keys_in_the_format() {
+        let default = LogFormat::default();
+        for key in LogKey::ALL {
+            assert_eq!(default.uses(key), key != LogKey::ClientPort, "{key}");
+        }
+        let hi = LogFormat::parse("HI %(request_line)s HI %%(date_time)s").unwrap();
+        let used: Vec<LogKey> = LogKey::ALL.into_iter().filter(|&k| hi.uses(k)).collect();
+        assert_eq!(used, [LogKey::RequestLine]);
+    }
+
+    #[test]
+    fn key_names_round_trip() {
+        for key in LogKey::ALL {
+            assert_eq!(LogKey::from_name(key.name()), Some(key));
+        }
+        assert_eq!(LogKey::from_name("pid"), None);
+    }
+
+    #[test]
+    fn format_without_conversions_renders_verbatim() {
+        assert_eq!(render("", &record()), "");
+        assert_eq!(render("plain text", &record()), "plain text");
+    }
+
+    #[test]
+    fn x_forwarded_for_is_prefixed_without_spaces() {
+        // eventlet test_020_x_forwarded_for.
+        let mut out = String::new();
+        client_ip("127.0.0.1", Some("1.2.3.4, 5.6.7.8"), true, &mut out);
+        assert_eq!(out, "1.2.3.4,5.6.7.8,127.0.0.1");
+    }
+
+    #[test]
+    fn x_forwarded_for_is_ignored_when_disabled_absent_or_blank() {
+        // eventlet test_020_x_forwarded_for, second half (log_x_forwarded_for=False).
+        let cases = [
+            (Some("1.2.3.4, 5.6.7.8"), false),
+            (None, true),
+            (Some(""), true),
+            (Some("   "), true),
+        ];
+        for (xff, enabled) in cases {
+            let mut out = String::new();
+            client_ip("127.0.0.1", xff, enabled, &mut out);
+            assert_eq!(out, "127.0.0.1", "{xff:?} {enabled}");
+        }
+    }
+
+    #[test]
+    fn x_forwarded_for_keeps_tabs_and_appends_to_buffer() {
+        // Python's `.replace(' ', '')` removes spaces only.
+        let mut out = String::from(">");
+        client_ip("unix", Some("a,\tb"), true, &mut out);
+        assert_eq!(out, ">a,\tb,unix");
+    }
+
+    #[test]
+    fn error_messages_name_the_problem() {
+        let msg = LogFormat::parse("%(client_ip)d").unwrap_err().to_string();
+        assert!(
+            msg.contains("client_ip") && msg.contains("%(client_ip)s"),
+            "{msg}"
+        );
+        let msg = LogFormat::parse("%(x").unwrap_err().to_string();
+        assert!(msg.contains("no closing ')'"), "{msg}");
+    }
 }

@@ -129,6 +129,7 @@ pub struct ServerOptions {
     pub(crate) max_drain: u64,
     pub(crate) drain_timeout: Option<Duration>,
     pub(crate) handle_signals: bool,
+    pub(crate) require_host: bool,
 }
 
 impl Default for ServerOptions {
@@ -159,6 +160,7 @@ impl Default for ServerOptions {
             max_drain: 1024 * 1024,
             drain_timeout: None,
             handle_signals: true,
+            require_host: true,
         }
     }
 }
@@ -333,6 +335,13 @@ impl ServerOptions {
     /// SystemExit); a second signal exits at once. Default: on.
     pub fn handle_signals(mut self, on: bool) -> Self {
         self.handle_signals = on;
+        self
+    }
+
+    /// HTTP/1.1 requests must carry exactly one valid `Host` (RFC 9112 §3.2:
+    /// 400 otherwise). Default: on (eventlet accepts requests without Host).
+    pub fn require_host(mut self, on: bool) -> Self {
+        self.require_host = on;
         self
     }
 

@@ -280,7 +280,7 @@ impl<'c> StartResponse<'c> {
         };
         if !self.app_date {
             h.extend_from_slice(b"Date: ");
-            crate::date::with_date(|d| h.extend_from_slice(d));
+            h.extend_from_slice(&crate::date::date_header());
             h.extend_from_slice(b"\r\n");
         }
         if self.close {

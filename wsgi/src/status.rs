@@ -174,6 +174,7 @@ const TCHAR: [bool; 256] = {
 };
 
 /// Whether `s` is a non-empty RFC 9110 token.
+#[must_use]
 pub fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| TCHAR[usize::from(b)])
 }
@@ -303,6 +304,7 @@ fn capitalize_latin1(name: &str, out: &mut Vec<u8>) {
 /// The reason phrase the server uses for `code` in the responses it generates itself; `""` for
 /// codes it has no phrase for. RFC 9110 §15 phrases, except 414, which keeps eventlet's
 /// `Request URI Too Long` (its `RESPONSE_414`, asserted by eventlet's tests).
+#[must_use]
 pub fn reason_phrase(code: u16) -> &'static str {
     match code {
         100 => "Continue",
@@ -357,6 +359,299 @@ pub fn reason_phrase(code: u16) -> &'static str {
 /// response gets no automatic `Content-Length` or chunked framing, and (unlike eventlet,
 /// inventory §5.1 item 6) none of the application's body bytes. A 2xx answer to CONNECT is
 /// bodyless too; the caller checks that, since it turns the connection into a tunnel.
+#[must_use]
 pub fn is_bodyless(status: u16, method_is_head: bool) -> bool {
     method_is_head || (100..200).contains(&status) || status == 204 || status == 304
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_strings_apps_send_are_accepted() {
+        let cases = [
+            ("200 OK", 200),
+            ("404 not found", 404),
+            // eventlet test_header_name_capitalization: the reason is passed verbatim.
+            ("200 oK", 200),
+            ("100 Continue", 100),
+            ("599 Custom", 599),
+            ("500 eventlet.posthooks not supported", 500),
+            ("204 ", 204),
+            ("200 OK\tfine", 200),
+            ("200 \u{c7}a va", 200),
+            ("418 I'm a teapot \u{1f375}", 418),
+        ];
+        for (status, code) in cases {
+            assert_eq!(parse_status(status), Ok(code), "{status:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_status_codes_are_rejected() {
+        let cases = [
+            ("", StatusError::BadCode),
+            ("OK", StatusError::BadCode),
+            ("20 OK", StatusError::BadCode),
+            ("2000 OK", StatusError::BadCode),
+            (" 200 OK", StatusError::BadCode),
+            ("+20 OK", StatusError::BadCode),
+            ("2O0 OK", StatusError::BadCode),
+            ("\u{662}00 OK", StatusError::BadCode),
+            ("200", StatusError::MissingReason),
+            ("200\tOK", StatusError::MissingReason),
+            ("200-OK", StatusError::MissingReason),
+            ("099 Low", StatusError::OutOfRange(99)),
+            ("600 High", StatusError::OutOfRange(600)),
+            ("999 Max", StatusError::OutOfRange(999)),
+        ];
+        for (status, err) in cases {
+            assert_eq!(parse_status(status), Err(err), "{status:?}");
+        }
+    }
+
+    #[test]
+    fn control_bytes_in_reason_are_rejected() {
+        let cases = [
+            ("200 OK\r\nSet-Cookie: admin=1", b'\r', 6),
+            ("200 OK\nX: y", b'\n', 6),
+            ("200 OK\r", b'\r', 6),
+            ("200 O\0K", 0, 5),
+            ("200 OK\x7f", 0x7f, 6),
+            ("200 \x1b[31mred", 0x1b, 4),
+        ];
+        for (status, byte, index) in cases {
+            assert_eq!(
+                parse_status(status),
+                Err(StatusError::InvalidReasonByte { byte, index }),
+                "{status:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn valid_headers_are_accepted() {
+        let cases = [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("X-Empty", ""),
+            ("ETag", "\"abc\""),
+            ("x-weird!#$%&'*+.^_`|~0", "v"),
+            ("Set-Cookie", "a=b; Path=/; HttpOnly"),
+            ("X-Tab", "a\tb"),
+            ("X-Latin1", "caf\u{e9} \u{ff} \u{a0}"),
+            ("X-Padded", " spaces around "),
+        ];
+        for (name, value) in cases {
+            assert_eq!(validate_header(name, value), Ok(()), "{name}: {value:?}");
+        }
+    }
+
+    #[test]
+    fn header_value_injection_is_rejected() {
+        // eventlet emits these verbatim (inventory §1.6, response splitting).
+        let cases = [
+            ("v\r\nInjected: 1", '\r', 1),
+            ("v\nInjected: 1", '\n', 1),
+            ("v\r", '\r', 1),
+            ("a\0b", '\0', 1),
+            ("\x01", '\x01', 0),
+            ("del\x7f", '\x7f', 3),
+        ];
+        for (value, ch, index) in cases {
+            assert_eq!(
+                validate_header("X-A", value),
+                Err(HeaderError::InvalidValueChar { ch, index }),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn non_latin1_header_values_are_rejected() {
+        // eventlet fails to encode these after marking headers sent (inventory §5.1 item 16).
+        let cases = [
+            ("\u{100}", '\u{100}', 0),
+            ("price: 5\u{20ac}", '\u{20ac}', 8),
+            ("caf\u{e9} \u{1f600}", '\u{1f600}', 6),
+        ];
+        for (value, ch, index) in cases {
+            assert_eq!(
+                validate_header_value(value),
+                Err(HeaderError::NotLatin1 { ch, index }),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_header_names_are_rejected() {
+        assert_eq!(validate_header("", "v"), Err(HeaderError::EmptyName));
+        let cases = [
+            ("X Space", ' ', 1),
+            ("X:Colon", ':', 1),
+            ("X-A\r\nInjected", '\r', 3),
+            ("X\n", '\n', 1),
+            ("X\0", '\0', 1),
+            ("X(y)", '(', 1),
+            ("X/Y", '/', 1),
+            ("X-\u{e9}", '\u{e9}', 2),
+            ("\u{20ac}", '\u{20ac}', 0),
+        ];
+        for (name, ch, index) in cases {
+            assert_eq!(
+                validate_header(name, "v"),
+                Err(HeaderError::InvalidNameChar { ch, index }),
+                "{name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn lenient_names_allow_latin1_but_not_delimiters() {
+        // eventlet test_header_name_capitalization's second header name.
+        assert_eq!(
+            validate_header_name("wiTH-\u{df}-LATIN1-\u{ff}", true),
+            Ok(())
+        );
+        assert!(validate_header_name("wiTH-\u{df}-LATIN1-\u{ff}", false).is_err());
+        for bad in ["X\u{100}", "X Y", "X:", "X\r\n"] {
+            assert!(validate_header_name(bad, true).is_err(), "{bad:?}");
+        }
+        assert_eq!(validate_header_name("", true), Err(HeaderError::EmptyName));
+    }
+
+    #[test]
+    fn is_token_follows_rfc9110_tchar() {
+        assert!(is_token("GET"));
+        assert!(is_token("!#$%&'*+-.^_`|~09azAZ"));
+        for bad in [
+            "", "a b", "a\"", "a,b", "a;b", "a=b", "a@b", "a[b]", "a{b}", "a\\b", "\u{e9}",
+        ] {
+            assert!(!is_token(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn write_latin1_writes_one_byte_per_char() {
+        let mut out = b"> ".to_vec();
+        write_latin1("caf\u{e9} \u{ff}\u{80}", &mut out);
+        assert_eq!(out, b"> caf\xe9 \xff\x80");
+        let mut ascii = Vec::new();
+        write_latin1("text/plain", &mut ascii);
+        assert_eq!(ascii, b"text/plain");
+    }
+
+    #[test]
+    fn write_latin1_replaces_unvalidated_wide_chars() {
+        let mut out = Vec::new();
+        write_latin1("a\u{20ac}b", &mut out);
+        assert_eq!(out, b"a?b");
+    }
+
+    fn capitalized(name: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        capitalize_header_name(name, &mut out);
+        out
+    }
+
+    #[test]
+    fn header_names_are_capitalized_like_eventlet() {
+        // eventlet test_header_name_capitalization.
+        assert_eq!(capitalized("sOMe-WEirD"), b"Some-Weird");
+        assert_eq!(
+            capitalized("wiTH-\u{df}-LATIN1-\u{ff}"),
+            b"With-\xdf-Latin1-\xff"
+        );
+        // eventlet's docs/comment examples (wsgi.py:603-605, inventory §1.2).
+        assert_eq!(capitalized("x-WWW-authenticate"), b"X-Www-Authenticate");
+        assert_eq!(capitalized("CONTent-TYpe"), b"Content-Type");
+        let cases: [(&str, &[u8]); 10] = [
+            ("content-length", b"Content-Length"),
+            ("ETag", b"Etag"),
+            ("WWW-Authenticate", b"Www-Authenticate"),
+            ("x-1abc", b"X-1abc"),
+            ("-x-", b"-X-"),
+            ("a--b", b"A--B"),
+            ("", b""),
+            ("\u{df}AB", b"\xdfab"),
+            ("\u{e9}T\u{c9}-\u{e9}t\u{e9}", b"\xe9t\xc9-\xe9t\xe9"),
+            ("x_Y.z", b"X_y.z"),
+        ];
+        for (name, want) in cases {
+            assert_eq!(capitalized(name), want, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn canonical_names_are_copied_unchanged_and_appended() {
+        for name in [
+            "Content-Type",
+            "Date",
+            "X-Request-Id",
+            "Content-Md5",
+            "-",
+            "X-1",
+        ] {
+            assert_eq!(capitalized(name), name.as_bytes(), "{name:?}");
+        }
+        let mut out = b"Head: ".to_vec();
+        capitalize_header_name("set-cookie", &mut out);
+        assert_eq!(out, b"Head: Set-Cookie");
+    }
+
+    #[test]
+    fn reason_phrases_cover_server_generated_statuses() {
+        let cases = [
+            (100, "Continue"),
+            (200, "OK"),
+            (400, "Bad Request"),
+            (404, "Not Found"),
+            (408, "Request Timeout"),
+            (411, "Length Required"),
+            (413, "Content Too Large"),
+            // eventlet's RESPONSE_414 wording, asserted by its test_006_reject_long_urls.
+            (414, "Request URI Too Long"),
+            (417, "Expectation Failed"),
+            (431, "Request Header Fields Too Large"),
+            (500, "Internal Server Error"),
+            (501, "Not Implemented"),
+            (503, "Service Unavailable"),
+            (505, "HTTP Version Not Supported"),
+        ];
+        for (code, phrase) in cases {
+            assert_eq!(reason_phrase(code), phrase, "{code}");
+        }
+        assert_eq!(reason_phrase(299), "");
+        // Every phrase is a valid reason for a status line.
+        for code in 100..=599 {
+            let status = format!("{code} {}", reason_phrase(code));
+            assert_eq!(parse_status(&status), Ok(code), "{status:?}");
+        }
+    }
+
+    #[test]
+    fn bodyless_statuses_match_eventlet() {
+        for code in [100, 101, 199, 204, 304] {
+            assert!(is_bodyless(code, false), "{code}");
+        }
+        for code in [200, 201, 205, 206, 300, 301, 303, 400, 404, 500] {
+            assert!(!is_bodyless(code, false), "{code}");
+            assert!(is_bodyless(code, true), "HEAD {code}");
+        }
+    }
+
+    #[test]
+    fn error_messages_describe_the_problem() {
+        let msg = parse_status("200 OK\r\nX: y").unwrap_err().to_string();
+        assert!(msg.contains("0x0d") && msg.contains('6'), "{msg}");
+        let msg = validate_header("X-A", "a\u{20ac}").unwrap_err().to_string();
+        assert!(msg.contains('\u{20ac}') && msg.contains("latin-1"), "{msg}");
+        let msg = validate_header("X A", "v").unwrap_err().to_string();
+        assert!(msg.contains("' '") && msg.contains("token"), "{msg}");
+        assert!(parse_status("600 x")
+            .unwrap_err()
+            .to_string()
+            .contains("600"));
+    }
 }
