@@ -314,12 +314,13 @@ fn validate_timeout(t: Option<Duration>) -> io::Result<Option<Duration>> {
 /// ```
 /// let a = eventlet::ListenOptions::new().backlog(128).listen(("127.0.0.1", 0)).unwrap();
 /// let port = a.local_addr().unwrap().inet().unwrap().port();
-/// // Opting in on both sockets lets two listeners share a port.
+/// // A busy port is an error...
+/// assert!(eventlet::listen(("127.0.0.1", port)).is_err());
+/// // ...unless every socket on it opts in to sharing.
 /// let opts = eventlet::ListenOptions::new().reuse_port(true);
 /// let b = opts.listen(("127.0.0.1", 0)).unwrap();
 /// let port_b = b.local_addr().unwrap().inet().unwrap().port();
 /// assert!(opts.listen(("127.0.0.1", port_b)).is_ok());
-/// # let _ = port;
 /// ```
 #[derive(Clone, Debug)]
 pub struct ListenOptions {

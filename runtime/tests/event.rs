@@ -166,8 +166,9 @@ fn reset_clears_a_sent_exception() {
 fn wait_timeout_returns_the_value_sent_in_time() {
     let ev = Arc::new(Event::new());
     let ev2 = ev.clone();
-    let sender = spawn_after(Duration::from_millis(100), move || ev2.send(true).unwrap());
+    // Before the spawn: the send's delay counts from there.
     let start = Instant::now();
+    let sender = spawn_after(Duration::from_millis(100), move || ev2.send(true).unwrap());
     let _outer = Timeout::new(Duration::from_secs(30));
     assert_eq!(ev.wait_timeout(Duration::from_secs(20)), Ok(Some(true)));
     assert!(start.elapsed() >= Duration::from_millis(100));

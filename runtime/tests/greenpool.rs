@@ -928,3 +928,29 @@ fn pile_reports_a_panicking_task_in_its_place() {
         ]
     );
 }
+
+#[test]
+fn iterating_a_pile_or_imap_waits_through_an_expired_timeout() {
+    // An Iterator cannot report a Timeout: iteration waits for every result
+    // (yielding, not spinning, so the tasks get to run on any worker).
+    let reader = eventlet::spawn(|| {
+        let mut pile = GreenPile::new(2);
+        for i in 0..4u64 {
+            pile.spawn(move || {
+                eventlet::sleep(Duration::from_millis(10));
+                i
+            })
+            .unwrap();
+        }
+        let pool = GreenPool::new(2);
+        let t = Timeout::new(Duration::ZERO);
+        let from_pile: Vec<u64> = pile.map(Result::unwrap).collect();
+        let from_imap: Vec<u64> = pool
+            .imap(|i| passthru(i, i), 0..4u64)
+            .map(Result::unwrap)
+            .collect();
+        (from_pile, from_imap, t.expired())
+    });
+    let all = vec![0, 1, 2, 3];
+    assert_eq!(reader.join(), Ok((all.clone(), all, true)));
+}

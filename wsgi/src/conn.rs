@@ -74,7 +74,9 @@ pub(crate) fn handle(stream: Stream, peer: Addr, shared: Arc<Shared>, state: Arc
     };
     let opts = &shared.opts;
     let limits = ChunkedLimits {
-        max_trailers: opts.max_head_size,
+        max_trailer_line: opts.max_header_line,
+        max_trailers_total: opts.max_head_size,
+        max_trailers: opts.max_headers,
         ..ChunkedLimits::default()
     };
     let mut env = Environ::new(Input::new(&io, limits));
@@ -406,6 +408,7 @@ impl<'a> Conn<'a> {
             },
             http10_only: !version_ok,
             state: self.state.clone(),
+            max_drain: opts.max_drain,
         }
     }
 

@@ -18,6 +18,11 @@ pub(crate) struct ConnIo {
     pub out: Vec<u8>,
     /// The status line of the current response was written (or queued).
     pub headers_sent: bool,
+    /// The request asked for 100-continue and the app has not read yet: the
+    /// client may never send the body, so the connection cannot be reused.
+    pub continue_owed: bool,
+    /// Request body bytes still unread (Content-Length bodies only).
+    pub body_left: u64,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
 }
@@ -31,6 +36,8 @@ impl ConnIo {
             end: 0,
             out: Vec::new(),
             headers_sent: false,
+            continue_owed: false,
+            body_left: 0,
             read_timeout: None,
             write_timeout: None,
         }

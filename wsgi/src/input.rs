@@ -51,6 +51,25 @@ pub(crate) enum BodyFault {
     Io,
 }
 
+/// The first error met reading the body; every later read repeats it.
+#[derive(Debug, Clone)]
+struct Fault {
+    what: BodyFault,
+    kind: io::ErrorKind,
+    chunk: Option<ChunkError>,
+    msg: String,
+}
+
+impl Fault {
+    fn to_io(&self) -> io::Error {
+        match (self.chunk, self.what) {
+            (Some(c), _) => io::Error::new(io::ErrorKind::InvalidData, ChunkReadError(c)),
+            (None, BodyFault::TooLarge) => io::Error::new(io::ErrorKind::InvalidData, BodyTooLarge),
+            _ => io::Error::new(self.kind, self.msg.clone()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Continue {
     None,
@@ -80,7 +99,7 @@ pub struct Input<'c> {
     continue_headers: Vec<u8>,
     total: u64,
     max_body: Option<u64>,
-    fault: Option<(BodyFault, io::ErrorKind, String)>,
+    fault: Option<Fault>,
     timeout: Option<Duration>,
     was_chunked: bool,
 }
@@ -127,6 +146,14 @@ impl<'c> Input<'c> {
             Continue::None
         };
         self.continue_headers.clear();
+        {
+            let mut io = self.io.borrow_mut();
+            io.continue_owed = self.cont == Continue::Owed;
+            io.body_left = match self.framing {
+                Framing::Length(n) => n,
+                _ => 0,
+            };
+        }
         self.total = 0;
         self.max_body = max_body;
         self.fault = None;
@@ -244,6 +271,7 @@ impl<'c> Input<'c> {
         let mut io = self.io.borrow_mut();
         if io.headers_sent {
             self.cont = Continue::Sent;
+            io.continue_owed = false;
             return Ok(());
         }
         let mut msg = Vec::with_capacity(32 + self.continue_headers.len());
@@ -252,6 +280,7 @@ impl<'c> Input<'c> {
         msg.extend_from_slice(b"\r\n");
         io.queue(&msg)?;
         io.flush_out()?;
+        io.continue_owed = false;
         self.cont = Continue::Sent;
         Ok(())
     }
@@ -267,7 +296,7 @@ impl<'c> Input<'c> {
     }
 
     pub(crate) fn fault(&self) -> Option<BodyFault> {
-        self.fault.as_ref().map(|f| f.0)
+        self.fault.as_ref().map(|f| f.what)
     }
 
     /// Read and drop the rest of the body, at most `limit` bytes; true when
@@ -288,16 +317,24 @@ impl<'c> Input<'c> {
         }
     }
 
-    fn fail(&mut self, fault: BodyFault, kind: io::ErrorKind, msg: String) -> io::Error {
+    fn fail(&mut self, what: BodyFault, kind: io::ErrorKind, msg: String) -> io::Error {
+        self.fail_with(Fault {
+            what,
+            kind,
+            chunk: None,
+            msg,
+        })
+    }
+
+    fn fail_with(&mut self, fault: Fault) -> io::Error {
         self.framing = Framing::Done;
-        self.fault = Some((fault, kind, msg.clone()));
-        io::Error::new(kind, msg)
+        let e = fault.to_io();
+        self.fault = Some(fault);
+        e
     }
 
     fn sticky_error(&self) -> Option<io::Error> {
-        self.fault
-            .as_ref()
-            .map(|(_, kind, msg)| io::Error::new(*kind, msg.clone()))
+        self.fault.as_ref().map(Fault::to_io)
     }
 
     /// Decode body bytes straight from the connection buffer into `dst`.
@@ -355,8 +392,9 @@ impl<'c> Input<'c> {
         let n = avail.len().min(dst.len()).min(remaining as usize);
         dst[..n].copy_from_slice(&avail[..n]);
         io.consume(n);
-        drop(io);
         let left = remaining - n as u64;
+        io.body_left = left;
+        drop(io);
         self.framing = if left == 0 {
             Framing::Done
         } else {
@@ -399,11 +437,12 @@ impl<'c> Input<'c> {
                 }
                 Err(e) => {
                     drop(io);
-                    return Err(self.fail(
-                        BodyFault::Malformed,
-                        io::ErrorKind::InvalidData,
-                        ChunkReadError(e).to_string(),
-                    ));
+                    return Err(self.fail_with(Fault {
+                        what: BodyFault::Malformed,
+                        kind: io::ErrorKind::InvalidData,
+                        chunk: Some(e),
+                        msg: String::new(),
+                    }));
                 }
             }
         }
@@ -472,7 +511,8 @@ impl fmt::Debug for Input<'_> {
     }
 }
 
-/// A stand-alone `wsgi.input` error for apps that want to match on it.
+/// Whether an error from `wsgi.input` is a [`ChunkReadError`].
 pub fn is_chunk_read_error(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::InvalidData && e.to_string().starts_with("chunked encoding error")
+    e.get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<ChunkReadError>().is_some())
 }

@@ -34,6 +34,8 @@ pub(crate) struct RequestInfo {
     pub http10_only: bool,
     /// The connection's shutdown state: a stopping server closes after this response.
     pub state: std::sync::Arc<std::sync::atomic::AtomicU8>,
+    /// Unread request body beyond this is not drained: the connection closes.
+    pub max_drain: u64,
 }
 
 /// An app-supplied status or header that cannot be sent (→ 500).
@@ -253,7 +255,12 @@ impl<'c> StartResponse<'c> {
         h.extend_from_slice(&self.headers);
         let stopping =
             self.req.state.load(std::sync::atomic::Ordering::Acquire) == crate::server::STATE_CLOSE;
-        self.close = !self.req.may_keep_alive || self.app_close || self.close || stopping;
+        let unread_body = {
+            let io = self.io.borrow();
+            io.continue_owed || io.body_left > self.req.max_drain
+        };
+        self.close =
+            !self.req.may_keep_alive || self.app_close || self.close || stopping || unread_body;
         let bodyless = self.body_bodyless();
         self.framing = match (self.app_length, known_len) {
             _ if bodyless => {
