@@ -376,7 +376,9 @@ impl ListenOptions {
         self
     }
 
-    /// Bind and listen on the first address `addr` names.
+    /// Bind and listen on the first address `addr` names. A Unix socket's file
+    /// stays behind when the listener closes (as in eventlet): remove a stale
+    /// one before listening on its path again.
     pub fn listen(&self, addr: impl ToListenAddr) -> io::Result<Listener> {
         crate::config::ensure_started();
         let sock = match first_addr(&addr)? {
@@ -461,6 +463,9 @@ pub fn is_transient_accept_error(err: &io::Error) -> bool {
 /// `accept` lacks.
 struct Acceptor {
     sock: Arc<Socket>,
+    /// Checked right before each attempt: a shutdown that lands between this
+    /// check and the wait still wakes the wait (its poller event comes after).
+    closed: Arc<AtomicBool>,
     accepted: Option<(Socket, SockAddr)>,
     /// The last attempt found nothing to accept, so CoIo went on to wait.
     waited: bool,
@@ -474,6 +479,9 @@ impl AsRawFd for Acceptor {
 
 impl Read for Acceptor {
     fn read(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(shut_down_error());
+        }
         match self.sock.accept() {
             Ok(pair) => {
                 self.accepted = Some(pair);
@@ -495,11 +503,8 @@ struct AcceptIo {
 }
 
 impl AcceptIo {
-    fn accept(&mut self, closed: &AtomicBool) -> io::Result<(Socket, SockAddr)> {
+    fn accept(&mut self) -> io::Result<(Socket, SockAddr)> {
         loop {
-            if closed.load(Ordering::Acquire) {
-                return Err(shut_down_error());
-            }
             let d = Deadline::for_op(None);
             let t = op_timeout(None, &d);
             if t != self.timeout {
@@ -541,7 +546,7 @@ pub struct Listener {
     // dropped, and must do so before `sock`, the last owner, closes it.
     io: may::sync::Mutex<AcceptIo>,
     sock: Arc<Socket>,
-    closed: AtomicBool,
+    closed: Arc<AtomicBool>,
     unix: bool,
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -561,8 +566,10 @@ impl Listener {
     fn new(sock: Socket) -> io::Result<Listener> {
         let unix = sock.domain()? == Domain::UNIX;
         let sock = Arc::new(sock);
+        let closed = Arc::new(AtomicBool::new(false));
         let acceptor = Acceptor {
             sock: sock.clone(),
+            closed: closed.clone(),
             accepted: None,
             waited: false,
         };
@@ -571,7 +578,7 @@ impl Listener {
             turn: Semaphore::new(1),
             io: may::sync::Mutex::new(AcceptIo { io, timeout: None }),
             sock,
-            closed: AtomicBool::new(false),
+            closed,
             unix,
             tls: None,
         })
@@ -591,7 +598,7 @@ impl Listener {
         }
         let _turn = self.turn.guard()?;
         let mut io = self.io.lock().unwrap_or_else(PoisonError::into_inner);
-        let (sock, peer) = io.accept(&self.closed)?;
+        let (sock, peer) = io.accept()?;
         drop(io);
         let sock = Sock::new(sock, self.unix)?;
         let stream = match &self.tls {
@@ -617,7 +624,7 @@ impl Listener {
     /// accepted are not affected. The socket is closed when the listener is
     /// dropped.
     pub fn shutdown(&self) {
-        if !self.closed.swap(true, Ordering::AcqRel) {
+        if !self.closed.swap(true, Ordering::SeqCst) {
             // The kernel wakes the poller (EPOLLHUP) for TCP and Unix listeners;
             // the woken accept sees `closed`. An error only means nothing to wake.
             let _ = self.sock.shutdown(Shutdown::Both);
@@ -626,7 +633,7 @@ impl Listener {
 
     /// True once [`shutdown`](Self::shutdown) was called.
     pub fn is_shut_down(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.closed.load(Ordering::SeqCst)
     }
 }
 

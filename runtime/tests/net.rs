@@ -271,6 +271,7 @@ fn reuse_port_on_both_listeners_lets_them_share_a_port() {
 /// The accept-queue limit the kernel applied to a listening TCP socket:
 /// for listeners `TCP_INFO` reports it in `tcpi_sacked`.
 fn kernel_backlog(l: &Listener) -> u32 {
+    // SAFETY: `tcp_info` is a plain C struct of integers; all zeroes is a valid value.
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
     // SAFETY: `info` and `len` are valid for writes and `len` is the size of

@@ -64,7 +64,11 @@ pub fn spawn_server(app: impl App, opts: ServerOptions) -> TestServer {
     spawn_on(eventlet::listen("127.0.0.1:0").expect("listen"), app, opts)
 }
 
-pub fn spawn_on(listener: eventlet::net::Listener, app: impl App, opts: ServerOptions) -> TestServer {
+pub fn spawn_on(
+    listener: eventlet::net::Listener,
+    app: impl App,
+    opts: ServerOptions,
+) -> TestServer {
     let addr = match listener.local_addr().expect("addr") {
         eventlet::net::Addr::Inet(a) => a,
         other => panic!("not an inet listener: {other}"),

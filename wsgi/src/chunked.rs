@@ -670,7 +670,8 @@ mod tests {
             max_extensions_total: 20,
             ..ChunkedLimits::default()
         };
-        let chunk = b"1;abcdefgh\r\nx\r\n"; // 8 extension bytes after ';'
+        // 9 extension bytes per chunk: the name and the CR that ends it (the ';' belongs to the size).
+        let chunk = b"1;abcdefgh\r\nx\r\n";
         let two = [&chunk[..], chunk, b"0\r\n\r\n"].concat();
         assert!(decode_with(limits.clone(), &two).is_ok());
         let three = [&chunk[..], chunk, chunk, b"0\r\n\r\n"].concat();

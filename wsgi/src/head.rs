@@ -320,9 +320,11 @@ fn bad(why: &'static str) -> HeadError {
 /// Parses the request head at the start of `buf`.
 ///
 /// Returns `Ok(None)` when `buf` holds a valid but incomplete head: read more and call again with the
-/// longer buffer (the whole buffer is re-parsed; the cost is linear in its length). Limits are enforced on
-/// incomplete buffers too, so a peer cannot make the caller buffer more than `max_head` bytes.
-/// Errors are final: the bytes seen so far can never start a valid head.
+/// longer buffer. Each call re-parses from the start, linear in `buf.len()`; gate the calls with
+/// [`HeadProgress`] so that a trickled head costs one parse per line instead of one per read. Limits are
+/// enforced on incomplete buffers too, so a peer cannot make the caller buffer more than `max_head` bytes.
+/// Errors are final: the bytes seen so far can never start a valid head, and a longer buffer gives an
+/// error too. A head found in a prefix is the same head in any longer buffer.
 ///
 /// `reject_bad_requests` is eventlet's `HttpProtocol.reject_bad_requests`: when false, a request with both
 /// Transfer-Encoding and Content-Length is accepted as chunked with [`Head::te_and_cl`] set, instead of 400.
@@ -383,6 +385,47 @@ pub fn parse_head(
         expect_continue: fields.expect_continue,
         host: fields.host,
     }))
+}
+
+/// Tells a connection when re-parsing its growing read buffer can give a new answer, so that a peer
+/// trickling a head byte by byte cannot make [`parse_head`] (which re-parses from the start) quadratic.
+///
+/// A head can only become complete when a LF arrives, and a limit can only be crossed when the partial
+/// line or the buffer grows past it; in between, `parse_head` would return `Ok(None)` again (or an error
+/// it will still return later). With this gate a head costs at most one full parse per line.
+#[derive(Clone, Debug, Default)]
+pub struct HeadProgress {
+    /// Buffer length at the previous call.
+    seen: usize,
+    /// Start of the line still being received.
+    line_start: usize,
+}
+
+impl HeadProgress {
+    /// A gate for an empty buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether `parse_head(buf, limits, ..)` may answer differently than at the previous call. `buf` must
+    /// extend the buffer of the previous call; call [`HeadProgress::reset`] when bytes are removed from
+    /// its front (after a head is consumed).
+    pub fn should_parse(&mut self, buf: &[u8], limits: &Limits) -> bool {
+        let from = self.seen.min(buf.len());
+        self.seen = buf.len();
+        if let Some(lf) = buf[from..].iter().rposition(|&b| b == b'\n') {
+            self.line_start = from + lf + 1;
+            return true;
+        }
+        let partial = buf.len() - self.line_start.min(buf.len());
+        partial >= limits.max_request_line.min(limits.max_header_line)
+            || buf.len() > limits.max_head
+    }
+
+    /// Starts over for a buffer whose front was consumed.
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
 }
 
 /// `buf` holds no complete head: that is only acceptable while it fits in `max_head`.
@@ -474,11 +517,11 @@ fn parse_request_line(
         None if window.len() > VERSION_LEN => return Err(bad("invalid HTTP version")),
         None => return incomplete(),
     };
-    match buf.get(cr..cr + 2) {
-        Some(b"\r\n") => {}
-        Some(_) if buf[cr] == b'\n' => return Err(bad("bare LF")),
-        Some(_) => return Err(bad("bare CR")),
-        None => return incomplete(),
+    match (buf[cr], buf.get(cr + 1)) {
+        (b'\n', _) => return Err(bad("bare LF")),
+        (_, None) => return incomplete(),
+        (_, Some(b'\n')) => {}
+        (_, Some(_)) => return Err(bad("bare CR")),
     }
     let end = cr + 2;
     if end - start >= limits.max_request_line {
@@ -1447,6 +1490,58 @@ mod tests {
         }
     }
 
+    #[test]
+    fn head_progress_parses_once_per_line_of_a_trickled_head() {
+        let buf = b"GET / HTTP/1.1\r\nHost: a\r\nX-Long: abcdefghijklmnopqrstuvwxyz\r\n\r\n";
+        let limits = Limits::default();
+        let mut gate = HeadProgress::new();
+        let mut parses = 0;
+        for end in 1..=buf.len() {
+            if gate.should_parse(&buf[..end], &limits) {
+                parses += 1;
+                let got = parse(&buf[..end]).unwrap();
+                assert_eq!(got.is_some(), end == buf.len());
+            }
+        }
+        assert_eq!(parses, 4, "one parse per LF");
+    }
+
+    #[test]
+    fn head_progress_still_reports_an_overlong_line_without_lf() {
+        let limits = Limits::default();
+        let buf = format!("GET /{}", "a".repeat(9000));
+        let mut gate = HeadProgress::new();
+        let first = (1..=buf.len()).find(|&end| gate.should_parse(&buf.as_bytes()[..end], &limits));
+        assert_eq!(first, Some(limits.max_request_line));
+        assert_eq!(
+            parse(&buf.as_bytes()[..limits.max_request_line]).unwrap_err(),
+            HeadError::UriTooLong
+        );
+
+        let buf = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(9000));
+        let mut gate = HeadProgress::new();
+        let parsed: Vec<usize> = (1..=buf.len())
+            .filter(|&end| gate.should_parse(&buf.as_bytes()[..end], &limits))
+            .take(2)
+            .collect();
+        assert_eq!(parsed, vec![16, 16 + limits.max_header_line]);
+        assert_eq!(
+            parse(&buf.as_bytes()[..parsed[1]]).unwrap_err().status(),
+            431
+        );
+    }
+
+    #[test]
+    fn head_progress_reset_starts_over() {
+        let limits = Limits::default();
+        let mut gate = HeadProgress::new();
+        assert!(gate.should_parse(b"GET / HTTP/1.0\r\n\r\n", &limits));
+        assert!(!gate.should_parse(b"GET / HTTP/1.0\r\n\r\nPO", &limits));
+        gate.reset();
+        assert!(!gate.should_parse(b"PO", &limits));
+        assert!(gate.should_parse(b"POST / HTTP/1.0\r\n", &limits));
+    }
+
     mod properties {
         use super::*;
         use proptest::prelude::*;
@@ -1717,6 +1812,44 @@ mod tests {
                     }
                 }
                 check_consistency(&buf, cut.index(buf.len() + 1));
+            }
+        }
+
+        proptest! {
+            #![proptest_config(config(256))]
+
+            /// Skipping the parses [`HeadProgress`] advises against never changes an answer; it can only
+            /// delay an error until the next line end or limit.
+            #[test]
+            fn head_progress_only_skips_parses_that_would_not_change_the_answer(
+                model in model(),
+                edits in proptest::collection::vec((any::<proptest::sample::Index>(), 0u8..3, any::<u8>()), 0..3),
+                cuts in proptest::collection::vec(any::<proptest::sample::Index>(), 1..12),
+            ) {
+                let mut buf = model.bytes.clone();
+                for (at, kind, byte) in edits {
+                    let i = at.index(buf.len() + 1);
+                    match kind {
+                        0 if i < buf.len() => buf[i] = byte,
+                        1 if i < buf.len() => { buf.remove(i); }
+                        _ => buf.insert(i, byte),
+                    }
+                }
+                let mut ends: Vec<usize> = cuts.iter().map(|c| c.index(buf.len()) + 1).collect();
+                ends.push(buf.len());
+                ends.sort_unstable();
+                ends.dedup();
+                let limits = Limits::default();
+                let mut gate = HeadProgress::new();
+                let mut last = Ok(None);
+                for end in ends {
+                    let now = parse_head(&buf[..end], &limits, true, &mut Vec::new());
+                    if gate.should_parse(&buf[..end], &limits) {
+                        last = now;
+                    } else {
+                        prop_assert!(now == last || (last == Ok(None) && now.is_err()), "{:?} then {:?}", last, now);
+                    }
+                }
             }
         }
 
