@@ -9,7 +9,7 @@
 //! `cargo run --example echo -- 127.0.0.1:8091`
 
 use base64::Engine;
-use eventlet_wsgi::{Body, Environ, ServerOptions, StartResponse};
+use eventlet_wsgi::{Body, BodyTooLarge, Environ, ServerOptions, StartResponse};
 
 fn json_str(out: &mut String, s: &str) {
     out.push('"');
@@ -26,15 +26,23 @@ fn json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn echo(env: &mut Environ, sr: &mut StartResponse) -> Body {
+/// The request inspector app; `tests/conformance.rs` replays its cases against it.
+pub fn echo(env: &mut Environ, sr: &mut StartResponse) -> Body {
     if env.get("PATH_INFO") == Some("/__hdr") {
         return add_header(env, sr);
     }
     let body = match env.input().read_all() {
         Ok(b) => b,
         Err(e) => {
+            // The status the server itself gives these errors: 413 over
+            // `max_body_size`, 400 for a malformed or truncated body.
+            let too_large = e.get_ref().is_some_and(|e| e.is::<BodyTooLarge>());
             sr.start(
-                "400 Bad Request",
+                if too_large {
+                    "413 Content Too Large"
+                } else {
+                    "400 Bad Request"
+                },
                 [("Content-Type", "text/plain"), ("Connection", "close")],
             );
             return Body::from(format!("cannot read the body: {e}\n"));
@@ -86,7 +94,10 @@ fn add_header(env: &mut Environ, sr: &mut StartResponse) -> Body {
     let (name, value) = line.split_once(':').unwrap_or((&line, ""));
     sr.start(
         "200 OK",
-        [("Content-Type", "text/plain"), (name, value.trim_start())],
+        [
+            ("Content-Type", "text/plain"),
+            (name, value.trim_start_matches(' ')),
+        ],
     );
     Body::from("header added\n")
 }

@@ -951,7 +951,7 @@ fn chunked_input_app(release: Arc<Event<()>>) -> impl eventlet_wsgi::App {
         let input = env.input();
         let response: Vec<Vec<u8>> = match pi.as_str() {
             "/short-read" => vec![input.read_n(10).expect("read")],
-            "/lines" => input.by_ref().map(|l| l.expect("line")).collect(),
+            "/lines" => Iterator::by_ref(input).map(|l| l.expect("line")).collect(),
             "/readline" => {
                 let mut lines = Vec::new();
                 loop {

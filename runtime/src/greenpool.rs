@@ -7,7 +7,7 @@
 
 use crate::greenthread::{self, GreenResult, GreenThread, GreenThreadError};
 use crate::semaphore::Semaphore;
-use crate::timeout::TimeoutError;
+use crate::timeout::{self, TimeoutError};
 use crate::waiter::{self, Waiter, Wake};
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -315,6 +315,7 @@ impl GreenPool {
         } else {
             let attempt = AdmissionAttempt(inner);
             inner.sem.acquire()?;
+            // Admitted: the pool is busy, so there is no idleness to report.
             std::mem::forget(attempt);
         }
         let mut st = inner.lock();
@@ -433,15 +434,6 @@ fn run_inline<T>(f: impl FnOnce() -> T) -> GreenResult<T> {
     }
 }
 
-/// Wait for `gt` to end whatever the caller's Timeouts say: `Iterator::next`
-/// has no way to report one. Under an expired Timeout every wait returns at
-/// once, so yield between tries rather than spin.
-fn wait_through_timeouts<T>(gt: &GreenThread<T>) {
-    while gt.wait_done().is_err() {
-        may::coroutine::yield_now();
-    }
-}
-
 /// The state `imap`'s feeder and its iterator share (eventlet's `GreenMap`).
 struct MapShared<R> {
     state: Mutex<MapState<R>>,
@@ -537,7 +529,6 @@ impl<R> Iterator for GreenMap<R> {
                 let mut st = self.shared.lock();
                 if let Some(gt) = st.ready.pop_front() {
                     drop(st);
-                    wait_through_timeouts(&gt);
                     let result = gt.take();
                     self.shared.room.release();
                     return Some(result);
@@ -550,9 +541,8 @@ impl<R> Iterator for GreenMap<R> {
                 w
             };
             let _registered = ConsumerWait(&self.shared);
-            if let Wake::Timeout(_) = waiter::wait(&w, None) {
-                may::coroutine::yield_now();
-            }
+            // An iterator cannot report a Timeout of the caller: wait through it.
+            timeout::shielded(|| waiter::wait(&w, None));
         }
     }
 }
@@ -672,9 +662,8 @@ impl<T> Iterator for GreenPile<T> {
     /// read. Not cut short by a Timeout of the caller: see
     /// [`try_next`](GreenPile::try_next).
     fn next(&mut self) -> Option<GreenResult<T>> {
-        let gt = self.pending.pop_front()?;
-        wait_through_timeouts(&gt);
-        Some(gt.take())
+        // `take` waits through the caller's Timeouts.
+        Some(self.pending.pop_front()?.take())
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

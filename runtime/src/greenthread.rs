@@ -414,7 +414,7 @@ impl<T: Clone> GreenThread<T> {
     /// [`wait_done`](Self::wait_done) first to tell the two apart.
     pub fn wait(&self) -> GreenResult<T> {
         loop {
-            if self.wait_done().is_ok() {
+            if crate::timeout::shielded(|| self.wait_done()).is_ok() {
                 let st = self.lock();
                 match &st.result {
                     Some(r) => return r.clone(),
@@ -459,7 +459,7 @@ impl<T> GreenThread<T> {
     }
 
     pub(crate) fn take(&self) -> GreenResult<T> {
-        while self.wait_done().is_err() {}
+        let _ = crate::timeout::shielded(|| self.wait_done());
         let mut st = self.lock();
         st.taken = true;
         st.result.take().unwrap_or(Err(GreenThreadError::ResultTaken))

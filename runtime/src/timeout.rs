@@ -212,6 +212,27 @@ pub fn with_timeout<R>(dur: Duration, f: impl FnOnce() -> R) -> Result<R, Timeou
     }
 }
 
+/// Run `f` with the current green thread's Timeouts suspended, for internal
+/// waits that have no way to report one (`GreenThread::wait`,
+/// `Iterator::next` of a pile). Retrying such a wait under an expired Timeout
+/// would spin, and spinning (even with `yield_now`) starves the worker.
+/// `f` must not cancel the caller's Timeouts.
+pub(crate) fn shielded<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(Vec<(u64, Instant)>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let outer = std::mem::take(&mut self.0);
+            DEADLINES.with(|s| {
+                let mut s = s.borrow_mut();
+                let inner = std::mem::replace(&mut *s, outer);
+                s.extend(inner);
+            });
+        }
+    }
+    let _restore = Restore(DEADLINES.with(|s| std::mem::take(&mut *s.borrow_mut())));
+    f()
+}
+
 /// The earliest live deadline of the current green thread, with its Timeout id.
 pub(crate) fn current_deadline() -> Option<(Instant, u64)> {
     if ACTIVE.load(Ordering::Relaxed) == 0 {

@@ -270,6 +270,35 @@ fn reentrant_spawn_that_panics_leaves_the_panic_in_the_handle() {
 }
 
 #[test]
+fn killing_a_green_thread_while_it_runs_a_reentrant_spawn_inline_kills_it() {
+    let pool = GreenPool::new(1);
+    let p = pool.clone();
+    let inline_started = Arc::new(AtomicBool::new(false));
+    let carried_on = Arc::new(AtomicBool::new(false));
+    let (started, after) = (inline_started.clone(), carried_on.clone());
+    let outer = pool
+        .spawn(move || {
+            let inner = p
+                .spawn(move || {
+                    started.store(true, Ordering::SeqCst);
+                    eventlet::sleep(Duration::from_secs(30));
+                })
+                .unwrap();
+            // The kill must not end up as the inline task's result.
+            after.store(true, Ordering::SeqCst);
+            inner.wait()
+        })
+        .unwrap();
+    wait_until("the inline task runs", || {
+        inline_started.load(Ordering::SeqCst)
+    });
+    outer.kill();
+    assert_eq!(outer.wait(), Err(GreenThreadError::Killed));
+    assert!(!carried_on.load(Ordering::SeqCst));
+    assert_eq!((pool.free(), pool.running()), (1, 0));
+}
+
+#[test]
 fn a_member_spawning_into_a_pool_with_room_starts_a_new_green_thread() {
     let pool = GreenPool::new(2);
     let gate = Gate::new();
@@ -931,8 +960,8 @@ fn pile_reports_a_panicking_task_in_its_place() {
 
 #[test]
 fn iterating_a_pile_or_imap_waits_through_an_expired_timeout() {
-    // An Iterator cannot report a Timeout: iteration waits for every result
-    // (yielding, not spinning, so the tasks get to run on any worker).
+    // An Iterator cannot report a Timeout: iteration waits for every result,
+    // parked (not spinning, which would starve the tasks on its worker).
     let reader = eventlet::spawn(|| {
         let mut pile = GreenPile::new(2);
         for i in 0..4u64 {

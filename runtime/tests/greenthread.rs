@@ -50,6 +50,23 @@ fn join_takes_the_result_without_clone_and_other_handles_see_it_taken() {
 }
 
 #[test]
+fn wait_and_join_are_not_cut_short_by_an_expired_timeout_of_the_caller() {
+    let waiter = eventlet::spawn(|| {
+        let a = eventlet::spawn(|| {
+            eventlet::sleep(Duration::from_millis(20));
+            5
+        });
+        let b = eventlet::spawn(|| {
+            eventlet::sleep(Duration::from_millis(20));
+            6
+        });
+        let t = eventlet::Timeout::new(Duration::ZERO);
+        (a.wait(), b.join(), t.expired())
+    });
+    assert_eq!(waiter.wait(), Ok((Ok(5), Ok(6), true)));
+}
+
+#[test]
 fn many_green_threads_can_wait_for_the_same_one() {
     let gate = Arc::new(Semaphore::new(0));
     let g = gate.clone();

@@ -87,6 +87,7 @@ impl Body {
     }
 
     /// A lazy body from any iterator of chunks (a Python generator's twin).
+    #[allow(clippy::should_implement_trait)] // lazy, unlike `FromIterator`
     pub fn from_iter<I, C>(iter: I) -> Body
     where
         I: IntoIterator<Item = C>,
@@ -108,7 +109,9 @@ impl Body {
         C: IntoChunk,
     {
         Body {
-            kind: Kind::Iter(Box::new(iter.into_iter().map(|r| r.map(IntoChunk::into_chunk)))),
+            kind: Kind::Iter(Box::new(
+                iter.into_iter().map(|r| r.map(IntoChunk::into_chunk)),
+            )),
         }
     }
 
@@ -215,7 +218,6 @@ macro_rules! from_chunk_vec {
 }
 
 from_chunk_vec!(&'static str, String, &'static [u8], Vec<u8>, Chunk);
-
 
 impl<C: IntoChunk, const N: usize> From<[C; N]> for Body {
     /// eventlet's `return ['Hello, World!\r\n']`.

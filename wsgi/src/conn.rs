@@ -106,7 +106,12 @@ impl<'a> Conn<'a> {
             };
             if self
                 .state
-                .compare_exchange(STATE_IDLE, STATE_REQUEST, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(
+                    STATE_IDLE,
+                    STATE_REQUEST,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
                 .is_err()
             {
                 return; // the server is stopping
@@ -116,7 +121,12 @@ impl<'a> Conn<'a> {
             }
             if self
                 .state
-                .compare_exchange(STATE_REQUEST, STATE_IDLE, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(
+                    STATE_REQUEST,
+                    STATE_IDLE,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
                 .is_err()
             {
                 return;
@@ -144,9 +154,11 @@ impl<'a> Conn<'a> {
             _ => opts.head_timeout,
         };
         let mut deadline: Option<Instant> = None;
+        // Re-parse a trickled head once per new line, not per byte.
+        let mut progress = head::HeadProgress::new();
         loop {
             let mut io = self.io.borrow_mut();
-            if !io.buffered().is_empty() {
+            if !io.buffered().is_empty() && progress.should_parse(io.buffered(), &limits) {
                 match head::parse_head(
                     io.buffered(),
                     &limits,
@@ -157,9 +169,9 @@ impl<'a> Conn<'a> {
                     Ok(None) => {}
                     Err(e) => return HeadRead::Bad(e),
                 }
-                if deadline.is_none() {
-                    deadline = Some(Instant::now() + opts.head_timeout);
-                }
+            }
+            if !io.buffered().is_empty() && deadline.is_none() {
+                deadline = Some(Instant::now() + opts.head_timeout);
             }
             let wait = match deadline {
                 None => idle,
@@ -228,7 +240,8 @@ impl<'a> Conn<'a> {
             sr.close = true;
         }
         self.run_app(env, &mut sr);
-        let body_done = !sr.close && !sr.broken && (env.input.finished() || env.input.drain(opts.max_drain));
+        let body_done =
+            !sr.close && !sr.broken && (env.input.finished() || env.input.drain(opts.max_drain));
         for hook in env.take_posthooks() {
             if catch_unwind(AssertUnwindSafe(|| hook(env))).is_err() {
                 self.shared.log_error("a posthook panicked");
@@ -338,7 +351,10 @@ impl<'a> Conn<'a> {
         let io = self.io.borrow();
         let buf = io.buffered();
         env.clear();
-        env.push("wsgi.url_scheme", if shared.is_tls { "https" } else { "http" });
+        env.push(
+            "wsgi.url_scheme",
+            if shared.is_tls { "https" } else { "http" },
+        );
         if shared.is_tls {
             env.push("HTTPS", "on");
         }

@@ -235,9 +235,10 @@ const fn is_value_byte(b: u8) -> bool {
     b == b'\t' || (b >= 0x20 && b != 0x7f)
 }
 
-/// Bytes allowed in a request target: VCHAR and obs-text (raw UTF-8 is tolerated, as gunicorn/hyper do).
+/// Bytes allowed in a request target: VCHAR and obs-text (raw UTF-8 is tolerated, as gunicorn/hyper do),
+/// except `#`: no target form of RFC 9112 §3.2 has a fragment, and passing one on would put it in PATH_INFO.
 const fn is_target_byte(b: u8) -> bool {
-    b > 0x20 && b != 0x7f
+    b > 0x20 && b != 0x7f && b != b'#'
 }
 
 const LO: u64 = 0x0101_0101_0101_0101;
@@ -301,7 +302,7 @@ fn scan_target(buf: &[u8], i: usize) -> usize {
     scan(
         buf,
         i,
-        |w| has_less(w, 0x21) || has_byte(w, 0x7f),
+        |w| has_less(w, 0x21) || has_byte(w, 0x7f) || has_byte(w, b'#'),
         is_target_byte,
     )
 }
@@ -985,6 +986,8 @@ mod tests {
         ("DEL in target", b"GET /\x7f HTTP/1.1\r\nHost: a\r\n\r\n", Status(400)),
         ("raw UTF-8 in target tolerated", "GET /caf\u{e9} HTTP/1.1\r\nHost: a\r\n\r\n".as_bytes(), Parsed),
         ("quote and braces in target", b"GET /\"{x}\" HTTP/1.1\r\nHost: a\r\n\r\n", Parsed),
+        ("fragment in target", b"GET /x#frag HTTP/1.1\r\nHost: a\r\n\r\n", Status(400)),
+        ("fragment in absolute-form", b"GET http://a/x#f HTTP/1.1\r\nHost: a\r\n\r\n", Status(400)),
         ("double slash kept", b"GET ///keeping_slashes HTTP/1.1\r\nHost: a\r\n\r\n", Parsed),
         // method token (gunicorn 003b, nonascii, prefix_01/02/05)
         ("method with colon", b"bla:rgh / HTTP/1.1\r\nHost: a\r\n\r\n", Status(400)),
@@ -1622,7 +1625,8 @@ mod tests {
         }
 
         fn target() -> impl Strategy<Value = Vec<u8>> {
-            proptest::collection::vec(prop_oneof![9 => 0x21u8..=0x7e, 1 => 0x80u8..=0xff], 0..60)
+            let vchar_but_hash = (0x21u8..=0x7e).prop_map(|b| if b == b'#' { b'/' } else { b });
+            proptest::collection::vec(prop_oneof![9 => vchar_but_hash, 1 => 0x80u8..=0xff], 0..60)
                 .prop_map(|rest| [&b"/"[..], &rest].concat())
         }
 

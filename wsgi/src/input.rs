@@ -285,14 +285,12 @@ impl<'c> Input<'c> {
         Ok(())
     }
 
-    /// Whether a `100 Continue` is still owed (the app never read the body).
-    pub(crate) fn continue_owed(&self) -> bool {
-        self.cont == Continue::Owed
-    }
-
-    /// Whether the whole body was read.
+    /// Whether the whole body was read. A fault also ends the framing, but
+    /// the rest of the body may still come: the connection cannot be reused.
     pub(crate) fn finished(&self) -> bool {
-        matches!(self.framing, Framing::Done) && self.staged_pos == self.staged.len()
+        self.fault.is_none()
+            && matches!(self.framing, Framing::Done)
+            && self.staged_pos == self.staged.len()
     }
 
     pub(crate) fn fault(&self) -> Option<BodyFault> {

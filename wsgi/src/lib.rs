@@ -30,19 +30,19 @@
 #![warn(missing_docs)]
 
 mod body;
-mod chunked;
+pub mod chunked;
 mod conn;
 mod connio;
-mod date;
+pub mod date;
 mod environ;
-mod head;
+pub mod head;
 mod input;
-mod logfmt;
+pub mod logfmt;
 mod options;
 mod response;
 mod server;
 mod signals;
-mod status;
+pub mod status;
 
 pub use body::{Body, Chunk, IntoChunk};
 pub use chunked::ChunkError;

@@ -630,7 +630,7 @@ fn pad(out: &mut String, start: usize, sign_len: usize, width: usize, left: bool
         return;
     }
     if left {
-        out.extend(std::iter::repeat(' ').take(missing));
+        out.extend(std::iter::repeat_n(' ', missing));
         return;
     }
     let (fill, at) = if zero {
@@ -709,7 +709,7 @@ fn write_py_float_repr(x: f64, out: &mut String) {
 fn write_positional(first: &str, rest: &str, exp: i32, out: &mut String) {
     if exp < 0 {
         out.push_str("0.");
-        out.extend(std::iter::repeat('0').take((-exp - 1) as usize));
+        out.extend(std::iter::repeat_n('0', (-exp - 1) as usize));
         out.push_str(first);
         out.push_str(rest);
         return;
@@ -718,7 +718,7 @@ fn write_positional(first: &str, rest: &str, exp: i32, out: &mut String) {
     out.push_str(first);
     if rest.len() < int_digits {
         out.push_str(rest);
-        out.extend(std::iter::repeat('0').take(int_digits - 1 - rest.len()));
+        out.extend(std::iter::repeat_n('0', int_digits - 1 - rest.len()));
         out.push_str(".0");
     } else {
         let (int_part, frac) = rest.split_at(int_digits - 1);

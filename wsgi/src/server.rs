@@ -85,11 +85,10 @@ impl Shared {
         let conns = self.conns();
         conns
             .values()
-            .map(|e| {
+            .filter_map(|e| {
                 shutdown_fd(e.fd);
                 e.gt.clone()
             })
-            .flatten()
             .collect()
     }
 }
@@ -263,7 +262,10 @@ fn start_connection(
         },
     );
     if shared.opts.debug {
-        shared.opts.log.debug(&format!("({}) accepted {peer}", std::process::id()));
+        shared
+            .opts
+            .log
+            .debug(&format!("({}) accepted {peer}", std::process::id()));
     }
     let reg = Registration {
         shared: shared.clone(),

@@ -35,9 +35,8 @@ pub(crate) fn watch(server: Weak<Shared>) {
                     if seen > 1 {
                         std::process::exit(128 + sig);
                     }
-                    let servers = std::mem::take(
-                        &mut *SERVERS.lock().unwrap_or_else(|p| p.into_inner()),
-                    );
+                    let servers =
+                        std::mem::take(&mut *SERVERS.lock().unwrap_or_else(|p| p.into_inner()));
                     for s in &servers {
                         stop_weak(s);
                     }
