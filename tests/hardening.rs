@@ -777,7 +777,10 @@ fn fault_panic_inside_lazy_body(addr: SocketAddr) {
     expect_cut_after(addr, "/panic-in-body", &want);
 }
 
-const FAULTS: [(&str, fn(SocketAddr)); 8] = [
+/// A fault one client inflicts on its own connection, checking what it sees.
+type Fault = fn(SocketAddr);
+
+const FAULTS: [(&str, Fault); 8] = [
     ("disconnect mid-head", fault_disconnect_mid_head),
     ("disconnect mid-body", fault_disconnect_mid_body),
     ("disconnect mid-response", fault_disconnect_mid_response),

@@ -71,6 +71,7 @@ pub(crate) fn handle(stream: Stream, peer: Addr, shared: Arc<Shared>, state: Arc
         state,
         headers: Vec::with_capacity(16),
         request_line: String::new(),
+        sr_bufs: Default::default(),
     };
     let opts = &shared.opts;
     let limits = ChunkedLimits {
@@ -93,6 +94,7 @@ struct Conn<'a> {
     state: Arc<AtomicU8>,
     headers: Vec<(Range<usize>, Range<usize>)>,
     request_line: String,
+    sr_bufs: (Vec<u8>, Vec<u8>),
 }
 
 impl<'a> Conn<'a> {
@@ -158,7 +160,10 @@ impl<'a> Conn<'a> {
         let mut progress = head::HeadProgress::new();
         loop {
             let mut io = self.io.borrow_mut();
-            if !io.buffered().is_empty() && progress.should_parse(io.buffered(), &limits) {
+            // Short heads are parsed on every read (errors show at once);
+            // past 1 KiB, once per completed line (no quadratic trickle).
+            let buffered = io.buffered().len();
+            if buffered > 0 && (progress.should_parse(io.buffered(), &limits) || buffered <= 1024) {
                 match head::parse_head(
                     io.buffered(),
                     &limits,
@@ -235,7 +240,7 @@ impl<'a> Conn<'a> {
             let _ = io.set_write_timeout(opts.socket_timeout);
         }
         env.conn_state = Some(self.state.clone());
-        let mut sr = StartResponse::new(self.io, req);
+        let mut sr = StartResponse::new(self.io, req, std::mem::take(&mut self.sr_bufs));
         if head.te_and_cl {
             sr.close = true;
         }
@@ -249,7 +254,9 @@ impl<'a> Conn<'a> {
         }
         self.access_log(env, &sr, started);
         self.headers = head.into_headers();
-        body_done && !sr.close && !sr.broken
+        let keep = body_done && !sr.close && !sr.broken;
+        self.sr_bufs = sr.into_bufs();
+        keep
     }
 
     fn run_app(&mut self, env: &mut Environ<'a>, sr: &mut StartResponse<'a>) {
@@ -430,7 +437,7 @@ impl<'a> Conn<'a> {
 
     fn access_log(&self, env: &Environ<'_>, sr: &StartResponse<'_>, started: Instant) {
         let opts = &self.shared.opts;
-        if !opts.log_output {
+        if !opts.log_output || !opts.log.info_enabled() {
             return;
         }
         let mut client_ip = String::new();

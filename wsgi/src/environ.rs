@@ -302,8 +302,9 @@ impl fmt::Debug for Environ<'_> {
 /// Append bytes as latin-1 chars (PEP 3333's "bytes as native strings").
 pub(crate) fn push_latin1(out: &mut String, bytes: &[u8]) {
     if bytes.is_ascii() {
-        // SAFETY-free fast path: ASCII is valid UTF-8.
-        out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+        // SAFETY: every ASCII byte sequence is valid UTF-8 (and means the
+        // same in latin-1); `is_ascii` was checked just above.
+        out.push_str(unsafe { std::str::from_utf8_unchecked(bytes) });
     } else {
         out.extend(bytes.iter().map(|&b| b as char));
     }

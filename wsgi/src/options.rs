@@ -65,6 +65,11 @@ impl LogSink {
         }
     }
 
+    /// Whether an INFO line would go anywhere (skip formatting it if not).
+    pub fn info_enabled(&self) -> bool {
+        self.writer.is_some() || log::log_enabled!(target: "eventlet_wsgi", log::Level::Info)
+    }
+
     /// An access-log or informational line.
     pub fn info(&self, msg: &str) {
         self.line(log::Level::Info, msg)

@@ -85,13 +85,22 @@ pub struct StartResponse<'c> {
 }
 
 impl<'c> StartResponse<'c> {
-    pub(crate) fn new(io: &'c RefCell<ConnIo>, req: RequestInfo) -> StartResponse<'c> {
+    /// `bufs` are the status-line and header buffers of the previous
+    /// request (see [`into_bufs`](Self::into_bufs)), reused to save allocations.
+    pub(crate) fn new(
+        io: &'c RefCell<ConnIo>,
+        req: RequestInfo,
+        bufs: (Vec<u8>, Vec<u8>),
+    ) -> StartResponse<'c> {
+        let (mut status_line, mut headers) = bufs;
+        status_line.clear();
+        headers.clear();
         StartResponse {
             io,
             req,
             code: 200,
-            status_line: Vec::new(),
-            headers: Vec::new(),
+            status_line,
+            headers,
             app_length: None,
             app_date: false,
             app_close: false,
@@ -233,18 +242,22 @@ impl<'c> StartResponse<'c> {
         self.flush()
     }
 
-    pub(crate) fn body_bodyless(&self) -> bool {
-        status::is_bodyless(self.code, self.req.is_head)
-            || (self.req.is_connect && (200..300).contains(&self.code))
-    }
-
     /// Queue the status line and headers, choosing the framing. `known_len`
     /// is the body length when the app returned a sized body.
     pub(crate) fn send_headers(&mut self, known_len: Option<u64>) -> io::Result<()> {
         if self.io.borrow().headers_sent {
             return Ok(());
         }
-        let mut h = Vec::with_capacity(128 + self.headers.len());
+        let stopping =
+            self.req.state.load(std::sync::atomic::Ordering::Acquire) == crate::server::STATE_CLOSE;
+        let mut io = self.io.borrow_mut();
+        let unread_body = io.continue_owed || io.body_left > self.req.max_drain;
+        self.close =
+            !self.req.may_keep_alive || self.app_close || self.close || stopping || unread_body;
+        // The head is written straight into the connection's output buffer:
+        // a small response leaves in one write with its body.
+        let start = io.out.len();
+        let h = &mut io.out;
         h.extend_from_slice(if self.req.http10_only {
             b"HTTP/1.0 "
         } else {
@@ -253,27 +266,18 @@ impl<'c> StartResponse<'c> {
         h.extend_from_slice(&self.status_line);
         h.extend_from_slice(b"\r\n");
         h.extend_from_slice(&self.headers);
-        let stopping =
-            self.req.state.load(std::sync::atomic::Ordering::Acquire) == crate::server::STATE_CLOSE;
-        let unread_body = {
-            let io = self.io.borrow();
-            io.continue_owed || io.body_left > self.req.max_drain
-        };
-        self.close =
-            !self.req.may_keep_alive || self.app_close || self.close || stopping || unread_body;
-        let bodyless = self.body_bodyless();
+        let bodyless = status::is_bodyless(self.code, self.req.is_head)
+            || (self.req.is_connect && (200..300).contains(&self.code));
         self.framing = match (self.app_length, known_len) {
             _ if bodyless => {
-                if let (None, Some(n)) = (self.app_length, known_len) {
-                    if self.req.is_head {
-                        write_content_length(&mut h, n);
-                    }
+                if let (None, Some(n), true) = (self.app_length, known_len, self.req.is_head) {
+                    write_content_length(h, n);
                 }
                 OutFraming::None
             }
             (Some(n), _) => OutFraming::Length(n),
             (None, Some(n)) => {
-                write_content_length(&mut h, n);
+                write_content_length(h, n);
                 OutFraming::Length(n)
             }
             (None, None) if self.req.http11 && !self.req.http10_only => {
@@ -295,14 +299,20 @@ impl<'c> StartResponse<'c> {
         } else if self.req.client_keep_alive {
             h.extend_from_slice(b"Connection: keep-alive\r\n");
             if let Some(t) = self.req.keep_alive_header {
-                let _ = write!(h, "Keep-Alive: timeout={t}\r\n");
+                h.extend_from_slice(b"Keep-Alive: timeout=");
+                write_decimal(h, t);
+                h.extend_from_slice(b"\r\n");
             }
         }
         h.extend_from_slice(b"\r\n");
-        let mut io = self.io.borrow_mut();
         io.headers_sent = true;
-        self.bytes_sent += h.len() as u64;
-        let r = io.queue(&h);
+        self.bytes_sent += (io.out.len() - start) as u64;
+        // Big heads go out at once; small ones wait for the body.
+        let r = if io.out.len() > 64 * 1024 {
+            io.flush_out()
+        } else {
+            Ok(())
+        };
         drop(io);
         self.check(r)
     }
@@ -397,6 +407,11 @@ impl<'c> StartResponse<'c> {
         self.flush()
     }
 
+    /// Give the buffers back for the next request.
+    pub(crate) fn into_bufs(self) -> (Vec<u8>, Vec<u8>) {
+        (self.status_line, self.headers)
+    }
+
     /// Forget what the app set, to send an error response instead.
     pub(crate) fn reset_for_error(&mut self) {
         self.started = false;
@@ -418,6 +433,11 @@ impl<'c> StartResponse<'c> {
 
 fn write_content_length(h: &mut Vec<u8>, n: u64) {
     h.extend_from_slice(b"Content-Length: ");
+    write_decimal(h, n);
+    h.extend_from_slice(b"\r\n");
+}
+
+fn write_decimal(h: &mut Vec<u8>, n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     let mut v = n;
@@ -430,5 +450,4 @@ fn write_content_length(h: &mut Vec<u8>, n: u64) {
         }
     }
     h.extend_from_slice(&digits[i..]);
-    h.extend_from_slice(b"\r\n");
 }

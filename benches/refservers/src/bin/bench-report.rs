@@ -1,0 +1,485 @@
+//! Turns the raw measurements written by `benches/run.sh` into the markdown
+//! table (`benches/results/latest.md`) and a hand-written SVG bar chart
+//! (`benches/results/latest.svg`).
+//!
+//! `bench-report RAW.tsv OUT.md OUT.svg`
+//!
+//! RAW.tsv lines (tab-separated):
+//! - `meta KEY VALUE`: free-form facts about the run (date, load average, ...);
+//! - `server ID LABEL GROUP`: a server, in display order; GROUP is `main`
+//!   (compared in the tables) or `variant` (our server's pinning variants);
+//! - `run ID METRIC VALUE`: one measurement of one run; several runs of the
+//!   same cell are reduced to their median.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Our server's id; every ratio is ours / reference.
+const OURS: &str = "ours";
+/// Reference servers the ratios are computed against, in column order.
+const REFERENCES: [(&str, &str); 3] = [
+    ("may", "vs may_minihttp"),
+    ("hyper", "vs hyper"),
+    ("eventlet", "vs eventlet (Python)"),
+];
+
+#[derive(Default)]
+struct Raw {
+    meta: Vec<(String, String)>,
+    servers: Vec<Server>,
+    /// (server id, metric) → values, one per run, in input order.
+    runs: BTreeMap<(String, String), Vec<f64>>,
+}
+
+struct Server {
+    id: String,
+    label: String,
+    main: bool,
+}
+
+fn parse(text: &str) -> Result<Raw, String> {
+    let mut raw = Raw::default();
+    for (n, line) in text.lines().enumerate() {
+        let f: Vec<&str> = line.split('\t').collect();
+        match f.as_slice() {
+            [] | [""] => {}
+            ["meta", k, v] => raw.meta.push((k.to_string(), v.to_string())),
+            ["server", id, label, group] => raw.servers.push(Server {
+                id: id.to_string(),
+                label: label.to_string(),
+                main: *group == "main",
+            }),
+            ["run", id, metric, value] => {
+                let v: f64 = value
+                    .parse()
+                    .map_err(|_| format!("line {}: not a number: {value}", n + 1))?;
+                raw.runs
+                    .entry((id.to_string(), metric.to_string()))
+                    .or_default()
+                    .push(v);
+            }
+            _ => return Err(format!("line {}: unrecognised: {line}", n + 1)),
+        }
+    }
+    Ok(raw)
+}
+
+fn median(values: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    Some(if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    })
+}
+
+impl Raw {
+    fn get(&self, id: &str, metric: &str) -> Option<f64> {
+        median(self.runs.get(&(id.to_string(), metric.to_string()))?)
+    }
+
+    fn has_server(&self, id: &str) -> bool {
+        self.servers.iter().any(|s| s.id == id)
+    }
+
+    /// KiB of RSS per idle connection from the `rss_<n>` and `rss_idle` medians.
+    fn kib_per_conn(&self, id: &str, n: &str, count: f64) -> Option<f64> {
+        Some((self.get(id, &format!("rss_{n}"))? - self.get(id, "rss_idle")?) / count)
+    }
+
+    fn main_servers(&self) -> impl Iterator<Item = &Server> {
+        self.servers.iter().filter(|s| s.main)
+    }
+}
+
+/// `1234567.8` → `1,234,568`.
+fn thousands(v: f64) -> String {
+    let digits = format!("{:.0}", v.abs());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if v < 0.0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    v.map_or_else(|| "n/a".to_string(), f)
+}
+
+/// A `req/s / p99 ms` cell.
+fn rate_cell(raw: &Raw, id: &str, cell: &str) -> String {
+    match (raw.get(id, &format!("{cell}_rps")), raw.get(id, &format!("{cell}_p99"))) {
+        (Some(r), Some(p)) => format!("{} / {p:.2}", thousands(r)),
+        (Some(r), None) => thousands(r),
+        _ => "n/a".into(),
+    }
+}
+
+fn cpu_cell(raw: &Raw, id: &str) -> String {
+    match (raw.get(id, "cpu_us"), raw.get(id, "cpu_pct")) {
+        (Some(us), Some(pct)) => format!("{us:.2} ({pct:.0}%)"),
+        (Some(us), None) => format!("{us:.2}"),
+        _ => "n/a".into(),
+    }
+}
+
+fn mib(kib: Option<f64>) -> String {
+    opt(kib, |k| format!("{:.1}", k / 1024.0))
+}
+
+const RATE_CELLS: [(&str, &str); 5] = [
+    ("ka64", "keep-alive c64"),
+    ("ka256", "keep-alive c256"),
+    ("ka1000", "keep-alive c1000"),
+    ("rst", "new conn/s, RST close, 32 threads"),
+    ("post", "POST 1 MiB echo c16"),
+];
+
+fn throughput_table(raw: &Raw, out: &mut String) {
+    out.push_str("## Throughput (median req/s / median p99 ms)\n\n");
+    out.push_str("Server pinned to CPU 0 (`taskset -c 0`), load generator pinned to CPU 1.\n\n");
+    out.push_str("| server |");
+    for (_, title) in RATE_CELLS {
+        let _ = write!(out, " {title} |");
+    }
+    out.push_str(" server CPU µs/req at c64 (busy %) |\n|---|");
+    out.push_str(&"---|".repeat(RATE_CELLS.len() + 1));
+    out.push('\n');
+    for s in raw.main_servers() {
+        let _ = write!(out, "| {} |", s.label);
+        for (cell, _) in RATE_CELLS {
+            let _ = write!(out, " {} |", rate_cell(raw, &s.id, cell));
+        }
+        let _ = writeln!(out, " {} |", cpu_cell(raw, &s.id));
+    }
+    out.push('\n');
+}
+
+fn memory_table(raw: &Raw, out: &mut String) {
+    out.push_str("## Memory (VmRSS of a freshly started server, median)\n\n");
+    out.push_str("Idle, then holding 1,000 and then 10,000 idle keep-alive connections that each made one request.\n\n");
+    out.push_str("| server | idle MiB | 1,000 conns MiB | 10,000 conns MiB | KiB/conn (1,000) | KiB/conn (10,000) |\n");
+    out.push_str("|---|---|---|---|---|---|\n");
+    for s in raw.main_servers() {
+        let id = &s.id;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            s.label,
+            mib(raw.get(id, "rss_idle")),
+            mib(raw.get(id, "rss_1k")),
+            mib(raw.get(id, "rss_10k")),
+            opt(raw.kib_per_conn(id, "1k", 1000.0), |k| format!("{k:.1}")),
+            opt(raw.kib_per_conn(id, "10k", 10000.0), |k| format!("{k:.1}")),
+        );
+    }
+    out.push('\n');
+}
+
+/// One row of the ratio table: the metric's name and how to read it for a server.
+type RatioRow = (&'static str, fn(&Raw, &str) -> Option<f64>);
+
+const RATIO_ROWS: [RatioRow; 9] = [
+    ("req/s keep-alive c64", |r, id| r.get(id, "ka64_rps")),
+    ("req/s keep-alive c256", |r, id| r.get(id, "ka256_rps")),
+    ("req/s keep-alive c1000", |r, id| r.get(id, "ka1000_rps")),
+    ("p99 keep-alive c1000 (lower is better)", |r, id| {
+        r.get(id, "ka1000_p99")
+    }),
+    ("new conn/s (RST close)", |r, id| r.get(id, "rst_rps")),
+    ("POST 1 MiB echo req/s", |r, id| r.get(id, "post_rps")),
+    ("CPU µs/req (lower is better)", |r, id| r.get(id, "cpu_us")),
+    ("KiB/conn at 1,000 (lower is better)", |r, id| {
+        r.kib_per_conn(id, "1k", 1000.0)
+    }),
+    ("KiB/conn at 10,000 (lower is better)", |r, id| {
+        r.kib_per_conn(id, "10k", 10000.0)
+    }),
+];
+
+fn ratio_table(raw: &Raw, out: &mut String) {
+    let refs: Vec<(&str, &str)> = REFERENCES
+        .iter()
+        .copied()
+        .filter(|(id, _)| raw.has_server(id))
+        .collect();
+    if refs.is_empty() || !raw.has_server(OURS) {
+        return;
+    }
+    out.push_str("## Ratios ours / reference (from the medians above)\n\n| metric |");
+    for (_, title) in &refs {
+        let _ = write!(out, " {title} |");
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(refs.len()));
+    out.push('\n');
+    for (name, metric) in RATIO_ROWS {
+        let _ = write!(out, "| {name} |");
+        let ours = metric(raw, OURS);
+        for (id, _) in &refs {
+            let cell = match (ours, metric(raw, id)) {
+                (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+                _ => "n/a".into(),
+            };
+            let _ = write!(out, " {cell} |");
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+}
+
+fn pinning_table(raw: &Raw, out: &mut String) {
+    let variants: Vec<&Server> = raw.servers.iter().filter(|s| !s.main).collect();
+    if variants.is_empty() {
+        return;
+    }
+    out.push_str("## Our server: pinned vs unpinned (median req/s / median p99 ms)\n\n");
+    out.push_str("The first row is the main table's (server `taskset -c 0`, 1 worker; wrk `taskset -c 1`). ");
+    out.push_str("The others run without taskset for server or wrk, with the default 2 workers.\n\n");
+    out.push_str("| configuration | keep-alive c64 | keep-alive c256 | server CPU µs/req at c64 (busy %) |\n|---|---|---|---|\n");
+    let rows = raw
+        .servers
+        .iter()
+        .filter(|s| s.id == OURS)
+        .chain(variants.iter().copied());
+    for s in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            s.label,
+            rate_cell(raw, &s.id, "ka64"),
+            rate_cell(raw, &s.id, "ka256"),
+            cpu_cell(raw, &s.id)
+        );
+    }
+    out.push('\n');
+}
+
+fn errors_section(raw: &Raw, out: &mut String) {
+    let mut lines = Vec::new();
+    for ((id, metric), values) in &raw.runs {
+        if metric.ends_with("_errors") && values.iter().any(|v| *v > 0.0) {
+            let vals: Vec<String> = values.iter().map(|v| thousands(*v)).collect();
+            lines.push(format!("- {id} {metric}: {}", vals.join(", ")));
+        }
+    }
+    if !lines.is_empty() {
+        out.push_str("## Errors (socket errors + non-2xx responses, per run)\n\n");
+        out.push_str(&lines.join("\n"));
+        out.push_str("\n\n");
+    }
+}
+
+fn raw_section(raw: &Raw, out: &mut String) {
+    out.push_str("## Raw runs\n\n(max − min) / median, then each run's value.\n\n");
+    for s in &raw.servers {
+        for ((id, metric), values) in &raw.runs {
+            if *id != s.id || metric.ends_with("_errors") {
+                continue;
+            }
+            let vals: Vec<String> = values.iter().map(|v| format!("{v:.2}")).collect();
+            let spread = match (median(values), values.len() > 1) {
+                (Some(m), true) if m != 0.0 => {
+                    let (lo, hi) = values
+                        .iter()
+                        .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+                    format!("{:.1}%", (hi - lo) / m * 100.0)
+                }
+                _ => "-".into(),
+            };
+            let _ = writeln!(out, "- {} / {metric}: {spread} ({})", s.label, vals.join(", "));
+        }
+    }
+}
+
+fn markdown(raw: &Raw) -> String {
+    let mut out = String::from("# eventlet-rs benchmark: latest run\n\n");
+    for (k, v) in &raw.meta {
+        let _ = writeln!(out, "- {k}: {v}");
+    }
+    out.push('\n');
+    throughput_table(raw, &mut out);
+    memory_table(raw, &mut out);
+    ratio_table(raw, &mut out);
+    pinning_table(raw, &mut out);
+    errors_section(raw, &mut out);
+    raw_section(raw, &mut out);
+    out
+}
+
+const PALETTE: [&str; 6] = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"];
+const WIDTH: f64 = 960.0;
+const PANEL_H: f64 = 230.0;
+const LEFT: f64 = 70.0;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+fn short(v: f64) -> String {
+    if v >= 10_000.0 {
+        format!("{:.0}k", v / 1000.0)
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// One panel of grouped bars: `groups` along x, one bar per server in each.
+fn panel(
+    svg: &mut String,
+    top: f64,
+    title: &str,
+    groups: &[(&str, Vec<Option<f64>>)],
+    colors: &[&str],
+) {
+    let max = groups
+        .iter()
+        .flat_map(|(_, v)| v.iter().flatten())
+        .fold(0.0f64, |m, v| m.max(*v));
+    let plot_h = PANEL_H - 60.0;
+    let base = top + 30.0 + plot_h;
+    let _ = writeln!(
+        svg,
+        r#"<text x="{LEFT}" y="{}" font-size="15" font-weight="bold">{}</text>"#,
+        top + 18.0,
+        esc(title)
+    );
+    let _ = writeln!(
+        svg,
+        r##"<line x1="{LEFT}" y1="{base}" x2="{}" y2="{base}" stroke="#333"/>"##,
+        WIDTH - 20.0
+    );
+    let group_w = (WIDTH - LEFT - 20.0) / groups.len().max(1) as f64;
+    for (g, (name, values)) in groups.iter().enumerate() {
+        let x0 = LEFT + g as f64 * group_w;
+        let bar_w = (group_w - 30.0) / values.len().max(1) as f64;
+        for (i, v) in values.iter().enumerate() {
+            let Some(v) = v else { continue };
+            let h = if max > 0.0 { v / max * plot_h } else { 0.0 };
+            let x = x0 + 15.0 + i as f64 * bar_w;
+            let _ = writeln!(
+                svg,
+                r#"<rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{h:.1}" fill="{}"/>"#,
+                base - h,
+                bar_w - 4.0,
+                colors[i % colors.len()]
+            );
+            let _ = writeln!(
+                svg,
+                r#"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="middle">{}</text>"#,
+                x + (bar_w - 4.0) / 2.0,
+                base - h - 3.0,
+                short(*v)
+            );
+        }
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" font-size="12" text-anchor="middle">{}</text>"#,
+            x0 + group_w / 2.0,
+            base + 16.0,
+            esc(name)
+        );
+    }
+}
+
+fn chart(raw: &Raw) -> String {
+    let servers: Vec<&Server> = raw.main_servers().collect();
+    let series = |metric: &str| -> Vec<Option<f64>> {
+        servers.iter().map(|s| raw.get(&s.id, metric)).collect()
+    };
+    let height = 70.0 + 3.0 * PANEL_H;
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+"#
+    );
+    let mut x = LEFT;
+    for (i, s) in servers.iter().enumerate() {
+        let _ = writeln!(
+            svg,
+            r#"<rect x="{x}" y="12" width="12" height="12" fill="{}"/><text x="{}" y="22" font-size="12">{}</text>"#,
+            PALETTE[i % PALETTE.len()],
+            x + 16.0,
+            esc(&s.label)
+        );
+        x += 30.0 + 7.0 * s.label.len() as f64;
+    }
+    let rates = [
+        ("keep-alive c64", series("ka64_rps")),
+        ("keep-alive c256", series("ka256_rps")),
+        ("keep-alive c1000", series("ka1000_rps")),
+        ("new conn (RST)", series("rst_rps")),
+    ];
+    panel(&mut svg, 40.0, "Requests per second (median; higher is better)", &rates, &PALETTE);
+    let post = [("POST 1 MiB echo c16", series("post_rps"))];
+    panel(&mut svg, 40.0 + PANEL_H, "POST 1 MiB echo, requests per second (higher is better)", &post, &PALETTE);
+    let cpu = [("keep-alive c64", series("cpu_us"))];
+    panel(&mut svg, 40.0 + 2.0 * PANEL_H, "Server CPU µs per request (utime+stime; lower is better)", &cpu, &PALETTE);
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn run() -> Result<(), String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [input, md_out, svg_out] = args.as_slice() else {
+        return Err("usage: bench-report RAW.tsv OUT.md OUT.svg".into());
+    };
+    let text = std::fs::read_to_string(input).map_err(|e| format!("{input}: {e}"))?;
+    let raw = parse(&text)?;
+    let md = markdown(&raw);
+    std::fs::write(md_out, &md).map_err(|e| format!("{md_out}: {e}"))?;
+    std::fs::write(svg_out, chart(&raw)).map_err(|e| format!("{svg_out}: {e}"))?;
+    print!("{md}");
+    Ok(())
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("bench-report: {e}");
+        std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(1234567.4), "1,234,567");
+        assert_eq!(thousands(999.0), "999");
+    }
+
+    #[test]
+    fn ratios_use_medians_of_runs() {
+        let raw = parse(
+            "server\tours\tours\tmain\nserver\tmay\tmay\tmain\n\
+             run\tours\tka64_rps\t100\nrun\tours\tka64_rps\t300\nrun\tours\tka64_rps\t200\n\
+             run\tmay\tka64_rps\t400\n",
+        )
+        .unwrap();
+        let mut out = String::new();
+        ratio_table(&raw, &mut out);
+        assert!(out.contains("| req/s keep-alive c64 | 0.50 |"), "{out}");
+    }
+}

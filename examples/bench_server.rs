@@ -1,0 +1,76 @@
+//! The benchmark's server: the seed's hello world (`examples/wsgi.rs`) on an
+//! address given on the command line, with the access log off, plus a POST
+//! echo (the whole `wsgi.input` is read, then sent back) for the 1 MiB test.
+//! `benches/run.sh` drives it; see `benches/README.md`.
+//!
+//! ```text
+//! cargo run --release --example bench_server -- 127.0.0.1:18081
+//! ```
+//!
+//! Environment:
+//! - `EVENTLET_BENCH_PIN=1`: `Config::pin_workers(true)` (may pins worker *i*
+//!   to core *i*); anything else or unset leaves pinning off (the default).
+//! - `EVENTLET_BENCH_WORKERS=N`: worker threads (default: the CPUs the process
+//!   may use, so 1 under `taskset -c 0`).
+
+use eventlet_wsgi::{Body, Environ, ServerOptions, StartResponse};
+use std::io;
+
+/// Enough for the 10,000-idle-connections memory test: eventlet's default of
+/// 1024 would leave the rest waiting in the accept queue.
+const MAX_CONNECTIONS: usize = 100_000;
+
+fn hello_world(env: &mut Environ, start_response: &mut StartResponse) -> Body {
+    if env.get("REQUEST_METHOD") == Some("POST") {
+        return echo(env, start_response);
+    }
+    start_response.start("200 OK", [("Content-Type", "text/plain")]);
+    Body::from(["Hello, World!\r\n"])
+}
+
+fn echo(env: &mut Environ, start_response: &mut StartResponse) -> Body {
+    match env.input().read_all() {
+        Ok(body) => {
+            start_response.start("200 OK", [("Content-Type", "application/octet-stream")]);
+            Body::from(body)
+        }
+        Err(e) => {
+            start_response.start("400 Bad Request", [("Content-Type", "text/plain")]);
+            Body::from(format!("cannot read the body: {e}\n"))
+        }
+    }
+}
+
+fn runtime_config() -> Result<eventlet::Config, String> {
+    let mut cfg = eventlet::Config::default()
+        .pin_workers(std::env::var("EVENTLET_BENCH_PIN").is_ok_and(|v| v == "1"));
+    if let Ok(n) = std::env::var("EVENTLET_BENCH_WORKERS") {
+        let n = n
+            .parse()
+            .map_err(|_| format!("EVENTLET_BENCH_WORKERS: not a number: {n}"))?;
+        cfg = cfg.workers(n);
+    }
+    Ok(cfg)
+}
+
+fn main() -> io::Result<()> {
+    let addr = std::env::args()
+        .nth(1)
+        .ok_or_else(|| io::Error::other("usage: bench_server ADDR (e.g. 127.0.0.1:18081)"))?;
+    let cfg = runtime_config().map_err(io::Error::other)?;
+    eprintln!(
+        "bench_server on {addr}: {} worker(s), pin_workers={}",
+        cfg.get_workers(),
+        cfg.get_pin_workers()
+    );
+    eventlet::configure(cfg).map_err(io::Error::other)?;
+    // eventlet's default backlog of 50 drops SYNs at c1000; the anchors gave the
+    // Python server 1024 as well.
+    let listener = eventlet::ListenOptions::new()
+        .backlog(1024)
+        .listen(addr.as_str())?;
+    let opts = ServerOptions::new()
+        .log_output(false)
+        .max_size(MAX_CONNECTIONS);
+    eventlet_wsgi::server_with(listener, hello_world, opts)
+}
