@@ -383,6 +383,10 @@ impl<'c> Input<'c> {
             return Ok(0);
         };
         if self.io.borrow().buffered().is_empty() {
+            if dst.len() >= 4096 {
+                // Big reads go straight from the socket to the caller.
+                return self.read_direct(dst, remaining);
+            }
             self.fill()?;
         }
         let mut io = self.io.borrow_mut();
@@ -393,6 +397,34 @@ impl<'c> Input<'c> {
         let left = remaining - n as u64;
         io.body_left = left;
         drop(io);
+        self.framing = if left == 0 {
+            Framing::Done
+        } else {
+            Framing::Length(left)
+        };
+        Ok(n)
+    }
+
+    fn read_direct(&mut self, dst: &mut [u8], remaining: u64) -> io::Result<usize> {
+        let want = dst.len().min(remaining.min(usize::MAX as u64) as usize);
+        let r = {
+            let mut io = self.io.borrow_mut();
+            io.set_read_timeout(self.timeout)
+                .and_then(|_| io.read_unbuffered(&mut dst[..want]))
+        };
+        let n = match r {
+            Ok(0) => {
+                return Err(self.fail(
+                    BodyFault::Io,
+                    io::ErrorKind::UnexpectedEof,
+                    "unexpected end of file while reading the request body".into(),
+                ))
+            }
+            Ok(n) => n,
+            Err(e) => return Err(self.fail(BodyFault::Io, e.kind(), e.to_string())),
+        };
+        let left = remaining - n as u64;
+        self.io.borrow_mut().body_left = left;
         self.framing = if left == 0 {
             Framing::Done
         } else {
