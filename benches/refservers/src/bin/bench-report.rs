@@ -119,7 +119,10 @@ fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
 
 /// A `req/s / p99 ms` cell.
 fn rate_cell(raw: &Raw, id: &str, cell: &str) -> String {
-    match (raw.get(id, &format!("{cell}_rps")), raw.get(id, &format!("{cell}_p99"))) {
+    match (
+        raw.get(id, &format!("{cell}_rps")),
+        raw.get(id, &format!("{cell}_p99")),
+    ) {
         (Some(r), Some(p)) => format!("{} / {p:.2}", thousands(r)),
         (Some(r), None) => thousands(r),
         _ => "n/a".into(),
@@ -245,8 +248,12 @@ fn pinning_table(raw: &Raw, out: &mut String) {
         return;
     }
     out.push_str("## Our server: pinned vs unpinned (median req/s / median p99 ms)\n\n");
-    out.push_str("The first row is the main table's (server `taskset -c 0`, 1 worker; wrk `taskset -c 1`). ");
-    out.push_str("The others run without taskset for server or wrk, with the default 2 workers.\n\n");
+    out.push_str(
+        "The first row is the main table's (server `taskset -c 0`, 1 worker; wrk `taskset -c 1`). ",
+    );
+    out.push_str(
+        "The others run without taskset for server or wrk, with the default 2 workers.\n\n",
+    );
     out.push_str("| configuration | keep-alive c64 | keep-alive c256 | server CPU µs/req at c64 (busy %) |\n|---|---|---|---|\n");
     let rows = raw
         .servers
@@ -298,7 +305,12 @@ fn raw_section(raw: &Raw, out: &mut String) {
                 }
                 _ => "-".into(),
             };
-            let _ = writeln!(out, "- {} / {metric}: {spread} ({})", s.label, vals.join(", "));
+            let _ = writeln!(
+                out,
+                "- {} / {metric}: {spread} ({})",
+                s.label,
+                vals.join(", ")
+            );
         }
     }
 }
@@ -318,13 +330,17 @@ fn markdown(raw: &Raw) -> String {
     out
 }
 
-const PALETTE: [&str; 6] = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"];
+const PALETTE: [&str; 6] = [
+    "#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+];
 const WIDTH: f64 = 960.0;
-const PANEL_H: f64 = 230.0;
-const LEFT: f64 = 70.0;
+const PANEL_H: f64 = 240.0;
+const MAX_BAR_W: f64 = 70.0;
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn short(v: f64) -> String {
@@ -337,52 +353,86 @@ fn short(v: f64) -> String {
     }
 }
 
+/// The value the y axis tops out at. One bar far above all others (Python's
+/// CPU per request) would flatten the rest, so it is drawn clipped instead.
+fn scale_top(values: &[f64]) -> f64 {
+    let mut v: Vec<f64> = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.as_slice() {
+        [.., second, first] if *second > 0.0 && *first > 4.0 * second => second * 1.5,
+        [.., first] => *first,
+        [] => 0.0,
+    }
+}
+
+/// Where a panel goes and what it is called.
+struct Frame<'a> {
+    x: f64,
+    y: f64,
+    w: f64,
+    title: &'a str,
+}
+
 /// One panel of grouped bars: `groups` along x, one bar per server in each.
-fn panel(
-    svg: &mut String,
-    top: f64,
-    title: &str,
-    groups: &[(&str, Vec<Option<f64>>)],
-    colors: &[&str],
-) {
-    let max = groups
+fn panel(svg: &mut String, f: &Frame, groups: &[(&str, Vec<Option<f64>>)]) {
+    let all: Vec<f64> = groups
         .iter()
-        .flat_map(|(_, v)| v.iter().flatten())
-        .fold(0.0f64, |m, v| m.max(*v));
-    let plot_h = PANEL_H - 60.0;
-    let base = top + 30.0 + plot_h;
+        .flat_map(|(_, v)| v.iter().flatten().copied())
+        .collect();
+    let top = scale_top(&all);
+    let plot_h = PANEL_H - 70.0;
+    let base = f.y + 35.0 + plot_h;
     let _ = writeln!(
         svg,
-        r#"<text x="{LEFT}" y="{}" font-size="15" font-weight="bold">{}</text>"#,
-        top + 18.0,
-        esc(title)
+        r#"<text x="{}" y="{}" font-size="14" font-weight="bold">{}</text>"#,
+        f.x,
+        f.y + 18.0,
+        esc(f.title)
     );
     let _ = writeln!(
         svg,
-        r##"<line x1="{LEFT}" y1="{base}" x2="{}" y2="{base}" stroke="#333"/>"##,
-        WIDTH - 20.0
+        r##"<line x1="{}" y1="{base}" x2="{}" y2="{base}" stroke="#333"/>"##,
+        f.x,
+        f.x + f.w
     );
-    let group_w = (WIDTH - LEFT - 20.0) / groups.len().max(1) as f64;
+    let group_w = f.w / groups.len().max(1) as f64;
     for (g, (name, values)) in groups.iter().enumerate() {
-        let x0 = LEFT + g as f64 * group_w;
-        let bar_w = (group_w - 30.0) / values.len().max(1) as f64;
+        let x0 = f.x + g as f64 * group_w;
+        let n = values.len().max(1) as f64;
+        let bar_w = ((group_w - 30.0) / n).min(MAX_BAR_W);
+        let left = x0 + (group_w - bar_w * n) / 2.0;
         for (i, v) in values.iter().enumerate() {
-            let Some(v) = v else { continue };
-            let h = if max > 0.0 { v / max * plot_h } else { 0.0 };
-            let x = x0 + 15.0 + i as f64 * bar_w;
+            let Some(v) = *v else { continue };
+            let clipped = top > 0.0 && v > top;
+            let h = if top > 0.0 {
+                v.min(top) / top * plot_h
+            } else {
+                0.0
+            };
+            let x = left + i as f64 * bar_w;
             let _ = writeln!(
                 svg,
                 r#"<rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{h:.1}" fill="{}"/>"#,
                 base - h,
                 bar_w - 4.0,
-                colors[i % colors.len()]
+                PALETTE[i % PALETTE.len()]
             );
+            if clipped {
+                // A white zig-zag across the bar: "off the scale".
+                let y = base - h + 12.0;
+                let _ = writeln!(
+                    svg,
+                    r#"<path d="M{x:.1} {y:.1} l{:.1} -6 l{:.1} 6" stroke="white" stroke-width="3" fill="none"/>"#,
+                    (bar_w - 4.0) / 2.0,
+                    (bar_w - 4.0) / 2.0
+                );
+            }
             let _ = writeln!(
                 svg,
                 r#"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="middle">{}</text>"#,
                 x + (bar_w - 4.0) / 2.0,
                 base - h - 3.0,
-                short(*v)
+                short(v)
             );
         }
         let _ = writeln!(
@@ -395,18 +445,8 @@ fn panel(
     }
 }
 
-fn chart(raw: &Raw) -> String {
-    let servers: Vec<&Server> = raw.main_servers().collect();
-    let series = |metric: &str| -> Vec<Option<f64>> {
-        servers.iter().map(|s| raw.get(&s.id, metric)).collect()
-    };
-    let height = 70.0 + 3.0 * PANEL_H;
-    let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif">
-<rect width="100%" height="100%" fill="white"/>
-"#
-    );
-    let mut x = LEFT;
+fn legend(svg: &mut String, servers: &[&Server]) {
+    let mut x = 20.0;
     for (i, s) in servers.iter().enumerate() {
         let _ = writeln!(
             svg,
@@ -415,19 +455,50 @@ fn chart(raw: &Raw) -> String {
             x + 16.0,
             esc(&s.label)
         );
-        x += 30.0 + 7.0 * s.label.len() as f64;
+        x += 30.0 + 7.0 * s.label.chars().count() as f64;
     }
+}
+
+fn chart(raw: &Raw) -> String {
+    let servers: Vec<&Server> = raw.main_servers().collect();
+    let series = |metric: &str| -> Vec<Option<f64>> {
+        servers.iter().map(|s| raw.get(&s.id, metric)).collect()
+    };
+    let height = 50.0 + 2.0 * PANEL_H;
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+"#
+    );
+    legend(&mut svg, &servers);
     let rates = [
         ("keep-alive c64", series("ka64_rps")),
         ("keep-alive c256", series("ka256_rps")),
         ("keep-alive c1000", series("ka1000_rps")),
-        ("new conn (RST)", series("rst_rps")),
+        ("new connection (RST close)", series("rst_rps")),
     ];
-    panel(&mut svg, 40.0, "Requests per second (median; higher is better)", &rates, &PALETTE);
-    let post = [("POST 1 MiB echo c16", series("post_rps"))];
-    panel(&mut svg, 40.0 + PANEL_H, "POST 1 MiB echo, requests per second (higher is better)", &post, &PALETTE);
-    let cpu = [("keep-alive c64", series("cpu_us"))];
-    panel(&mut svg, 40.0 + 2.0 * PANEL_H, "Server CPU µs per request (utime+stime; lower is better)", &cpu, &PALETTE);
+    let full = Frame {
+        x: 20.0,
+        y: 40.0,
+        w: WIDTH - 40.0,
+        title: "Requests per second, server on 1 core (median; higher is better)",
+    };
+    panel(&mut svg, &full, &rates);
+    let half = (WIDTH - 60.0) / 2.0;
+    let post = Frame {
+        x: 20.0,
+        y: 40.0 + PANEL_H,
+        w: half,
+        title: "POST 1 MiB echo c16, req/s (higher is better)",
+    };
+    panel(&mut svg, &post, &[("", series("post_rps"))]);
+    let cpu = Frame {
+        x: 40.0 + half,
+        y: 40.0 + PANEL_H,
+        w: half,
+        title: "Server CPU µs per request, c64 (lower is better)",
+    };
+    panel(&mut svg, &cpu, &[("", series("cpu_us"))]);
     svg.push_str("</svg>\n");
     svg
 }
@@ -468,6 +539,12 @@ mod tests {
     fn thousands_separators() {
         assert_eq!(thousands(1234567.4), "1,234,567");
         assert_eq!(thousands(999.0), "999");
+    }
+
+    #[test]
+    fn a_far_outlier_is_clipped_not_scaled_to() {
+        assert_eq!(scale_top(&[10.0, 12.0, 200.0]), 18.0);
+        assert_eq!(scale_top(&[10.0, 12.0, 30.0]), 30.0);
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! set up its per-connection state), then holds them all idle until killed or
 //! until HOLD_SECONDS pass. Prints `ready N` on stdout once every connection
 //! has had its response; the caller samples the server's RSS after that.
+//! The sockets close with a RST when the process ends (SO_LINGER 0).
 //!
 //! `idleconns ADDR N [HOLD_SECONDS] [THREADS]`
 
 use refservers::{exchange, get_request};
+use socket2::SockRef;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -21,6 +23,9 @@ fn open(addr: SocketAddr, count: usize) -> std::io::Result<Vec<TcpStream>> {
         if status != 200 {
             return Err(std::io::Error::other(format!("status {status}")));
         }
+        // However this process ends, its sockets then close with a RST, so
+        // 10,000 of them leave no TIME_WAIT behind to eat ephemeral ports.
+        SockRef::from(&s).set_linger(Some(Duration::ZERO))?;
         held.push(s);
     }
     Ok(held)
@@ -29,13 +34,19 @@ fn open(addr: SocketAddr, count: usize) -> std::io::Result<Vec<TcpStream>> {
 fn main() {
     let a: Vec<String> = std::env::args().skip(1).collect();
     let parsed = (|| -> Result<(SocketAddr, usize, u64, usize), String> {
-        let addr = a.first().ok_or("usage: idleconns ADDR N [HOLD_SECONDS] [THREADS]")?;
+        let addr = a
+            .first()
+            .ok_or("usage: idleconns ADDR N [HOLD_SECONDS] [THREADS]")?;
         let n = a.get(1).ok_or("missing N")?;
         Ok((
             addr.parse().map_err(|e| format!("{addr}: {e}"))?,
             n.parse().map_err(|e| format!("{n}: {e}"))?,
-            a.get(2).map_or(Ok(120), |s| s.parse()).map_err(|e| format!("{e}"))?,
-            a.get(3).map_or(Ok(4), |s| s.parse()).map_err(|e| format!("{e}"))?,
+            a.get(2)
+                .map_or(Ok(120), |s| s.parse())
+                .map_err(|e| format!("{e}"))?,
+            a.get(3)
+                .map_or(Ok(4), |s| s.parse())
+                .map_err(|e| format!("{e}"))?,
         ))
     })();
     let (addr, n, hold, threads) = match parsed {

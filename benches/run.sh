@@ -1,0 +1,338 @@
+#!/usr/bin/env bash
+# The eventlet-rs performance benchmark: our WSGI server (examples/bench_server.rs)
+# against may_minihttp and tokio+hyper (benches/refservers) and, when it can be
+# installed, Python's eventlet.wsgi. One command:
+#
+#   bash benches/run.sh            # full: 3 runs per cell, 10 s each, median (about 20 min)
+#   bash benches/run.sh --quick    # 1 run per cell, 5 s each (about 4 min)
+#   bash benches/run.sh --only ours,may   # a subset (ids: ours may hyper eventlet ours-unpinned ours-maypin)
+#
+# Writes benches/results/latest.{md,svg,tsv}; raw logs go to a temporary folder
+# whose path is printed. Method and caveats: benches/README.md and
+# /work/shared/reference/perf_anchors.md (the wrk commands are the anchors').
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RESULTS=$ROOT/benches/results
+RUNS=3
+DUR=10
+MODE=full
+ONLY=""
+PORT_BASE=${BENCH_PORT_BASE:-18080}
+
+usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --quick) RUNS=1; DUR=5; MODE=quick ;;
+        --only) ONLY=${2:?--only needs a list}; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+WORK=$(mktemp -d /tmp/eventlet-bench.XXXXXX)
+RAW=$WORK/raw.tsv
+: >"$RAW"
+log "raw logs in $WORK"
+
+# ---------------------------------------------------------------- processes
+# Every pid we start is tracked, and only those are ever signalled.
+STARTED_PIDS=()
+cleanup() {
+    local pid
+    for pid in "${STARTED_PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- tools
+install_tools() {
+    if ! command -v wrk >/dev/null; then
+        log "installing wrk with apt-get"
+        { apt-get update && apt-get install -y wrk; } >"$WORK/apt.log" 2>&1 ||
+            die "wrk is missing and apt-get could not install it (see $WORK/apt.log)"
+    fi
+    for tool in ss taskset curl sha1sum getconf; do
+        command -v "$tool" >/dev/null || die "$tool is required"
+    done
+    HAVE_EVENTLET=no
+    if command -v python3 >/dev/null; then
+        if ! python3 -c 'import eventlet' 2>/dev/null; then
+            log "trying: python3 -m pip install eventlet (optional)"
+            timeout 300 python3 -m pip install --quiet eventlet >"$WORK/pip.log" 2>&1 || true
+        fi
+        if python3 -W ignore -c 'import eventlet' 2>/dev/null; then
+            HAVE_EVENTLET=yes
+        else
+            log "eventlet (Python) unavailable: its column is skipped"
+        fi
+    fi
+}
+
+raise_fd_limit() {
+    ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    FD_LIMIT=$(ulimit -n)
+    [ "$FD_LIMIT" -ge 2100 ] || die "ulimit -n is $FD_LIMIT; c1000 needs at least 2100"
+}
+
+build() {
+    # One target dir for both builds (refservers is its own workspace).
+    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+    log "building examples/bench_server (release)"
+    (cd "$ROOT" && cargo build --release --quiet --example bench_server)
+    log "building benches/refservers (release)"
+    cargo build --release --quiet --manifest-path "$ROOT/benches/refservers/Cargo.toml" --bins
+    BIN=$CARGO_TARGET_DIR/release
+    OURS_BIN=$BIN/examples/bench_server
+}
+
+# ---------------------------------------------------------------- servers
+# id → label, group, port. Ports are distinct so a server that is slow to
+# release its socket never meets the next one.
+declare -A LABEL=(
+    [ours]="eventlet-rs"
+    [may]="may_minihttp 0.1.11"
+    [hyper]="tokio+hyper 1.x"
+    [eventlet]="eventlet.wsgi (Python)"
+    [ours-unpinned]="eventlet-rs unpinned, 2 workers"
+    [ours-maypin]="eventlet-rs pin_workers(true), 2 workers"
+)
+declare -A PORT=([ours]=1 [may]=2 [hyper]=3 [eventlet]=4 [ours-unpinned]=5 [ours-maypin]=6)
+
+selected() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+
+server_cmd() { # id port → the command line (no taskset)
+    case $1 in
+        ours|ours-unpinned) echo "env EVENTLET_BENCH_PIN=0 $OURS_BIN 127.0.0.1:$2" ;;
+        ours-maypin) echo "env EVENTLET_BENCH_PIN=1 $OURS_BIN 127.0.0.1:$2" ;;
+        may) echo "$BIN/may-hello 127.0.0.1:$2" ;;
+        hyper) echo "$BIN/hyper-hello 127.0.0.1:$2" ;;
+        eventlet) echo "python3 -W ignore $ROOT/benches/eventlet_hello.py 127.0.0.1 $2" ;;
+    esac
+}
+
+is_pinned() { [[ $1 != ours-unpinned && $1 != ours-maypin ]]; }
+
+# may and eventlet set SO_REUSEPORT: a second server on a busy port starts
+# without error and takes half the connections (perf_anchors.md obs. 5).
+port_in_use() { ss -ltnH "sport = :$1" | grep -q .; }
+
+SERVER_PID=""
+start_server() { # id port
+    local id=$1 port=$2 pin=()
+    port_in_use "$port" && die "port $port is already in use (ss -ltnp 'sport = :$port'); refusing to start $id"
+    is_pinned "$id" && pin=(taskset -c 0)
+    # shellcheck disable=SC2046 # server_cmd is split into words on purpose
+    "${pin[@]}" $(server_cmd "$id" "$port") >>"$WORK/$id.server.log" 2>&1 &
+    SERVER_PID=$!
+    STARTED_PIDS+=("$SERVER_PID")
+    local i
+    for i in $(seq 100); do
+        kill -0 "$SERVER_PID" 2>/dev/null || die "$id exited at start (see $WORK/$id.server.log)"
+        if [ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/")" = 200 ]; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    die "$id did not answer on port $port"
+}
+
+stop_server() {
+    local pid=$SERVER_PID i
+    [ -n "$pid" ] || return 0
+    # Our server stops gracefully on the first SIGTERM and at once on the second.
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -TERM "$pid" 2>/dev/null || true
+    sleep 0.2
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    SERVER_PID=""
+}
+
+# ---------------------------------------------------------------- measures
+record() { printf 'run\t%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RAW"; }
+meta() { printf 'meta\t%s\t%s\n' "$1" "$2" >>"$RAW"; }
+
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# Prints "rps p99_ms requests errors" from a wrk --latency output file.
+parse_wrk() {
+    awk '
+        /Requests\/sec:/ { rps = $2 }
+        /^ +99%/ { p = $2 }
+        /requests in/ { req = $1 }
+        /Socket errors:/ { gsub(",", ""); err += $4 + $6 + $8 + $10 }
+        /Non-2xx or 3xx responses:/ { err += $5 }
+        END {
+            ms = p + 0
+            if (p ~ /us$/) ms = ms / 1000; else if (p ~ /ms$/) ms = ms; else if (p ~ /m$/) ms = ms * 60000; else if (p ~ /s$/) ms = ms * 1000
+            printf "%s %.3f %s %d\n", rps, ms, req, err
+        }' "$1"
+}
+
+CLIENT_PIN=(taskset -c 1)
+
+# wrk_cell id cell port run [wrk args...]: one wrk run, recorded as <cell>_rps etc.
+wrk_cell() {
+    local id=$1 cell=$2 port=$3 run=$4 pin=()
+    shift 4
+    is_pinned "$id" && pin=("${CLIENT_PIN[@]}")
+    local out=$WORK/$id.$cell.$run.wrk
+    local t0 t1
+    t0=$(cpu_ticks "$SERVER_PID")
+    "${pin[@]}" wrk -t1 -d"${DUR}s" --latency "$@" >"$out" 2>&1 || log "wrk failed for $id $cell (see $out)"
+    t1=$(cpu_ticks "$SERVER_PID")
+    local rps p99 req err
+    read -r rps p99 req err < <(parse_wrk "$out")
+    [ -n "$rps" ] || { log "no result from wrk for $id $cell"; return 0; }
+    record "$id" "${cell}_rps" "$rps"
+    record "$id" "${cell}_p99" "$p99"
+    record "$id" "${cell}_errors" "$err"
+    if [ "$cell" = ka64 ] && [ "${req:-0}" -gt 0 ]; then
+        local hz
+        hz=$(getconf CLK_TCK)
+        record "$id" cpu_us "$(awk -v d=$((t1 - t0)) -v hz="$hz" -v n="$req" 'BEGIN { printf "%.3f", d / hz * 1e6 / n }')"
+        record "$id" cpu_pct "$(awk -v d=$((t1 - t0)) -v hz="$hz" -v s="$DUR" 'BEGIN { printf "%.1f", d / hz / s * 100 }')"
+    fi
+    log "$id $cell run $run: $rps req/s, p99 $p99 ms, errors $err"
+}
+
+connbench_cell() { # id port run
+    local id=$1 port=$2 run=$3 out=$WORK/$1.rst.$3.txt
+    "${CLIENT_PIN[@]}" "$BIN/connbench" "127.0.0.1:$port" 32 "$DUR" / rst >"$out" 2>&1 || true
+    local line
+    line=$(grep '^requests=' "$out" || true)
+    [ -n "$line" ] || { log "connbench gave nothing for $id (see $out)"; return 0; }
+    local rps p99 errors non2xx
+    rps=$(sed 's/.* rps=\([^ ]*\).*/\1/' <<<"$line")
+    p99=$(sed 's/.* p99_ms=\([^ ]*\).*/\1/' <<<"$line")
+    errors=$(sed 's/.* errors=\([^ ]*\).*/\1/' <<<"$line")
+    non2xx=$(sed 's/.* non2xx=\([^ ]*\).*/\1/' <<<"$line")
+    record "$id" rst_rps "$rps"
+    record "$id" rst_p99 "$p99"
+    record "$id" rst_errors "$((errors + non2xx))"
+    log "$id rst run $run: $rps conn/s, p99 $p99 ms, errors $errors, non-2xx $non2xx"
+}
+
+echo_matches() { # port → 0 when a 1 MiB random body comes back byte for byte
+    local body=$WORK/body.bin
+    [ -f "$body" ] || head -c 1048576 /dev/urandom >"$body"
+    local want got
+    want=$(sha1sum <"$body" | cut -d' ' -f1)
+    got=$(curl -s -m 20 -H 'Expect:' -H 'Content-Type: application/octet-stream' \
+        --data-binary @"$body" "http://127.0.0.1:$1/" | sha1sum | cut -d' ' -f1)
+    [ "$want" = "$got" ]
+}
+
+# Holds N idle keep-alive connections with idleconns and records the RSS.
+idle_rss() { # id port n metric
+    local id=$1 port=$2 n=$3 metric=$4 out=$WORK/$1.idle$3.txt
+    "${CLIENT_PIN[@]}" "$BIN/idleconns" "127.0.0.1:$port" "$n" 300 >"$out" 2>&1 &
+    local cpid=$! i
+    STARTED_PIDS+=("$cpid")
+    for i in $(seq 600); do
+        grep -q '^ready' "$out" && break
+        kill -0 "$cpid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if grep -q '^ready' "$out"; then
+        sleep 1
+        record "$id" "$metric" "$(rss_kib "$SERVER_PID")"
+    else
+        log "idleconns $n failed for $id (see $out)"
+    fi
+    # idleconns set SO_LINGER 0: its sockets close with a RST, no TIME_WAIT.
+    kill -TERM "$cpid" 2>/dev/null || true
+    wait "$cpid" 2>/dev/null || true
+    sleep 1
+}
+
+memory_phase() { # id port
+    local id=$1 port=$2 run
+    for run in $(seq "$RUNS"); do
+        start_server "$id" "$port"
+        sleep 1
+        record "$id" rss_idle "$(rss_kib "$SERVER_PID")"
+        idle_rss "$id" "$port" 1000 rss_1k
+        if [ "$FD_LIMIT" -ge 10100 ]; then
+            idle_rss "$id" "$port" 10000 rss_10k
+        fi
+        stop_server
+    done
+}
+
+load_phase() { # id port
+    local id=$1 port=$2 run url="http://127.0.0.1:$2/"
+    start_server "$id" "$port"
+    meta "load average at $id start" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    wrk -t1 -c64 -d2s "$url" >/dev/null 2>&1 || true # warm-up
+    for run in $(seq "$RUNS"); do wrk_cell "$id" ka64 "$port" "$run" -c64 "$url"; done
+    for run in $(seq "$RUNS"); do wrk_cell "$id" ka256 "$port" "$run" -c256 "$url"; done
+    if is_pinned "$id"; then
+        for run in $(seq "$RUNS"); do wrk_cell "$id" ka1000 "$port" "$run" -c1000 --timeout 10s "$url"; done
+        for run in $(seq "$RUNS"); do connbench_cell "$id" "$port" "$run"; done
+        if echo_matches "$port"; then
+            for run in $(seq "$RUNS"); do
+                wrk_cell "$id" post "$port" "$run" -c16 -s "$ROOT/benches/post1m.lua" "$url"
+            done
+        else
+            log "$id: the 1 MiB POST echo came back wrong; POST cell skipped"
+            meta "POST echo check failed" "$id"
+        fi
+    fi
+    stop_server
+}
+
+# ---------------------------------------------------------------- main
+install_tools
+raise_fd_limit
+[ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (server on CPU 0, load generator on CPU 1)"
+build
+
+MAIN_IDS=(ours may hyper)
+[ "$HAVE_EVENTLET" = yes ] && MAIN_IDS+=(eventlet)
+VARIANT_IDS=(ours-unpinned ours-maypin)
+
+for id in "${MAIN_IDS[@]}" "${VARIANT_IDS[@]}"; do
+    selected "$id" || continue
+    port=$((PORT_BASE + PORT[$id]))
+    port_in_use "$port" && die "port $port (for $id) is already in use; set BENCH_PORT_BASE"
+done
+
+meta date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+meta machine "$(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
+meta mode "$MODE: $RUNS run(s) per cell, ${DUR} s each, median; 2 s warm-up at c64"
+meta "load average at start" "$(cut -d' ' -f1-3 /proc/loadavg)"
+meta tools "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $(rustc --version)"
+meta commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (dirty tree)')"
+[ "$HAVE_EVENTLET" = yes ] && meta eventlet "$(python3 -W ignore -c 'import eventlet, sys; print("eventlet", eventlet.__version__, "on Python", sys.version.split()[0])')"
+meta commands "keep-alive: taskset -c 1 wrk -t1 -cN -d${DUR}s --latency (c1000 adds --timeout 10s); RST: taskset -c 1 connbench ADDR 32 ${DUR} / rst; POST: wrk -t1 -c16 -s benches/post1m.lua; CPU µs/req = (utime+stime) delta of the server over the c64 run / requests"
+
+for id in "${MAIN_IDS[@]}" "${VARIANT_IDS[@]}"; do
+    selected "$id" || continue
+    group=main
+    is_pinned "$id" || group=variant
+    printf 'server\t%s\t%s\t%s\n' "$id" "${LABEL[$id]}" "$group" >>"$RAW"
+done
+
+for id in "${MAIN_IDS[@]}" "${VARIANT_IDS[@]}"; do
+    selected "$id" || continue
+    port=$((PORT_BASE + PORT[$id]))
+    log "=== $id on port $port"
+    if is_pinned "$id"; then memory_phase "$id" "$port"; fi
+    load_phase "$id" "$port"
+done
+
+meta "load average at end" "$(cut -d' ' -f1-3 /proc/loadavg)"
+mkdir -p "$RESULTS"
+cp "$RAW" "$RESULTS/latest.tsv"
+"$BIN/bench-report" "$RAW" "$RESULTS/latest.md" "$RESULTS/latest.svg"
+log "wrote $RESULTS/latest.md, latest.svg and latest.tsv (raw logs: $WORK)"
