@@ -451,11 +451,16 @@ fn slowloris_filling_max_size_makes_the_next_client_wait_then_be_served() {
     let resp = read_http(&mut BufReader::new(c)).expect("served once a slot freed");
     let waited = sent.elapsed();
     check_hello(&resp, 1).unwrap();
+    let lorises = attack.join().expect("slowloris thread");
+    let cuts: Vec<_> = lorises
+        .iter()
+        .filter_map(|l| l.closed.map(|c| c.saturating_duration_since(sent)))
+        .collect();
     assert!(
         waited < head_timeout + Duration::from_secs(10),
-        "served only after {waited:?}"
+        "served only after {waited:?}; slowloris cuts after the request: {cuts:?}\n{}",
+        srv.log.text()
     );
-    let lorises = attack.join().expect("slowloris thread");
     assert_cut_by_head_deadline(&lorises, head_timeout);
     hello(addr, 2).expect("served after the attack");
 }

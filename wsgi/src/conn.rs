@@ -59,7 +59,14 @@ enum HeadRead {
     Bad(HeadError),
 }
 
-pub(crate) fn handle(stream: Stream, peer: Addr, shared: Arc<Shared>, state: Arc<AtomicU8>) {
+/// Serve the connection; the socket is handed back still open, for the
+/// caller to close only after the connection left the server's registry.
+pub(crate) fn handle(
+    stream: Stream,
+    peer: Addr,
+    shared: Arc<Shared>,
+    state: Arc<AtomicU8>,
+) -> Stream {
     let local = stream.local_addr().ok();
     let peer = Peer::new(&peer, local);
     let _ = stream.set_nodelay(true);
@@ -85,6 +92,7 @@ pub(crate) fn handle(stream: Stream, peer: Addr, shared: Arc<Shared>, state: Arc
     conn.serve(&mut env);
     drop(env);
     graceful_close(&io);
+    io.into_inner().stream
 }
 
 struct Conn<'a> {

@@ -274,8 +274,12 @@ fn start_connection(
     let conn_shared = shared.clone();
     // The pool blocks here while full: eventlet's max_size semantics.
     match pool.spawn(move || {
-        let _reg = reg;
-        conn::handle(stream, peer, conn_shared, state);
+        let reg = reg;
+        let stream = conn::handle(stream, peer, conn_shared, state);
+        // Leave the registry before the descriptor is freed for reuse:
+        // `close_connections` shuts down registered fds by number.
+        drop(reg);
+        drop(stream);
     }) {
         Ok(gt) => {
             if let Some(e) = shared.conns().get_mut(&id) {
