@@ -37,7 +37,10 @@ fn hello_world(env: &mut Environ, sr: &mut StartResponse) -> Body {
 fn use_write(env: &mut Environ, sr: &mut StartResponse) -> Body {
     match env.get("PATH_INFO") {
         Some("/a") => {
-            sr.start("200 OK", [("Content-type", "text/plain"), ("Content-Length", "5")]);
+            sr.start(
+                "200 OK",
+                [("Content-type", "text/plain"), ("Content-Length", "5")],
+            );
             sr.write(b"abcde").expect("write");
         }
         Some("/b") => {
@@ -88,7 +91,10 @@ fn read_head<R: BufRead>(r: &mut R) -> (String, Vec<(String, String)>) {
 }
 
 fn lower_names(headers: &[(String, String)]) -> Vec<String> {
-    headers.iter().map(|(k, _)| k.to_ascii_lowercase()).collect()
+    headers
+        .iter()
+        .map(|(k, _)| k.to_ascii_lowercase())
+        .collect()
 }
 
 /// Poll the captured log until it contains `needle`.
@@ -134,9 +140,16 @@ fn zero_length_chunked_response_is_a_single_terminator() {
     s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .unwrap();
     let raw = recvall(&mut s);
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head end") + 4;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("head end")
+        + 4;
     let head = String::from_utf8_lossy(&raw[..split]);
-    assert!(head.contains("\r\nTransfer-Encoding: chunked\r\n"), "{head}");
+    assert!(
+        head.contains("\r\nTransfer-Encoding: chunked\r\n"),
+        "{head}"
+    );
     assert_eq!(&raw[split..], b"0\r\n\r\n");
 }
 
@@ -181,7 +194,10 @@ fn aborted_chunked_post_mid_chunk_fails_the_read() {
         &srv,
         b"PUT /somefile HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\ndef\r\na bunch of stuff",
     );
-    let err = rx.recv_timeout(PATIENCE).expect("app ran").expect_err("read failed");
+    let err = rx
+        .recv_timeout(PATIENCE)
+        .expect("app ran")
+        .expect_err("read failed");
     assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{err}");
     assert!(!is_chunk_read_error(&err));
 }
@@ -199,7 +215,10 @@ fn aborted_chunked_post_between_chunks_fails_the_read() {
             .to_vec();
     req.extend(std::iter::repeat(b'A').take(0xdb));
     send_and_close(&srv, &req);
-    let err = rx.recv_timeout(PATIENCE).expect("app ran").expect_err("read failed");
+    let err = rx
+        .recv_timeout(PATIENCE)
+        .expect("app ran")
+        .expect_err("read failed");
     assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{err}");
 }
 
@@ -214,7 +233,10 @@ fn aborted_chunked_post_bad_chunk_size_is_chunk_read_error() {
         &srv,
         b"PUT /somefile HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\ncats\r\nlook here is some data for you",
     );
-    let err = rx.recv_timeout(PATIENCE).expect("app ran").expect_err("read failed");
+    let err = rx
+        .recv_timeout(PATIENCE)
+        .expect("app ran")
+        .expect_err("read failed");
     assert!(is_chunk_read_error(&err), "{err}");
     assert_eq!(err.kind(), io::ErrorKind::InvalidData);
 }
@@ -255,7 +277,8 @@ fn app_panic_gives_500_and_closes_connection() {
         opts().debug(false),
     );
     let mut s = srv.connect();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
     let resp = read_http(&mut r).unwrap();
     assert_eq!(resp.status_line, "HTTP/1.1 500 Internal Server Error");
@@ -302,12 +325,18 @@ fn timeout_in_body_after_flush_cuts_connection() {
         opts().debug(false),
     );
     let mut s = srv.connect();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
     let mut r = BufReader::new(s);
     let (status, headers) = read_head(&mut r);
     assert_eq!(status, "HTTP/1.1 200 OK");
-    assert!(!lower_names(&headers).contains(&"connection".to_string()), "{headers:?}");
-    let cl = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length"));
+    assert!(
+        !lower_names(&headers).contains(&"connection".to_string()),
+        "{headers:?}"
+    );
+    let cl = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"));
     assert_eq!(cl.map(|(_, v)| v.as_str()), Some("13"));
     let mut body = Vec::new();
     let _ = r.read_to_end(&mut body);
@@ -456,7 +485,11 @@ fn debug_flag_controls_500_body() {
         assert_eq!(resp.header("connection"), Some("close"));
         assert_eq!(resp.header("transfer-encoding"), None);
         if debug {
-            assert!(resp.body_str().contains("intentional crash"), "{}", resp.body_str());
+            assert!(
+                resp.body_str().contains("intentional crash"),
+                "{}",
+                resp.body_str()
+            );
         } else {
             assert_eq!(resp.body, b"");
         }
@@ -499,7 +532,8 @@ fn idle_keepalive_connection_times_out_silently() {
         opts().debug(true).head_timeout(Duration::from_millis(300)),
     );
     let mut s = srv.connect();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
     assert_eq!(read_http(&mut r).unwrap().body, b"hello world");
     // No 408 or anything else: just EOF.
@@ -543,7 +577,9 @@ fn socket_timeout_applies_to_body_reads() {
             got.expect("the body read timed out");
             unreachable!("the read above fails")
         },
-        opts().debug(false).socket_timeout(Some(Duration::from_millis(200))),
+        opts()
+            .debug(false)
+            .socket_timeout(Some(Duration::from_millis(200))),
     );
     let mut s = srv.connect();
     s.write_all(b"PUT / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nabc")
@@ -565,7 +601,10 @@ fn keepalive_seconds_bound_idle_time_not_head_reads() {
     let calls2 = calls.clone();
     let srv = spawn_server(
         move |env: &mut Environ, sr: &mut StartResponse| {
-            let call = (env["REQUEST_METHOD"].to_string(), env["PATH_INFO"].to_string());
+            let call = (
+                env["REQUEST_METHOD"].to_string(),
+                env["PATH_INFO"].to_string(),
+            );
             calls2.lock().unwrap().push(call);
             sr.start("202 Accepted", Vec::<(&str, &str)>::new());
             Body::empty()
@@ -586,7 +625,10 @@ fn keepalive_seconds_bound_idle_time_not_head_reads() {
     assert!(closed_by_server(&mut s));
     let _ = s.write_all(b"PUT / HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert!(matches!(read_http(&mut r), Err(ConnectionClosed)));
-    assert_eq!(*calls.lock().unwrap(), vec![("GET".to_string(), "/".to_string())]);
+    assert_eq!(
+        *calls.lock().unwrap(),
+        vec![("GET".to_string(), "/".to_string())]
+    );
 }
 
 /// eventlet: `test_server_keepalive_sent_in_headers` — ported.
@@ -625,7 +667,8 @@ fn header_names_capitalized_reason_verbatim() {
     let resp = request(&srv, b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
     assert_eq!(resp.status_line, "HTTP/1.1 200 oK");
     assert!(
-        resp.headers.contains(&("Some-Weird".to_string(), "cAsE".to_string())),
+        resp.headers
+            .contains(&("Some-Weird".to_string(), "cAsE".to_string())),
         "{:?}",
         resp.headers
     );
@@ -646,7 +689,8 @@ fn header_name_capitalization_can_be_disabled() {
     let resp = request(&srv, b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
     assert_eq!(resp.status_line, "HTTP/1.1 200 oK");
     assert!(
-        resp.headers.contains(&("eTAg".to_string(), "TAg-VAluE".to_string())),
+        resp.headers
+            .contains(&("eTAg".to_string(), "TAg-VAluE".to_string())),
         "{:?}",
         resp.headers
     );
@@ -659,8 +703,12 @@ fn header_name_capitalization_can_be_disabled() {
 fn unix_listener_addresses_in_log_and_environ() {
     use eventlet_wsgi::{LogSink, Server};
     use std::os::unix::net::UnixStream;
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-    let path = std::env::temp_dir().join(format!("eventlet-rs-g-{}-{nanos}.sock", std::process::id()));
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let path =
+        std::env::temp_dir().join(format!("eventlet-rs-g-{}-{nanos}.sock", std::process::id()));
     let listener = eventlet::listen(format!("unix:{}", path.display())).expect("unix listen");
     let log = SharedLog::default();
     let server = Server::new(
@@ -679,7 +727,8 @@ fn unix_listener_addresses_in_log_and_environ() {
 
     let mut c = UnixStream::connect(&path).expect("unix connect");
     c.set_read_timeout(Some(PATIENCE)).unwrap();
-    c.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    c.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .unwrap();
     let resp = read_http(&mut BufReader::new(c)).unwrap();
     handle.stop();
     let stopped = running.join().expect("server thread");
@@ -707,7 +756,10 @@ fn headers_raw_keeps_every_line_as_sent() {
     let srv = spawn_server(
         |env: &mut Environ, sr: &mut StartResponse| {
             sr.start("200 OK", Vec::<(&str, &str)>::new());
-            let lines: Vec<String> = env.headers_raw().map(|(k, v)| format!("{k}: {v}")).collect();
+            let lines: Vec<String> = env
+                .headers_raw()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
             Body::from(lines.join("\n"))
         },
         opts(),
@@ -718,7 +770,10 @@ fn headers_raw_keeps_every_line_as_sent() {
     )
     .unwrap();
     assert_eq!(resp.status_line, "HTTP/1.1 200 OK");
-    assert_eq!(resp.body_str(), "Host: localhost\nx-ANY_k: one\nx-ANY_k: two");
+    assert_eq!(
+        resp.body_str(),
+        "Host: localhost\nx-ANY_k: one\nx-ANY_k: two"
+    );
 }
 
 /// The app of eventlet's env-header tests: sorted `HTTP_*` variables, one per
@@ -750,7 +805,10 @@ fn env_headers_drop_underscore_names() {
     )
     .unwrap();
     assert_eq!(resp.status_line, "HTTP/1.1 200 OK");
-    assert_eq!(resp.body_str(), "HTTP_HOST: localhost\nHTTP_PATH_INFO: foo\n");
+    assert_eq!(
+        resp.body_str(),
+        "HTTP_HOST: localhost\nHTTP_PATH_INFO: foo\n"
+    );
 }
 
 /// eventlet: `test_env_header_stripping` — ported: only SP/HT are trimmed,
@@ -815,14 +873,16 @@ fn bodyless_statuses_have_no_framing_and_keep_the_connection() {
     assert_eq!(resp.header("content-length"), None);
     assert_eq!(resp.header("connection"), Some("keep-alive"));
 
-    s.write_all(b"GET /304 HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    s.write_all(b"GET /304 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
     let resp = read_http(&mut r).unwrap();
     assert_eq!(resp.status_line, "HTTP/1.1 304 Not Modified");
     assert_eq!(resp.header("transfer-encoding"), None);
     assert_eq!(resp.header("content-length"), None);
     assert_eq!(resp.header("connection"), None);
 
-    s.write_all(b"DELETE /foo HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    s.write_all(b"DELETE /foo HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
     let resp = read_http(&mut r).unwrap();
     assert_eq!(resp.status_line, "HTTP/1.1 204 OK");
     assert_eq!(resp.header("transfer-encoding"), None);
@@ -878,7 +938,8 @@ fn request_without_length_or_te_has_empty_body() {
     );
     let mut s = srv.connect();
     let mut r = BufReader::new(s.try_clone().unwrap());
-    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
     let resp = read_http(&mut r).unwrap();
     assert_eq!(resp.status_line, "HTTP/1.1 200 OK");
     assert_eq!(resp.body, b"");
@@ -907,7 +968,8 @@ fn empty_lazy_body_keeps_connection_unless_close_sent() {
     );
     let mut s = srv.connect();
     let mut r = BufReader::new(s.try_clone().unwrap());
-    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
     let resp = read_http(&mut r).unwrap();
     assert_eq!(resp.status_line, "HTTP/1.1 200 OK");
     assert_eq!(resp.header("connection"), None);
@@ -1010,7 +1072,8 @@ fn chunked_input_server() -> ChunkedInputServer {
 
 /// eventlet's `TestChunkedInput.ping` (with Host).
 fn ping(s: &mut TcpStream, r: &mut BufReader<TcpStream>) {
-    s.write_all(b"GET /ping HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    s.write_all(b"GET /ping HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
     assert_eq!(read_http(r).unwrap().body, b"pong");
 }
 
@@ -1117,7 +1180,14 @@ fn read_byte(s: &mut TcpStream) -> Option<u8> {
     match s.read(&mut b) {
         Ok(1) => Some(b[0]),
         Ok(_) => panic!("connection closed"),
-        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => None,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            None
+        }
         Err(e) => panic!("read: {e}"),
     }
 }
@@ -1130,14 +1200,17 @@ fn read_byte(s: &mut TcpStream) -> Option<u8> {
 fn minimum_write_chunk_size_override_flushes_each_piece() {
     let cis = chunked_input_server();
     let mut s = cis.srv.connect();
-    s.write_all(b"POST /yield_spaces/override_min HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n")
-        .unwrap();
+    s.write_all(
+        b"POST /yield_spaces/override_min HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n",
+    )
+    .unwrap();
     let mut got = Vec::new();
     while !got.ends_with(b"\r\n\r\n") {
         got.push(read_byte(&mut s).expect("headers arrive before the release"));
     }
     assert_eq!(read_byte(&mut s), Some(b' '));
-    s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     assert_eq!(read_byte(&mut s), None, "second byte before the release");
     cis.release.send(()).unwrap();
     s.set_read_timeout(Some(PATIENCE)).unwrap();
@@ -1153,7 +1226,8 @@ fn default_minimum_chunk_size_defers_headers() {
     let mut s = cis.srv.connect();
     s.write_all(b"POST /yield_spaces HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n")
         .unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     assert_eq!(read_byte(&mut s), None, "bytes before the release");
     cis.release.send(()).unwrap();
     s.set_read_timeout(Some(PATIENCE)).unwrap();
@@ -1174,7 +1248,10 @@ fn close_before_chunked_body_finished_does_not_spin() {
         &srv,
         b"POST /short-read HTTP/1.1\r\nHost: localhost\r\ntransfer-encoding: Chunked\r\n\r\n4\r\nthi",
     );
-    let err = rx.recv_timeout(PATIENCE).expect("app ran").expect_err("read failed");
+    let err = rx
+        .recv_timeout(PATIENCE)
+        .expect("app ran")
+        .expect_err("read failed");
     assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     assert!(stop_within(&mut srv, PATIENCE), "server did not stop");
 }
@@ -1342,16 +1419,28 @@ fn access_line(srv: &TestServer, request_line: &str) -> String {
 fn check_default_line(line: &str, request_line: &str, status: u16, bytes: usize) {
     let rest = line.strip_prefix("127.0.0.1 - - [").expect(line);
     let (date, rest) = rest.split_once("] \"").expect(line);
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
-    assert!((parse_log_date(date) - now).abs() <= 60, "date {date} is not UTC now");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(
+        (parse_log_date(date) - now).abs() <= 60,
+        "date {date} is not UTC now"
+    );
     let rest = rest.strip_prefix(request_line).expect(line);
     let fields: Vec<&str> = rest.strip_prefix("\" ").expect(line).split(' ').collect();
     assert_eq!(fields.len(), 3, "{line}");
     assert_eq!(fields[0], status.to_string(), "{line}");
     assert_eq!(fields[1], bytes.to_string(), "body_length: {line}");
     let (int, frac) = fields[2].split_once('.').expect(line);
-    assert!(!int.is_empty() && int.bytes().all(|b| b.is_ascii_digit()), "{line}");
-    assert!(frac.len() == 6 && frac.bytes().all(|b| b.is_ascii_digit()), "{line}");
+    assert!(
+        !int.is_empty() && int.bytes().all(|b| b.is_ascii_digit()),
+        "{line}"
+    );
+    assert!(
+        frac.len() == 6 && frac.bytes().all(|b| b.is_ascii_digit()),
+        "{line}"
+    );
     assert!(fields[2].parse::<f64>().unwrap() < 60.0, "{line}");
 }
 
@@ -1381,7 +1470,12 @@ fn access_log_default_format_layout() {
         // The server writes its access line before it closes the connection.
         let received = recvall(&mut s);
         assert!(received.starts_with(b"HTTP/1.1 201 Created\r\n"));
-        check_default_line(&access_line(&srv, request_line), request_line, 201, received.len());
+        check_default_line(
+            &access_line(&srv, request_line),
+            request_line,
+            201,
+            received.len(),
+        );
     }
 }
 
@@ -1397,7 +1491,8 @@ fn access_log_custom_format() {
     );
     let mut s = srv.connect();
     let port = s.local_addr().unwrap().port();
-    s.write_all(b"GET /yo! HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    s.write_all(b"GET /yo! HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
     assert_eq!(read_http(&mut r).unwrap().status(), 200);
     let expected = format!("\nHI 127.0.0.1:{port} 200 [GET /yo! HTTP/1.1] HI\n");
@@ -1426,10 +1521,16 @@ fn access_log_x_forwarded_for_on_and_off() {
         assert_eq!(resp.body, b"127.0.0.1");
         let line = access_line(&srv, "GET /xff HTTP/1.1");
         if on {
-            assert!(line.starts_with("1.2.3.4,5.6.7.8,127.0.0.1 - - ["), "{line}");
+            assert!(
+                line.starts_with("1.2.3.4,5.6.7.8,127.0.0.1 - - ["),
+                "{line}"
+            );
         } else {
             assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
-            assert!(!line.contains("1.2.3.4") && !line.contains("5.6.7.8"), "{line}");
+            assert!(
+                !line.contains("1.2.3.4") && !line.contains("5.6.7.8"),
+                "{line}"
+            );
         }
     }
 }

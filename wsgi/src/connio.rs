@@ -63,6 +63,11 @@ impl ConnIo {
     /// Read more bytes from the socket into the buffer; `Ok(0)` at EOF.
     /// The buffer grows to hold at least `READ_CHUNK` free bytes.
     pub fn fill(&mut self) -> io::Result<usize> {
+        // Responses to pipelined requests are batched: whatever is queued
+        // leaves before we wait for more input.
+        if !self.out.is_empty() {
+            self.flush_out()?;
+        }
         if self.start > 0 && self.end == self.buf.len() {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -89,6 +94,9 @@ impl ConnIo {
     /// Read from the socket into `dst`, bypassing the (empty) buffer.
     pub fn read_unbuffered(&mut self, dst: &mut [u8]) -> io::Result<usize> {
         debug_assert!(self.start == self.end);
+        if !self.out.is_empty() {
+            self.flush_out()?;
+        }
         loop {
             match self.stream.read(dst) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -404,6 +404,12 @@ impl<'c> StartResponse<'c> {
             OutFraming::Length(left) if left > 0 => self.close = true,
             _ => {}
         }
+        // With a pipelined request already buffered, keep the response queued:
+        // it leaves with the next ones, before the connection waits to read
+        // (one write for a batch, as hyper does).
+        if !self.close && !self.io.borrow().buffered().is_empty() {
+            return Ok(());
+        }
         self.flush()
     }
 

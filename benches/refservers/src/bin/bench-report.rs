@@ -464,7 +464,7 @@ fn chart(raw: &Raw) -> String {
     let series = |metric: &str| -> Vec<Option<f64>> {
         servers.iter().map(|s| raw.get(&s.id, metric)).collect()
     };
-    let height = 50.0 + 2.0 * PANEL_H;
+    let height = 70.0 + 2.0 * PANEL_H;
     let mut svg = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
@@ -499,6 +499,20 @@ fn chart(raw: &Raw) -> String {
         title: "Server CPU µs per request, c64 (lower is better)",
     };
     panel(&mut svg, &cpu, &[("", series("cpu_us"))]);
+    let note: Vec<String> = raw
+        .meta
+        .iter()
+        .filter(|(k, _)| {
+            k == "date" || k.starts_with("load average at start") || k == "load average at end"
+        })
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    let _ = writeln!(
+        svg,
+        r##"<text x="20" y="{}" font-size="11" fill="#555">{}</text>"##,
+        height - 8.0,
+        esc(&note.join("; "))
+    );
     svg.push_str("</svg>\n");
     svg
 }
