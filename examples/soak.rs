@@ -15,12 +15,12 @@
 //! the end of the warm-up to the end of the run (default 8).
 //!
 //! Warm-up: the first 10% of the requests, and at least the longest server
-//! timeout plus 5 s. A socket read or write with a timeout leaves an entry in
-//! `may`'s timer until that timeout's deadline even when the operation ended
-//! long before, so memory climbs for one timeout's length (by about
-//! rate × timeout entries) before it levels off; that plateau is what is
-//! compared. With eventlet's defaults (30 s / 60 s) a run needs several
-//! million requests to get past it.
+//! timeout plus 5 s. A socket read or write with a timeout can leave its entry
+//! in `may`'s timer list until that timeout's deadline, long after the
+//! operation ended, so memory climbs for one timeout's length (in proportion
+//! to rate × timeout) before it levels off; that plateau is what is compared.
+//! With the server's default timeouts (30 s head, 60 s socket) the climb lasts
+//! a minute, longer than a million requests take.
 
 use eventlet_wsgi::{Body, Environ, Server, ServerOptions, StartResponse};
 use std::fmt::Write as _;
@@ -503,6 +503,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// What a run measured.
+struct Run {
+    ok: u64,
+    errors: u64,
+    first_errors: Vec<String>,
+    elapsed: Duration,
+    samples: Vec<Sample>,
+    end_rss: u64,
+    fds_before: usize,
+    fds_after: usize,
+}
+
 fn soak(settings: &Settings) -> Result<(), String> {
     let listener = eventlet::ListenOptions::new()
         .backlog(1024)
@@ -521,12 +533,23 @@ fn soak(settings: &Settings) -> Result<(), String> {
     let server = Server::new(listener, app, opts);
     let handle = server.handle();
     let running = eventlet::spawn(move || server.run());
-    let fds_before = fd_count();
     println!(
         "soak: {} requests, {} client threads, server on {addr}",
         settings.requests, settings.threads
     );
+    let run = drive(addr, settings)?;
+    handle.stop();
+    running
+        .join()
+        .map_err(|e| format!("server thread: {e}"))?
+        .map_err(|e| format!("server: {e}"))?;
+    report(settings, &run)
+}
 
+/// Run the clients to the end, sampling RSS; then wait (at most 10 s) for
+/// the server to close its side of every connection.
+fn drive(addr: SocketAddr, settings: &Settings) -> Result<Run, String> {
+    let fds_before = fd_count();
     let totals = Arc::new(Totals::default());
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
@@ -548,73 +571,84 @@ fn soak(settings: &Settings) -> Result<(), String> {
     let end_rss = rss_kib();
     stop.store(true, Ordering::Release);
     let samples = sampling.join().map_err(|_| "the sampler panicked")?;
-
-    // Every connection is closed by now, client side first or server side
-    // first: the server's descriptors must all be gone.
     let deadline = Instant::now() + Duration::from_secs(10);
     while fd_count() > fds_before && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(100));
     }
-    let fds_after = fd_count();
-    handle.stop();
-    running
-        .join()
-        .map_err(|e| format!("server thread: {e}"))?
-        .map_err(|e| format!("server: {e}"))?;
+    let first_errors = std::mem::take(
+        &mut *totals
+            .first_errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()),
+    );
+    Ok(Run {
+        ok: totals.ok.load(Ordering::Acquire),
+        errors: totals.errors.load(Ordering::Acquire),
+        first_errors,
+        elapsed,
+        samples,
+        end_rss,
+        fds_before,
+        fds_after: fd_count(),
+    })
+}
 
-    let ok = totals.ok.load(Ordering::Acquire);
-    let errors = totals.errors.load(Ordering::Acquire);
+/// Print the numbers; `Err` names the first check that failed.
+fn report(settings: &Settings, run: &Run) -> Result<(), String> {
+    let total = run.ok + run.errors;
     let warm_secs = settings.head_timeout.max(settings.socket_timeout) as f64 + 5.0;
-    let warm = samples
+    let warm = run
+        .samples
         .iter()
         .find(|s| s.done >= settings.requests / 10 && s.secs >= warm_secs)
         .copied();
-    let peak = samples
+    let peak = run
+        .samples
         .iter()
         .filter(|s| warm.is_some_and(|w| s.secs >= w.secs))
         .map(|s| s.rss_kib)
-        .max()
-        .unwrap_or(end_rss)
-        .max(end_rss);
-    println!("requests:     {}", ok + errors);
-    println!("errors:       {errors}");
-    println!("elapsed:      {:.1} s", elapsed.as_secs_f64());
+        .fold(run.end_rss, u64::max);
+    println!("requests:     {total}");
+    println!("errors:       {}", run.errors);
+    println!("elapsed:      {:.1} s", run.elapsed.as_secs_f64());
     println!(
         "rate:         {:.0} req/s",
-        (ok + errors) as f64 / elapsed.as_secs_f64()
+        total as f64 / run.elapsed.as_secs_f64()
     );
     match warm {
         Some(w) => println!(
-            "RSS:          {} KiB after warm-up ({} requests, {:.0} s), {} KiB at the end, {} KiB peak after warm-up; allowed growth {} MiB",
-            w.rss_kib, w.done, w.secs, end_rss, peak, settings.max_growth_mib
+            "RSS:          {} KiB after warm-up ({} requests, {:.0} s), {} KiB at the end, \
+             {peak} KiB peak after warm-up; allowed growth {} MiB",
+            w.rss_kib, w.done, w.secs, run.end_rss, settings.max_growth_mib
         ),
         None => println!(
-            "RSS:          {end_rss} KiB at the end (the run ended within the {warm_secs} s warm-up)"
+            "RSS:          {} KiB at the end (the run ended within the {warm_secs} s warm-up)",
+            run.end_rss
         ),
     }
-    println!("descriptors:  {fds_before} before, {fds_after} after");
-    for e in totals
-        .first_errors
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-    {
+    println!(
+        "descriptors:  {} before, {} after",
+        run.fds_before, run.fds_after
+    );
+    for e in &run.first_errors {
         println!("  error: {e}");
     }
-
-    if errors > 0 || ok != settings.requests {
+    if run.errors > 0 || run.ok != settings.requests {
         return Err(format!(
-            "{errors} errors, {ok} of {} requests answered correctly",
-            settings.requests
+            "{} errors, {} of {} requests answered correctly",
+            run.errors, run.ok, settings.requests
         ));
     }
     let w = warm.ok_or("the run was too short to measure RSS after the warm-up")?;
-    let grown_kib = end_rss.saturating_sub(w.rss_kib);
+    let grown_kib = run.end_rss.saturating_sub(w.rss_kib);
     if grown_kib > settings.max_growth_mib * 1024 {
         return Err(format!("RSS grew by {grown_kib} KiB after warm-up"));
     }
-    if fds_after > fds_before {
-        return Err(format!("{} descriptors left open", fds_after - fds_before));
+    if run.fds_after > run.fds_before {
+        return Err(format!(
+            "{} descriptors left open",
+            run.fds_after - run.fds_before
+        ));
     }
     println!("soak passed");
     Ok(())

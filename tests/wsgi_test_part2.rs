@@ -213,7 +213,7 @@ fn aborted_chunked_post_between_chunks_fails_the_read() {
     let mut req =
         b"PUT /somefile HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\ndb\r\n"
             .to_vec();
-    req.extend(std::iter::repeat(b'A').take(0xdb));
+    req.extend_from_slice(&[b'A'; 0xdb]);
     send_and_close(&srv, &req);
     let err = rx
         .recv_timeout(PATIENCE)

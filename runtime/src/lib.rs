@@ -51,6 +51,8 @@ pub use greenthread::{
     kill, sleep, spawn, spawn_after, spawn_n, GreenResult, GreenThread, GreenThreadError, LinkId,
 };
 pub use net::{connect, listen, serve, ListenOptions, Listener, StopServe, Stream};
-pub use semaphore::{BoundedSemaphore, CappedSemaphore, Semaphore, SemaphoreGuard};
+pub use semaphore::{
+    BoundedSemaphore, CappedSemaphore, CountAboveLimit, ReleasedTooManyTimes, Semaphore, SemaphoreGuard,
+};
 pub use timeout::{with_timeout, Timeout, TimeoutError};
 pub use tls::wrap_ssl;

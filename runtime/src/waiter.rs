@@ -11,13 +11,15 @@ use crate::timeout::{Deadline, TimeoutError};
 use crate::timer;
 use may::sync::Blocker;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::mem::ManuallyDrop;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Instant;
 
 /// One parked green thread (or OS thread).
 #[derive(Debug)]
 pub(crate) struct Waiter {
-    blocker: Arc<Blocker>,
+    /// Dropped by hand: see `Drop for Waiter`.
+    blocker: ManuallyDrop<Arc<Blocker>>,
     notified: AtomicBool,
     fired: AtomicBool,
 }
@@ -27,7 +29,7 @@ impl Waiter {
     pub fn new() -> Arc<Waiter> {
         crate::config::ensure_started();
         Arc::new(Waiter {
-            blocker: Blocker::current(),
+            blocker: ManuallyDrop::new(Blocker::current()),
             notified: AtomicBool::new(false),
             fired: AtomicBool::new(false),
         })
@@ -47,6 +49,64 @@ impl Waiter {
     pub(crate) fn fire(&self) {
         self.fired.store(true, Ordering::Release);
         self.blocker.unpark();
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        // SAFETY: `drop` runs once and `blocker` is not used after this.
+        let blocker = unsafe { ManuallyDrop::take(&mut self.blocker) };
+        // may's `Park::drop` spins on `yield_now` while a `Park::subscribe` of
+        // that park is still running, and that subscribe can be the very frame
+        // that resumed this green thread (its fast wake-up path). If the green
+        // thread was killed meanwhile, `yield_now` either never yields (a
+        // livelock) or raises the kill right here, after the caller already
+        // took a unit or an item (which is then lost). A plain thread can wait
+        // for the subscribe to finish, so the reaper thread drops it.
+        if may::coroutine::is_coroutine() {
+            drop_later(blocker);
+        }
+    }
+}
+
+struct Graveyard {
+    parks: Mutex<Vec<Arc<Blocker>>>,
+    ready: Condvar,
+}
+
+/// Hand `b` to the reaper thread, which drops parks in batches.
+fn drop_later(b: Arc<Blocker>) {
+    static GRAVEYARD: OnceLock<&'static Graveyard> = OnceLock::new();
+    let g = GRAVEYARD.get_or_init(|| {
+        let g: &'static Graveyard = Box::leak(Box::new(Graveyard {
+            parks: Mutex::new(Vec::new()),
+            ready: Condvar::new(),
+        }));
+        std::thread::Builder::new()
+            .name("eventlet-reaper".into())
+            .spawn(move || reap(g))
+            .expect("cannot start the eventlet reaper thread");
+        g
+    });
+    let mut parks = g.parks.lock().unwrap_or_else(|p| p.into_inner());
+    parks.push(b);
+    if parks.len() == 1 {
+        g.ready.notify_one();
+    }
+}
+
+fn reap(g: &'static Graveyard) {
+    loop {
+        let batch = {
+            let mut parks = g.parks.lock().unwrap_or_else(|p| p.into_inner());
+            while parks.is_empty() {
+                parks = g.ready.wait(parks).unwrap_or_else(|p| p.into_inner());
+            }
+            std::mem::take(&mut *parks)
+        };
+        drop(batch);
+        // Let the next batch gather: one wake-up per millisecond at most.
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 

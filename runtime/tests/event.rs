@@ -32,6 +32,16 @@ fn finish<T: Clone>(gt: &GreenThread<T>) -> GreenResult<T> {
     gt.wait()
 }
 
+/// `gt.kill()`, failing after 10 s instead of hanging (kill waits for the end).
+fn kill<T>(gt: &GreenThread<T>) {
+    let t = Timeout::new(Duration::from_secs(10));
+    gt.kill();
+    assert!(
+        !t.expired(),
+        "the killed green thread did not end within 10 s"
+    );
+}
+
 /// A distinguishable error object, to check waiters get exactly the one sent.
 #[derive(Debug)]
 struct Marked(u32);
@@ -287,7 +297,7 @@ fn a_killed_waiter_leaves_and_the_event_still_works() {
     let ev2 = ev.clone();
     let doomed = spawn(move || ev2.wait());
     wait_until("the waiter waits", || ev.waiting() == 1);
-    doomed.kill();
+    kill(&doomed);
     assert_eq!(finish(&doomed), Err(GreenThreadError::Killed));
     assert_eq!(ev.waiting(), 0);
     let ev2 = ev.clone();

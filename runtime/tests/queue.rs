@@ -37,6 +37,16 @@ fn finish<T: Clone>(gt: &GreenThread<T>) -> GreenResult<T> {
     gt.wait()
 }
 
+/// `gt.kill()`, failing after 10 s instead of hanging (kill waits for the end).
+fn kill<T>(gt: &GreenThread<T>) {
+    let t = Timeout::new(Duration::from_secs(10));
+    gt.kill();
+    assert!(
+        !t.expired(),
+        "the killed green thread did not end within 10 s"
+    );
+}
+
 /// eventlet's `do_bail`: a get that its own Timeout interrupts.
 fn do_bail<T: Send + 'static>(q: &Arc<Queue<T>>) -> GreenThread<Result<T, &'static str>> {
     let q = q.clone();
@@ -437,7 +447,7 @@ fn killed_channel_getters_are_skipped() {
         wait_until("the good getter blocks", || queue.getting() == i + 1);
         let bad = getter(&queue);
         wait_until("the bad getter blocks", || queue.getting() == i + 2);
-        bad.kill();
+        kill(&bad);
         assert_eq!(finish(&bad), Err(GreenThreadError::Killed));
         assert_eq!(queue.getting(), i + 1, "the killed getter left the line");
     }
@@ -588,7 +598,7 @@ fn a_killed_getter_leaves_the_queue_usable() {
     let q = Arc::new(Queue::new());
     let g = getter(&q);
     wait_until("the getter blocks", || q.getting() == 1);
-    g.kill();
+    kill(&g);
     assert_eq!(finish(&g), Err(GreenThreadError::Killed));
     assert_eq!(q.getting(), 0);
     q.put(1).unwrap();
@@ -605,7 +615,7 @@ fn a_killed_channel_putter_withdraws_its_item() {
     let q2 = q.clone();
     let p = spawn(move || q2.put(1).is_ok());
     wait_until("the putter blocks", || q.putting() == 1);
-    p.kill();
+    kill(&p);
     assert_eq!(finish(&p), Err(GreenThreadError::Killed));
     assert_eq!(q.putting(), 0);
     assert_eq!(q.get_nowait(), Err(Empty));
@@ -624,7 +634,7 @@ fn items_racing_with_killed_getters_are_never_lost() {
         // killed, and then the item must still be in the queue.
         let q2 = q.clone();
         let putter = spawn(move || q2.put(i).is_ok());
-        g.kill();
+        kill(&g);
         assert_eq!(finish(&putter), Ok(true));
         match finish(&g) {
             Ok(Ok(item)) => {

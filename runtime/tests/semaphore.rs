@@ -34,6 +34,16 @@ fn finish<T: Clone>(gt: &GreenThread<T>) -> GreenResult<T> {
     finish_within(gt, 10)
 }
 
+/// `gt.kill()`, failing after 10 s instead of hanging (kill waits for the end).
+fn kill<T>(gt: &GreenThread<T>) {
+    let t = Timeout::new(Duration::from_secs(10));
+    gt.kill();
+    assert!(
+        !t.expired(),
+        "the killed green thread did not end within 10 s"
+    );
+}
+
 // eventlet: TestSemaphore.test_bounded
 #[test]
 fn capped_semaphore_balance_follows_acquires_and_blocking_releases() {
@@ -164,7 +174,7 @@ fn a_killed_waiter_does_not_take_a_unit_with_it() {
     let s = sem.clone();
     let doomed = spawn(move || s.acquire().is_ok());
     wait_until("the waiter queues", || sem.waiting() == 1);
-    doomed.kill();
+    kill(&doomed);
     assert_eq!(finish(&doomed), Err(GreenThreadError::Killed));
     assert_eq!(sem.waiting(), 0);
     sem.release();
@@ -181,7 +191,7 @@ fn units_racing_with_killed_waiters_are_never_lost() {
         wait_until("the waiter queues", || sem.waiting() == 1);
         let s = sem.clone();
         let releaser = spawn(move || s.release());
-        waiter.kill();
+        kill(&waiter);
         finish(&releaser).unwrap();
         match finish(&waiter) {
             // It got the unit: give it back to keep the count.
