@@ -22,7 +22,8 @@ fn smoke_get_and_keepalive() {
     println!("{resp:?}");
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.body, b"hello world");
-    s.write_all(b"GET /notexist HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    s.write_all(b"GET /notexist HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
     let resp = read_http(&mut r).unwrap();
     assert_eq!(resp.status(), 404);
     println!("log: {}", srv.log.text());

@@ -22,7 +22,7 @@
 //! truly in parallel. Rust's `Send`/`Sync` rules keep that safe.
 
 use crate::timeout::TimeoutError;
-use crate::waiter::{self, Wake, Waiter};
+use crate::waiter::{self, Waiter, Wake};
 use std::any::Any;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -462,6 +462,8 @@ impl<T> GreenThread<T> {
         let _ = crate::timeout::shielded(|| self.wait_done());
         let mut st = self.lock();
         st.taken = true;
-        st.result.take().unwrap_or(Err(GreenThreadError::ResultTaken))
+        st.result
+            .take()
+            .unwrap_or(Err(GreenThreadError::ResultTaken))
     }
 }

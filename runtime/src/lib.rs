@@ -52,7 +52,8 @@ pub use greenthread::{
 };
 pub use net::{connect, listen, serve, ListenOptions, Listener, StopServe, Stream};
 pub use semaphore::{
-    BoundedSemaphore, CappedSemaphore, CountAboveLimit, ReleasedTooManyTimes, Semaphore, SemaphoreGuard,
+    BoundedSemaphore, CappedSemaphore, CountAboveLimit, ReleasedTooManyTimes, Semaphore,
+    SemaphoreGuard,
 };
 pub use timeout::{with_timeout, Timeout, TimeoutError};
 pub use tls::wrap_ssl;

@@ -1,7 +1,7 @@
 //! `Semaphore`, `BoundedSemaphore` and `CappedSemaphore`, fair (FIFO) like eventlet's.
 
 use crate::timeout::TimeoutError;
-use crate::waiter::{self, Wake, Waiter};
+use crate::waiter::{self, Waiter, Wake};
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -274,7 +274,6 @@ impl Deadline {
 
     /// Time left, `None` for no deadline, `Some(ZERO)` once passed.
     pub fn remaining(&self) -> Option<Duration> {
-        self.at
-            .map(|d| d.saturating_duration_since(Instant::now()))
+        self.at.map(|d| d.saturating_duration_since(Instant::now()))
     }
 }

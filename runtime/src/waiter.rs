@@ -10,8 +10,8 @@
 use crate::timeout::{Deadline, TimeoutError};
 use crate::timer;
 use may::sync::Blocker;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Instant;
 

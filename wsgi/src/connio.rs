@@ -26,6 +26,8 @@ pub(crate) struct ConnIo {
     pub continue_owed: bool,
     /// Request body bytes still unread (Content-Length bodies only).
     pub body_left: u64,
+    /// Reading the request body failed: the connection cannot be reused.
+    pub body_failed: bool,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
 }
@@ -41,6 +43,7 @@ impl ConnIo {
             headers_sent: false,
             continue_owed: false,
             body_left: 0,
+            body_failed: false,
             read_timeout: None,
             write_timeout: None,
         }

@@ -149,6 +149,7 @@ impl<'c> Input<'c> {
         {
             let mut io = self.io.borrow_mut();
             io.continue_owed = self.cont == Continue::Owed;
+            io.body_failed = false;
             io.body_left = match self.framing {
                 Framing::Length(n) => n,
                 _ => 0,
@@ -326,6 +327,7 @@ impl<'c> Input<'c> {
 
     fn fail_with(&mut self, fault: Fault) -> io::Error {
         self.framing = Framing::Done;
+        self.io.borrow_mut().body_failed = true;
         let e = fault.to_io();
         self.fault = Some(fault);
         e

@@ -251,7 +251,7 @@ impl<'c> StartResponse<'c> {
         let stopping =
             self.req.state.load(std::sync::atomic::Ordering::Acquire) == crate::server::STATE_CLOSE;
         let mut io = self.io.borrow_mut();
-        let unread_body = io.continue_owed || io.body_left > self.req.max_drain;
+        let unread_body = io.continue_owed || io.body_failed || io.body_left > self.req.max_drain;
         self.close =
             !self.req.may_keep_alive || self.app_close || self.close || stopping || unread_body;
         // The head is written straight into the connection's output buffer:
