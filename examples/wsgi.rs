@@ -22,6 +22,7 @@ fn hello_world(_env: &mut Environ, start_response: &mut StartResponse) -> Body {
 }
 
 fn main() -> std::io::Result<()> {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,may=warn")).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,may=warn"))
+        .init();
     wsgi::server(eventlet::listen(("", 8090))?, hello_world)
 }

@@ -269,6 +269,16 @@ impl BoundedSemaphore {
     }
 }
 
+/// Takes back a unit given to `0` unless forgotten: the first half of a
+/// two-step [`CappedSemaphore`] operation whose second half did not happen.
+struct Undo<'a>(&'a Semaphore);
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        self.0.adjust(-1);
+    }
+}
+
 /// Why [`CappedSemaphore::new`] refused its arguments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CountAboveLimit;
@@ -311,10 +321,11 @@ impl CappedSemaphore {
     /// Take a unit, blocking at zero.
     pub fn acquire(&self) -> Result<(), TimeoutError> {
         self.upper.release();
-        if let Err(e) = self.lower.acquire() {
-            self.upper.adjust(-1);
-            return Err(e);
-        }
+        // Undo the first half if the second fails or the green thread is
+        // killed while it waits.
+        let undo = Undo(&self.upper);
+        self.lower.acquire()?;
+        std::mem::forget(undo);
         Ok(())
     }
     /// Take a unit if one is free now.
@@ -329,10 +340,9 @@ impl CappedSemaphore {
     /// Give a unit back, blocking while the counter is at the limit.
     pub fn release(&self) -> Result<(), TimeoutError> {
         self.lower.release();
-        if let Err(e) = self.upper.acquire() {
-            self.lower.adjust(-1);
-            return Err(e);
-        }
+        let undo = Undo(&self.lower);
+        self.upper.acquire()?;
+        std::mem::forget(undo);
         Ok(())
     }
     /// Give a unit back if below the limit now.

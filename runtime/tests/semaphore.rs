@@ -271,3 +271,18 @@ fn a_plain_semaphore_has_no_upper_bound() {
     assert_eq!(sem.counter(), 3);
     assert_eq!(sem.balance(), 3);
 }
+
+/// A `CappedSemaphore::acquire` killed while it waits gives back the unit of
+/// the upper bound it took first: the cap still holds afterwards.
+#[test]
+fn a_killed_capped_acquire_keeps_the_cap() {
+    let sem = Arc::new(CappedSemaphore::new(0, 1).unwrap());
+    let s = sem.clone();
+    let waiter = eventlet::spawn(move || s.acquire());
+    // Before: 0 - 1 = -1; blocked in acquire: (0 - 1 waiter) - 2 = -3.
+    wait_until("the acquire blocks", || sem.balance() == -3);
+    kill(&waiter);
+    assert_eq!(finish(&waiter), Err(eventlet::GreenThreadError::Killed));
+    assert!(sem.try_release(), "the count was 0, one release fits");
+    assert!(!sem.try_release(), "the cap of 1 must still hold");
+}
