@@ -7,6 +7,7 @@
 //! the `chunk-ext` grammar, chunk data must be followed by exactly CRLF, and the trailer section is parsed
 //! with the header-field rules and size limits, then discarded.
 
+use crate::head::is_tchar;
 use std::fmt;
 use std::ops::Range;
 
@@ -141,27 +142,6 @@ pub struct ChunkedDecoder {
     extensions_total: usize,
     trailers_total: usize,
     trailers: usize,
-}
-
-const fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
 }
 
 /// Field-value bytes: VCHAR, SP, HTAB, obs-text.

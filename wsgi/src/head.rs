@@ -198,7 +198,8 @@ impl std::error::Error for HeadError {}
 /// cover clients that add CRLF after a POST body). More is garbage, not a request.
 const MAX_LEADING_EMPTY_LINES: usize = 4;
 
-const fn is_tchar(b: u8) -> bool {
+/// RFC 9110 `tchar`: the bytes of a token (method, field name, coding).
+pub(crate) const fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -220,7 +221,7 @@ const fn is_tchar(b: u8) -> bool {
 }
 
 /// RFC 9110 §5.6.2 `tchar`, as a table for the hot loop.
-static TCHAR: [bool; 256] = {
+pub(crate) static TCHAR: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {
