@@ -281,6 +281,8 @@ fn op_error(err: io::Error, d: &Deadline) -> io::Error {
     if !is_timer_expiry(&err) {
         return err;
     }
+    // Leave may's IO-timer context before the caller wakes anyone.
+    crate::waiter::hop_through_timer();
     match d.timeout {
         Some(t) if d.remaining() == Some(Duration::ZERO) => t.into(),
         _ => TimeoutError::anonymous().into(),
