@@ -1,46 +1,18 @@
 //! `eventlet::Event`, ported from eventlet's tests/event_test.py and
 //! tests/test__event.py, plus edge cases of the Rust port.
 
+mod common;
+use common::{finish, kill, wait_until};
+
 use eventlet::{
-    sleep, spawn, spawn_after, spawn_n, with_timeout, AlreadySent, Event, EventError, GreenResult,
-    GreenThread, GreenThreadError, NotSent, Timeout,
+    spawn, spawn_after, spawn_n, with_timeout, AlreadySent, Event, EventError, GreenThreadError,
+    NotSent, Timeout,
 };
 use std::error::Error;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Poll `cond` until it holds; fail after 10 s instead of hanging.
-fn wait_until(what: &str, cond: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "gave up waiting until {what}"
-        );
-        sleep(Duration::from_millis(1));
-    }
-}
-
-/// The outcome of `gt`; fail after 10 s instead of hanging.
-fn finish<T: Clone>(gt: &GreenThread<T>) -> GreenResult<T> {
-    let t = Timeout::new(Duration::from_secs(10));
-    gt.wait_done()
-        .expect("green thread did not finish within 10 s");
-    drop(t);
-    gt.wait()
-}
-
-/// `gt.kill()`, failing after 10 s instead of hanging (kill waits for the end).
-fn kill<T>(gt: &GreenThread<T>) {
-    let t = Timeout::new(Duration::from_secs(10));
-    gt.kill();
-    assert!(
-        !t.expired(),
-        "the killed green thread did not end within 10 s"
-    );
-}
 
 /// A distinguishable error object, to check waiters get exactly the one sent.
 #[derive(Debug)]

@@ -5,47 +5,17 @@
 //! in parallel, so the ports wait for an observable state instead (a getter is
 //! parked when `getting()` counts it).
 
+mod common;
+use common::{finish, kill, wait_until};
+
 use eventlet::queue::{
     Empty, Full, GetError, LifoQueue, LightQueue, PriorityQueue, PutError, Queue,
     TaskDoneTooManyTimes,
 };
-use eventlet::{
-    sleep, spawn, with_timeout, Event, GreenResult, GreenThread, GreenThreadError, Timeout,
-};
+use eventlet::{sleep, spawn, with_timeout, Event, GreenThread, GreenThreadError, Timeout};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// Poll `cond` until it holds; fail after 10 s instead of hanging.
-fn wait_until(what: &str, cond: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "gave up waiting until {what}"
-        );
-        sleep(Duration::from_millis(1));
-    }
-}
-
-/// The outcome of `gt`; fail after 10 s instead of hanging.
-fn finish<T: Clone>(gt: &GreenThread<T>) -> GreenResult<T> {
-    let t = Timeout::new(Duration::from_secs(10));
-    gt.wait_done()
-        .expect("green thread did not finish within 10 s");
-    drop(t);
-    gt.wait()
-}
-
-/// `gt.kill()`, failing after 10 s instead of hanging (kill waits for the end).
-fn kill<T>(gt: &GreenThread<T>) {
-    let t = Timeout::new(Duration::from_secs(10));
-    gt.kill();
-    assert!(
-        !t.expired(),
-        "the killed green thread did not end within 10 s"
-    );
-}
 
 /// eventlet's `do_bail`: a get that its own Timeout interrupts.
 fn do_bail<T: Send + 'static>(q: &Arc<Queue<T>>) -> GreenThread<Result<T, &'static str>> {

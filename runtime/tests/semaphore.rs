@@ -1,48 +1,15 @@
 //! `Semaphore`, `BoundedSemaphore` and `CappedSemaphore`, ported from
 //! eventlet's tests/semaphore_test.py, plus kill and Timeout cases.
 
+mod common;
+use common::{finish, finish_within, kill, wait_until};
+
 use eventlet::{
-    sleep, spawn, BoundedSemaphore, CappedSemaphore, Event, GreenResult, GreenThread,
-    GreenThreadError, Semaphore, Timeout,
+    sleep, spawn, BoundedSemaphore, CappedSemaphore, Event, GreenThreadError, Semaphore, Timeout,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Poll `cond` until it holds; fail after 10 s instead of hanging.
-fn wait_until(what: &str, cond: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "gave up waiting until {what}"
-        );
-        sleep(Duration::from_millis(1));
-    }
-}
-
-/// The outcome of `gt`; fail after `secs` instead of hanging.
-fn finish_within<T: Clone>(gt: &GreenThread<T>, secs: u64) -> GreenResult<T> {
-    let t = Timeout::new(Duration::from_secs(secs));
-    gt.wait_done()
-        .unwrap_or_else(|_| panic!("green thread did not finish within {secs} s"));
-    drop(t);
-    gt.wait()
-}
-
-fn finish<T: Clone>(gt: &GreenThread<T>) -> GreenResult<T> {
-    finish_within(gt, 10)
-}
-
-/// `gt.kill()`, failing after 10 s instead of hanging (kill waits for the end).
-fn kill<T>(gt: &GreenThread<T>) {
-    let t = Timeout::new(Duration::from_secs(10));
-    gt.kill();
-    assert!(
-        !t.expired(),
-        "the killed green thread did not end within 10 s"
-    );
-}
 
 // eventlet: TestSemaphore.test_bounded
 #[test]
