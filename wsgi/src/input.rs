@@ -369,13 +369,19 @@ impl<'c> Input<'c> {
             let mut io = self.io.borrow_mut();
             io.set_read_timeout(self.timeout).and_then(|_| io.fill())
         };
+        self.socket_read(r).map(|_| ())
+    }
+
+    /// A body read from the socket: EOF before the end of the body, or an
+    /// IO error, is a fault that every later read repeats.
+    fn socket_read(&mut self, r: io::Result<usize>) -> io::Result<usize> {
         match r {
             Ok(0) => Err(self.fail(
                 BodyFault::Io,
                 io::ErrorKind::UnexpectedEof,
                 "unexpected end of file while reading the request body".into(),
             )),
-            Ok(_) => Ok(()),
+            Ok(n) => Ok(n),
             Err(e) => Err(self.fail(BodyFault::Io, e.kind(), e.to_string())),
         }
     }
@@ -391,20 +397,15 @@ impl<'c> Input<'c> {
             }
             self.fill()?;
         }
-        let mut io = self.io.borrow_mut();
-        let avail = io.buffered();
-        let n = avail.len().min(dst.len()).min(remaining as usize);
-        dst[..n].copy_from_slice(&avail[..n]);
-        io.consume(n);
-        let left = remaining - n as u64;
-        io.body_left = left;
-        drop(io);
-        self.framing = if left == 0 {
-            Framing::Done
-        } else {
-            Framing::Length(left)
+        let n = {
+            let mut io = self.io.borrow_mut();
+            let avail = io.buffered();
+            let n = avail.len().min(dst.len()).min(remaining as usize);
+            dst[..n].copy_from_slice(&avail[..n]);
+            io.consume(n);
+            n
         };
-        Ok(n)
+        Ok(self.advance_length(remaining, n))
     }
 
     fn read_direct(&mut self, dst: &mut [u8], remaining: u64) -> io::Result<usize> {
@@ -414,17 +415,12 @@ impl<'c> Input<'c> {
             io.set_read_timeout(self.timeout)
                 .and_then(|_| io.read_unbuffered(&mut dst[..want]))
         };
-        let n = match r {
-            Ok(0) => {
-                return Err(self.fail(
-                    BodyFault::Io,
-                    io::ErrorKind::UnexpectedEof,
-                    "unexpected end of file while reading the request body".into(),
-                ))
-            }
-            Ok(n) => n,
-            Err(e) => return Err(self.fail(BodyFault::Io, e.kind(), e.to_string())),
-        };
+        let n = self.socket_read(r)?;
+        Ok(self.advance_length(remaining, n))
+    }
+
+    /// `n` more bytes of a Content-Length body were read.
+    fn advance_length(&mut self, remaining: u64, n: usize) -> usize {
         let left = remaining - n as u64;
         self.io.borrow_mut().body_left = left;
         self.framing = if left == 0 {
@@ -432,7 +428,7 @@ impl<'c> Input<'c> {
         } else {
             Framing::Length(left)
         };
-        Ok(n)
+        n
     }
 
     fn read_chunked(&mut self, dst: &mut [u8]) -> io::Result<usize> {
