@@ -37,6 +37,7 @@ mod event;
 mod greenpool;
 mod greenthread;
 pub mod net;
+mod nudge;
 pub mod queue;
 mod semaphore;
 mod timeout;

@@ -281,8 +281,9 @@ fn op_error(err: io::Error, d: &Deadline) -> io::Error {
     if !is_timer_expiry(&err) {
         return err;
     }
-    // Leave may's IO-timer context before the caller wakes anyone.
-    crate::waiter::hop_through_timer();
+    // We may be running inside may's IO-timer processing: make sure what
+    // the caller wakes next is run soon.
+    crate::nudge::nudge_workers();
     match d.timeout {
         Some(t) if d.remaining() == Some(Duration::ZERO) => t.into(),
         _ => TimeoutError::anonymous().into(),
@@ -525,6 +526,7 @@ impl AcceptIo {
                 Err(e) if !acc.waited && e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if !acc.waited => return Err(e),
                 Err(e) if is_timer_expiry(&e) => {
+                    crate::nudge::nudge_workers();
                     if let Some(t) = expired_timeout() {
                         return Err(t.into());
                     }

@@ -154,25 +154,6 @@ pub(crate) fn wait(w: &Arc<Waiter>, op_deadline: Option<Instant>) -> Wake {
     }
 }
 
-/// Get rescheduled by the runtime's timer thread.
-///
-/// may resumes a green thread whose socket operation timed out from inside
-/// its IO-timer processing, after the worker already ran its ready queue:
-/// anything that green thread wakes then sits in the worker's local queue
-/// until the next IO event (seen: a waiter resumed 9.6 s late). Parking here
-/// and being unparked by the timer thread puts this green thread back on the
-/// normal path first. Timeouts are ignored: this is not a wait.
-pub(crate) fn hop_through_timer() {
-    if !may::coroutine::is_coroutine() {
-        return;
-    }
-    let w = Waiter::new();
-    let _reg = Registration(Some(timer::register(Instant::now(), w.clone())));
-    while !w.fired.load(Ordering::Acquire) {
-        let _ = w.blocker.park(None);
-    }
-}
-
 fn expired(d: &Deadline) -> Wake {
     match d.timeout {
         Some(t) => Wake::Timeout(t),

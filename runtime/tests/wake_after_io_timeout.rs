@@ -1,7 +1,7 @@
 //! Regression test: may resumes a green thread whose socket read timed out
 //! from inside its IO-timer processing; a wake-up it makes there used to wait
-//! for the worker's next IO event (60 s here). `net` now hops back through the
-//! runtime's timer first (without that hop this test hangs).
+//! for the worker's next IO event (60 s here). `net` now nudges may's workers
+//! out of `epoll_wait` when it sees such a timeout (without that this test hangs).
 use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
