@@ -7,7 +7,7 @@ use crate::connio::ConnIo;
 use crate::environ::Environ;
 use crate::head::{self, Head, HeadError, Limits};
 use crate::input::{BodyFault, Input};
-use crate::options::{HttpVersion, Keepalive};
+use crate::options::{HttpVersion, Keepalive, ServerOptions};
 use crate::response::{RequestInfo, StartResponse};
 use crate::server::{Shared, STATE_CLOSE, STATE_IDLE, STATE_REQUEST};
 use eventlet::net::{Addr, Stream};
@@ -29,9 +29,10 @@ struct Peer {
 }
 
 impl Peer {
-    fn new(peer: &Addr, local: Option<Addr>) -> Peer {
+    #[inline(never)]
+    fn of(stream: &Stream, peer: &Addr) -> Peer {
         let (remote_addr, remote_port) = host_port(Some(peer.clone()));
-        let (server_name, server_port) = host_port(local);
+        let (server_name, server_port) = host_port(stream.local_addr().ok());
         Peer {
             remote_addr,
             remote_port,
@@ -67,28 +68,21 @@ pub(crate) fn handle(
     shared: Arc<Shared>,
     state: Arc<AtomicU8>,
 ) -> Stream {
-    let local = stream.local_addr().ok();
-    let peer = Peer::new(&peer, local);
-    let _ = stream.set_nodelay(true);
-    let io = RefCell::new(ConnIo::new(stream));
+    // Built by functions of their own, straight on the heap: this frame stays
+    // small, and every stack page a connection's green thread touches stays
+    // resident for as long as the connection lives (idle ones included).
+    let peer = Peer::of(&stream, &peer);
+    let io = new_io(stream);
     let mut conn = Conn {
         shared: &shared,
         io: &io,
         peer,
         state,
-        headers: Vec::with_capacity(16),
+        headers: Vec::new(),
         request_line: String::new(),
         sr_bufs: Default::default(),
     };
-    let opts = &shared.opts;
-    let limits = ChunkedLimits {
-        max_trailer_line: opts.max_header_line,
-        max_trailers_total: opts.max_head_size,
-        max_trailers: opts.max_headers,
-        ..ChunkedLimits::default()
-    };
-    let mut env = Environ::new(Input::new(&io, limits));
-    env.errors.log = Some(opts.log.clone());
+    let mut env = new_environ(&io, &shared.opts);
     conn.serve(&mut env);
     drop(env);
     graceful_close(&io);
@@ -156,6 +150,7 @@ impl<'a> Conn<'a> {
         }
     }
 
+    #[inline(never)]
     fn read_head(&mut self) -> HeadRead {
         let opts = &self.shared.opts;
         let limits = self.limits();
@@ -210,6 +205,8 @@ impl<'a> Conn<'a> {
     }
 
     /// Answer a request rejected before the app with `code`, then close.
+    #[cold]
+    #[inline(never)]
     fn reject(&mut self, code: u16, reason: &str) {
         let body = format!("{reason}\n");
         let mut msg = format!(
@@ -314,6 +311,18 @@ impl<'a> Conn<'a> {
             let _ = sr.finish();
             return Ok(());
         }
+        self.send_streamed(env, sr, chunks, min)
+    }
+
+    /// The rest of [`send_body`](Self::send_body) for a body of unknown length.
+    #[inline(never)]
+    fn send_streamed(
+        &mut self,
+        env: &mut Environ<'a>,
+        sr: &mut StartResponse<'a>,
+        mut chunks: Chunks,
+        min: usize,
+    ) -> Result<(), String> {
         loop {
             let next = catch_unwind(AssertUnwindSafe(|| chunks.next(&mut env.input)));
             match next {
@@ -339,6 +348,8 @@ impl<'a> Conn<'a> {
 
     /// The app failed: a 500 (or 400/413 for a body the client botched) if
     /// nothing was sent yet, otherwise cut the connection.
+    #[cold]
+    #[inline(never)]
     fn app_failed(&mut self, env: &mut Environ<'a>, sr: &mut StartResponse<'a>, msg: &str) {
         self.shared.log_error(&format!(
             "{} - \"{}\": {msg}",
@@ -360,6 +371,7 @@ impl<'a> Conn<'a> {
         let _ = sr.send_sized(body.as_bytes());
     }
 
+    #[inline(never)]
     fn build_environ(&mut self, env: &mut Environ<'a>, head: &Head) -> RequestInfo {
         let shared = self.shared;
         let opts = &shared.opts;
@@ -443,6 +455,7 @@ impl<'a> Conn<'a> {
         }
     }
 
+    #[inline(never)]
     fn access_log(&self, env: &Environ<'_>, sr: &StartResponse<'_>, started: Instant) {
         let opts = &self.shared.opts;
         if !opts.log_output || !opts.log.info_enabled() {
@@ -473,7 +486,7 @@ impl<'a> Conn<'a> {
 /// `%XX` → the byte, mapped to latin-1 (eventlet: `unquote(path,
 /// encoding='latin1')`); malformed escapes are kept as they are.
 fn percent_decode_latin1(raw: &[u8], env: &mut Environ<'_>) {
-    let out = &mut env.push_key(|k| k.push_str("PATH_INFO")).value;
+    let out = env.push_key(|k| k.push_str("PATH_INFO")).value_tail();
     let mut i = 0;
     while i < raw.len() {
         let b = raw[i];
@@ -503,8 +516,28 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+#[inline(never)]
+fn new_io(stream: Stream) -> Box<RefCell<ConnIo>> {
+    let _ = stream.set_nodelay(true);
+    Box::new(RefCell::new(ConnIo::new(stream)))
+}
+
+#[inline(never)]
+fn new_environ<'a>(io: &'a RefCell<ConnIo>, opts: &ServerOptions) -> Box<Environ<'a>> {
+    let limits = ChunkedLimits {
+        max_trailer_line: opts.max_header_line,
+        max_trailers_total: opts.max_head_size,
+        max_trailers: opts.max_headers,
+        ..ChunkedLimits::default()
+    };
+    let mut env = Box::new(Environ::new(Input::new(io, limits)));
+    env.errors.log = Some(opts.log.clone());
+    env
+}
+
 /// Half-close, then read and drop what the client still sends for a short
 /// while, so that our last response is not destroyed by a TCP reset.
+#[inline(never)]
 fn graceful_close(io: &RefCell<ConnIo>) {
     let mut io = io.borrow_mut();
     let _ = io.flush_out();

@@ -10,11 +10,32 @@ use std::sync::Arc;
 /// A hook run after the response was sent (eventlet's `eventlet.posthooks`).
 pub type Posthook = Box<dyn FnOnce(&Environ<'_>)>;
 
-/// One CGI variable; the strings are reused from request to request.
+/// One CGI variable: key and value in one string (one allocation per
+/// variable, reused from request to request).
 #[derive(Default)]
 pub(crate) struct Var {
-    pub(crate) key: String,
-    pub(crate) value: String,
+    text: String,
+    split: usize,
+}
+
+impl Var {
+    pub(crate) fn key(&self) -> &str {
+        &self.text[..self.split]
+    }
+
+    pub(crate) fn value(&self) -> &str {
+        &self.text[self.split..]
+    }
+
+    /// The value, to append to: it is the tail of the string.
+    pub(crate) fn value_tail(&mut self) -> &mut String {
+        &mut self.text
+    }
+
+    fn set_value(&mut self, value: &str) {
+        self.text.truncate(self.split);
+        self.text.push_str(value);
+    }
 }
 
 /// The WSGI environ: CGI variables by name (`env["PATH_INFO"]`), the typed
@@ -85,20 +106,18 @@ impl<'c> Environ<'c> {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.vars[..self.len]
             .iter()
-            .find(|v| v.key == key)
-            .map(|v| v.value.as_str())
+            .find(|v| v.key() == key)
+            .map(Var::value)
     }
 
     /// Set a CGI variable (a middleware rewriting `PATH_INFO`, say).
     pub fn set(&mut self, key: &str, value: &str) {
-        let slot = self.slot(key);
-        slot.value.clear();
-        slot.value.push_str(value);
+        self.slot(key).set_value(value);
     }
 
     /// Remove a CGI variable; returns whether it was set.
     pub fn remove(&mut self, key: &str) -> bool {
-        match self.vars[..self.len].iter().position(|v| v.key == key) {
+        match self.vars[..self.len].iter().position(|v| v.key() == key) {
             Some(i) => {
                 self.vars[i..self.len].rotate_left(1);
                 self.len -= 1;
@@ -115,14 +134,12 @@ impl<'c> Environ<'c> {
 
     /// Every CGI variable, in the order set.
     pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.vars[..self.len]
-            .iter()
-            .map(|v| (v.key.as_str(), v.value.as_str()))
+        self.vars[..self.len].iter().map(|v| (v.key(), v.value()))
     }
 
     /// The variable's value buffer, found or appended (reusing old strings).
     fn slot(&mut self, key: &str) -> &mut Var {
-        if let Some(i) = self.vars[..self.len].iter().position(|v| v.key == key) {
+        if let Some(i) = self.vars[..self.len].iter().position(|v| v.key() == key) {
             return &mut self.vars[i];
         }
         self.push_key(|k| k.push_str(key))
@@ -136,36 +153,38 @@ impl<'c> Environ<'c> {
         }
         let var = &mut self.vars[self.len];
         self.len += 1;
-        var.key.clear();
-        write_key(&mut var.key);
-        var.value.clear();
+        var.text.clear();
+        write_key(&mut var.text);
+        var.split = var.text.len();
         var
     }
 
     /// Append a variable the server knows is not set yet.
     pub(crate) fn push(&mut self, key: &str, value: &str) {
-        self.push_key(|k| k.push_str(key)).value.push_str(value);
+        self.push_key(|k| k.push_str(key))
+            .value_tail()
+            .push_str(value);
     }
 
     /// Append a variable with a latin-1 value.
     pub(crate) fn push_latin1(&mut self, key: &str, value: &[u8]) {
-        push_latin1(&mut self.push_key(|k| k.push_str(key)).value, value);
+        push_latin1(self.push_key(|k| k.push_str(key)).value_tail(), value);
     }
 
     /// Append to (comma-join) or create the `HTTP_*` variable for a header.
     pub(crate) fn add_header_var(&mut self, key_from_name: &[u8], value: &[u8]) {
         let existing = self.vars[..self.len]
             .iter()
-            .position(|v| key_matches(&v.key, key_from_name));
+            .position(|v| key_matches(v.key(), key_from_name));
         match existing {
             Some(i) => {
-                let v = &mut self.vars[i].value;
+                let v = self.vars[i].value_tail();
                 v.push(',');
                 push_latin1(v, value);
             }
             None => {
                 let var = self.push_key(|k| write_http_key(k, key_from_name));
-                push_latin1(&mut var.value, value);
+                push_latin1(var.value_tail(), value);
             }
         }
     }

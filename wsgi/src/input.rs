@@ -305,7 +305,10 @@ impl<'c> Input<'c> {
             return false;
         }
         self.staged_pos = self.staged.len();
-        let mut scratch = [0u8; 4096];
+        // On the heap: a stack array here would sit in the connection loop's
+        // frame (it is inlined there) and make every idle connection's green
+        // thread keep one more stack page resident.
+        let mut scratch = vec![0u8; 4096];
         let mut left = limit;
         loop {
             match self.read_body(&mut scratch) {
