@@ -10,8 +10,8 @@ use std::sync::Arc;
 /// A hook run after the response was sent (eventlet's `eventlet.posthooks`).
 pub type Posthook = Box<dyn FnOnce(&Environ<'_>)>;
 
-/// One CGI variable: key and value in one string (one allocation per
-/// variable, reused from request to request).
+/// One CGI variable (or raw header): key and value in one string (one
+/// allocation each, reused from request to request).
 #[derive(Default)]
 pub(crate) struct Var {
     text: String,
@@ -48,7 +48,7 @@ pub struct Environ<'c> {
     vars: Vec<Var>,
     len: usize,
     pub(crate) input: Input<'c>,
-    raw_headers: Vec<(String, String)>,
+    raw_headers: Vec<Var>,
     raw_len: usize,
     posthooks: Vec<Posthook>,
     ext: HashMap<String, Box<dyn Any>>,
@@ -193,12 +193,12 @@ impl<'c> Environ<'c> {
         if self.raw_len == self.raw_headers.len() {
             self.raw_headers.push(Default::default());
         }
-        let (n, v) = &mut self.raw_headers[self.raw_len];
+        let h = &mut self.raw_headers[self.raw_len];
         self.raw_len += 1;
-        n.clear();
-        push_latin1(n, name);
-        v.clear();
-        push_latin1(v, value);
+        h.text.clear();
+        push_latin1(&mut h.text, name);
+        h.split = h.text.len();
+        push_latin1(&mut h.text, value);
     }
 
     /// `wsgi.input`: the request body.
@@ -247,7 +247,7 @@ impl<'c> Environ<'c> {
     pub fn headers_raw(&self) -> impl Iterator<Item = (&str, &str)> {
         self.raw_headers[..self.raw_len]
             .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .map(|h| (h.key(), h.value()))
     }
 
     /// `eventlet.posthooks`: run `hook(environ)` after the response was sent
