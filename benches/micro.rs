@@ -1,6 +1,7 @@
-//! Criterion micro-benchmarks of the WSGI server's hot pure functions, plus an
-//! end-to-end group over loopback for what has no public entry point (environ
-//! building and response encoding).
+//! Criterion micro-benchmarks of the WSGI server's hot pure functions, the
+//! connection's environ building and response encoding (through the hidden
+//! `eventlet_wsgi::bench_support` hooks: no socket IO is timed), plus an
+//! end-to-end group over loopback.
 //!
 //! ```text
 //! cargo bench --bench micro                 # everything
@@ -275,9 +276,32 @@ fn end_to_end(c: &mut Criterion) {
     g.finish();
 }
 
+/// Environ building and response encoding, exactly as a connection runs them.
+fn connection(c: &mut Criterion) {
+    let mut g = c.benchmark_group("connection");
+    eventlet_wsgi::bench_support::with_conn(|conn| {
+        for (name, req) in [("small", SMALL_REQUEST), ("browser", BROWSER_REQUEST)] {
+            g.bench_with_input(BenchmarkId::new("build_environ", name), req, |b, req| {
+                b.iter(|| {
+                    conn.build_environ(black_box(req));
+                    conn.environ().get("PATH_INFO").map_or(0, str::len)
+                });
+            });
+        }
+        conn.build_environ(SMALL_REQUEST);
+        assert_eq!(conn.environ().get("HTTP_HOST"), Some("127.0.0.1:8090"));
+        g.bench_function("encode_response/hello", |b| {
+            b.iter(|| conn.encode_response(black_box(b"Hello, World!\r\n")))
+        });
+    })
+    .expect("a loopback connection for the benchmark");
+    g.finish();
+}
+
 criterion_group!(
     benches,
     head_parser,
+    connection,
     chunked_decoder,
     header_status,
     log_and_date,

@@ -1403,6 +1403,21 @@ fn header_fields() {
             e().hdr("HTTP_IF_MATCH", "a,b"),
         ),
         case(
+            "duplicates-joined-among-many-fields",
+            with_fields(&[
+                "If-Match: a",
+                "X-Aa: 1",
+                "X-Ab: 2",
+                "Accept: */*",
+                "if-match: b",
+                "X-Ab: 3",
+                "IF-MATCH: c",
+            ]),
+            e().hdr("HTTP_IF_MATCH", "a,b,c")
+                .hdr("HTTP_X_AA", "1")
+                .hdr("HTTP_X_AB", "2,3"),
+        ),
+        case(
             "duplicate-content-type-first-wins",
             with_fields(&["Content-Type: x/a", "Content-Type: x/b"]),
             e().hdr("CONTENT_TYPE", "x/a"),

@@ -1534,3 +1534,29 @@ fn access_log_x_forwarded_for_on_and_off() {
         }
     }
 }
+
+/// eventlet joins a header to an `HTTP_*` value the server's `environ`
+/// option already set (`env[envk] += ',' + v`).
+#[test]
+fn header_joins_an_http_variable_preset_by_the_environ_option() {
+    let srv = spawn_server(
+        |env: &mut Environ, sr: &mut StartResponse| {
+            let v = env.get("HTTP_X_PRESET").unwrap_or("<unset>").to_string();
+            sr.start("200 OK", [("Content-Type", "text/plain")]);
+            Body::from(v)
+        },
+        default_opts().environ([("HTTP_X_PRESET", "preset")]),
+    );
+    let resp = request(
+        &srv,
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Preset: sent\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(resp.body, b"preset,sent");
+    let resp = request(
+        &srv,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(resp.body, b"preset");
+}

@@ -556,3 +556,88 @@ fn graceful_close(io: &RefCell<ConnIo>) {
 
 #[allow(dead_code)]
 const _STATES: [u8; 3] = [STATE_IDLE, STATE_REQUEST, STATE_CLOSE];
+
+/// A connection's environ builder and response writer without socket IO, for
+/// `benches/micro.rs` (see [`crate::bench_support`]).
+pub struct BenchConn<'a> {
+    conn: Conn<'a>,
+    env: Box<Environ<'a>>,
+    req: Option<RequestInfo>,
+}
+
+/// Run `f` with a [`BenchConn`] over `stream` (whose peer never reads).
+pub(crate) fn with_bench_conn<R>(
+    stream: Stream,
+    peer: Addr,
+    shared: &Shared,
+    f: impl FnOnce(&mut BenchConn<'_>) -> R,
+) -> R {
+    let peer = Peer::of(&stream, &peer);
+    let io = new_io(stream);
+    let conn = Conn {
+        shared,
+        io: &io,
+        peer,
+        state: Arc::new(AtomicU8::new(STATE_REQUEST)),
+        headers: Vec::new(),
+        request_line: String::new(),
+        sr_bufs: Default::default(),
+    };
+    let env = new_environ(&io, &shared.opts);
+    f(&mut BenchConn {
+        conn,
+        env,
+        req: None,
+    })
+}
+
+impl<'a> BenchConn<'a> {
+    /// Parse `head` (a complete request head) and build its environ, as the
+    /// connection does before calling the app.
+    ///
+    /// # Panics
+    /// When `head` is not a complete, valid request head.
+    pub fn build_environ(&mut self, head: &[u8]) {
+        let limits = self.conn.limits();
+        let reject = self.conn.shared.opts.reject_bad_requests;
+        let parsed = {
+            let mut io = self.conn.io.borrow_mut();
+            io.load(head);
+            let mut headers = std::mem::take(&mut self.conn.headers);
+            head::parse_head(io.buffered(), &limits, reject, &mut headers)
+                .expect("a valid head")
+                .expect("a complete head")
+        };
+        self.req = Some(self.conn.build_environ(&mut self.env, &parsed));
+        self.conn.headers = parsed.into_headers();
+    }
+
+    /// The environ built last.
+    pub fn environ(&self) -> &Environ<'a> {
+        &self.env
+    }
+
+    /// Encode a `200 OK` response with `Content-Type: text/plain` and `body`
+    /// for the request built last, as a sized app body is sent; returns the
+    /// bytes it would write (they are dropped, not sent).
+    ///
+    /// # Panics
+    /// Before [`build_environ`](Self::build_environ).
+    pub fn encode_response(&mut self, body: &[u8]) -> usize {
+        let req = self.req.clone().expect("build_environ first");
+        let bufs = std::mem::take(&mut self.conn.sr_bufs);
+        let mut sr = StartResponse::new(self.conn.io, req, bufs);
+        sr.start("200 OK", [("Content-Type", "text/plain")]);
+        let _ = sr.send_headers(Some(body.len() as u64));
+        let _ = sr.write_framed(body);
+        let n = {
+            let mut io = self.conn.io.borrow_mut();
+            let n = io.out.len();
+            io.out.clear();
+            io.headers_sent = false;
+            n
+        };
+        self.conn.sr_bufs = sr.into_bufs();
+        n
+    }
+}

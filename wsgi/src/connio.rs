@@ -108,6 +108,14 @@ impl ConnIo {
         }
     }
 
+    /// Replace the buffered input with `bytes` (benchmarks only: no socket).
+    pub(crate) fn load(&mut self, bytes: &[u8]) {
+        self.buf.clear();
+        self.buf.extend_from_slice(bytes);
+        self.start = 0;
+        self.end = bytes.len();
+    }
+
     /// Give the read buffer's memory back while the connection idles.
     pub fn shrink_idle(&mut self) {
         if self.start == self.end {

@@ -47,6 +47,9 @@ impl Var {
 pub struct Environ<'c> {
     vars: Vec<Var>,
     len: usize,
+    /// A filter over the `HTTP_*` keys set (see `http_key_bit`): a header
+    /// whose bit is clear needs no search for an earlier line to join.
+    http_keys: u64,
     pub(crate) input: Input<'c>,
     raw_headers: Vec<Var>,
     raw_len: usize,
@@ -82,6 +85,7 @@ impl<'c> Environ<'c> {
         Environ {
             vars: Vec::with_capacity(24),
             len: 0,
+            http_keys: 0,
             input,
             raw_headers: Vec::new(),
             raw_len: 0,
@@ -96,6 +100,7 @@ impl<'c> Environ<'c> {
     /// Forget the previous request, keeping every allocation for the next.
     pub(crate) fn clear(&mut self) {
         self.len = 0;
+        self.http_keys = 0;
         self.raw_len = 0;
         self.posthooks.clear();
         self.ext.clear();
@@ -156,6 +161,9 @@ impl<'c> Environ<'c> {
         var.text.clear();
         write_key(&mut var.text);
         var.split = var.text.len();
+        if let Some(rest) = var.text.as_bytes().strip_prefix(b"HTTP_") {
+            self.http_keys |= http_key_bit(rest);
+        }
         var
     }
 
@@ -173,9 +181,14 @@ impl<'c> Environ<'c> {
 
     /// Append to (comma-join) or create the `HTTP_*` variable for a header.
     pub(crate) fn add_header_var(&mut self, key_from_name: &[u8], value: &[u8]) {
-        let existing = self.vars[..self.len]
-            .iter()
-            .position(|v| key_matches(v.key(), key_from_name));
+        let maybe_set = self.http_keys & http_key_bit(key_from_name) != 0;
+        let existing = maybe_set
+            .then(|| {
+                self.vars[..self.len]
+                    .iter()
+                    .position(|v| key_matches(v.key(), key_from_name))
+            })
+            .flatten();
         match existing {
             Some(i) => {
                 let v = self.vars[i].value_tail();
@@ -329,13 +342,32 @@ pub(crate) fn push_latin1(out: &mut String, bytes: &[u8]) {
     }
 }
 
+/// One bit of a 64-bit filter for an `HTTP_*` key, from the header name (or
+/// the key without `HTTP_`): its length and first byte, as the key has them.
+fn http_key_bit(name: &[u8]) -> u64 {
+    let first = match name.first() {
+        Some(b'-') => b'_',
+        Some(&b) => b.to_ascii_uppercase(),
+        None => 0,
+    };
+    1 << ((name.len() * 7 + first as usize) % 64)
+}
+
 /// `X-Foo-Bar` → `HTTP_X_FOO_BAR`.
 fn write_http_key(k: &mut String, name: &[u8]) {
     k.push_str("HTTP_");
-    k.extend(name.iter().map(|&b| match b {
-        b'-' => '_',
-        _ => b.to_ascii_uppercase() as char,
-    }));
+    // A byte block at a time: pushing char by char was most of the cost of
+    // building an environ for a browser's headers.
+    for part in name.chunks(64) {
+        let mut block = [0u8; 64];
+        for (d, &b) in block.iter_mut().zip(part) {
+            *d = match b {
+                b'-' => b'_',
+                _ => b.to_ascii_uppercase(),
+            };
+        }
+        push_latin1(k, &block[..part.len()]);
+    }
 }
 
 fn key_matches(key: &str, name: &[u8]) -> bool {

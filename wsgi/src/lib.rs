@@ -29,6 +29,8 @@
 
 #![warn(missing_docs)]
 
+#[doc(hidden)]
+pub mod bench_support;
 mod body;
 pub mod chunked;
 mod conn;

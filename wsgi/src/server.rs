@@ -41,6 +41,19 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    pub(crate) fn new(listener: Listener, app: Box<dyn App>, opts: ServerOptions) -> Shared {
+        Shared {
+            opts,
+            app,
+            is_tls: listener.is_tls(),
+            listener,
+            stopping: AtomicBool::new(false),
+            killing: AtomicBool::new(false),
+            conns: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+        }
+    }
+
     fn conns(&self) -> MutexGuard<'_, HashMap<u64, ConnEntry>> {
         self.conns.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -162,18 +175,8 @@ pub struct Server {
 impl Server {
     /// A server for `app` on `listener` (not running yet).
     pub fn new(listener: Listener, app: impl App, opts: ServerOptions) -> Server {
-        let is_tls = listener.is_tls();
         Server {
-            shared: Arc::new(Shared {
-                opts,
-                app: Box::new(app),
-                is_tls,
-                listener,
-                stopping: AtomicBool::new(false),
-                killing: AtomicBool::new(false),
-                conns: Mutex::new(HashMap::new()),
-                next_id: AtomicU64::new(0),
-            }),
+            shared: Arc::new(Shared::new(listener, Box::new(app), opts)),
         }
     }
 
