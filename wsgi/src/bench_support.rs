@@ -9,7 +9,7 @@ pub use crate::conn::BenchConn;
 
 /// Run `f` with a [`BenchConn`]: a real accepted connection (loopback), a
 /// server with default options and an app that is never called.
-pub fn with_conn<R>(f: impl FnOnce(&mut BenchConn<'_>) -> R) -> io::Result<R> {
+pub fn with_conn<R>(f: impl FnOnce(&mut BenchConn<'_, '_>) -> R) -> io::Result<R> {
     let listener = eventlet::listen("127.0.0.1:0")?;
     let addr = listener
         .local_addr()?

@@ -68,25 +68,38 @@ pub(crate) fn handle(
     shared: Arc<Shared>,
     state: Arc<AtomicU8>,
 ) -> Stream {
+    let ((), io) = with_conn(stream, &peer, &shared, state, |conn, env| conn.serve(env));
+    graceful_close(&io);
+    io.into_inner().stream
+}
+
+/// Set up a connection's state and run `f` on it; its IO comes back after.
+fn with_conn<R>(
+    stream: Stream,
+    peer: &Addr,
+    shared: &Shared,
+    state: Arc<AtomicU8>,
+    f: impl for<'a> FnOnce(&mut Conn<'a>, &mut Environ<'a>) -> R,
+) -> (R, Box<RefCell<ConnIo>>) {
     // Built by functions of their own, straight on the heap: this frame stays
     // small, and every stack page a connection's green thread touches stays
     // resident for as long as the connection lives (idle ones included).
-    let peer = Peer::of(&stream, &peer);
+    let peer = Peer::of(&stream, peer);
     let io = new_io(stream);
-    let mut conn = Conn {
-        shared: &shared,
-        io: &io,
-        peer,
-        state,
-        headers: Vec::new(),
-        request_line: String::new(),
-        sr_bufs: Default::default(),
+    let r = {
+        let mut conn = Conn {
+            shared,
+            io: &io,
+            peer,
+            state,
+            headers: Vec::new(),
+            request_line: String::new(),
+            sr_bufs: Default::default(),
+        };
+        let mut env = new_environ(&io, &shared.opts);
+        f(&mut conn, &mut env)
     };
-    let mut env = new_environ(&io, &shared.opts);
-    conn.serve(&mut env);
-    drop(env);
-    graceful_close(&io);
-    io.into_inner().stream
+    (r, io)
 }
 
 struct Conn<'a> {
@@ -559,9 +572,9 @@ const _STATES: [u8; 3] = [STATE_IDLE, STATE_REQUEST, STATE_CLOSE];
 
 /// A connection's environ builder and response writer without socket IO, for
 /// `benches/micro.rs` (see [`crate::bench_support`]).
-pub struct BenchConn<'a> {
-    conn: Conn<'a>,
-    env: Box<Environ<'a>>,
+pub struct BenchConn<'c, 'a> {
+    conn: &'c mut Conn<'a>,
+    env: &'c mut Environ<'a>,
     req: Option<RequestInfo>,
 }
 
@@ -570,28 +583,20 @@ pub(crate) fn with_bench_conn<R>(
     stream: Stream,
     peer: Addr,
     shared: &Shared,
-    f: impl FnOnce(&mut BenchConn<'_>) -> R,
+    f: impl FnOnce(&mut BenchConn<'_, '_>) -> R,
 ) -> R {
-    let peer = Peer::of(&stream, &peer);
-    let io = new_io(stream);
-    let conn = Conn {
-        shared,
-        io: &io,
-        peer,
-        state: Arc::new(AtomicU8::new(STATE_REQUEST)),
-        headers: Vec::new(),
-        request_line: String::new(),
-        sr_bufs: Default::default(),
-    };
-    let env = new_environ(&io, &shared.opts);
-    f(&mut BenchConn {
-        conn,
-        env,
-        req: None,
-    })
+    let state = Arc::new(AtomicU8::new(STATE_REQUEST));
+    let (r, _io) = with_conn(stream, &peer, shared, state, |conn, env| {
+        f(&mut BenchConn {
+            conn,
+            env,
+            req: None,
+        })
+    });
+    r
 }
 
-impl<'a> BenchConn<'a> {
+impl<'a> BenchConn<'_, 'a> {
     /// Parse `head` (a complete request head) and build its environ, as the
     /// connection does before calling the app.
     ///
@@ -608,13 +613,13 @@ impl<'a> BenchConn<'a> {
                 .expect("a valid head")
                 .expect("a complete head")
         };
-        self.req = Some(self.conn.build_environ(&mut self.env, &parsed));
+        self.req = Some(self.conn.build_environ(self.env, &parsed));
         self.conn.headers = parsed.into_headers();
     }
 
     /// The environ built last.
     pub fn environ(&self) -> &Environ<'a> {
-        &self.env
+        self.env
     }
 
     /// Encode a `200 OK` response with `Content-Type: text/plain` and `body`

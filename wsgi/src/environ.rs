@@ -32,6 +32,14 @@ impl Var {
         &mut self.text
     }
 
+    /// Start over with the key `write_key` writes and an empty value.
+    #[inline]
+    fn reset(&mut self, write_key: impl FnOnce(&mut String)) {
+        self.text.clear();
+        write_key(&mut self.text);
+        self.split = self.text.len();
+    }
+
     fn set_value(&mut self, value: &str) {
         self.text.truncate(self.split);
         self.text.push_str(value);
@@ -153,14 +161,9 @@ impl<'c> Environ<'c> {
     /// Append a variable whose key is written by `write_key` (no lookup: the
     /// server fills a fresh environ).
     pub(crate) fn push_key(&mut self, write_key: impl FnOnce(&mut String)) -> &mut Var {
-        if self.len == self.vars.len() {
-            self.vars.push(Var::default());
-        }
-        let var = &mut self.vars[self.len];
-        self.len += 1;
-        var.text.clear();
-        write_key(&mut var.text);
-        var.split = var.text.len();
+        let var = next_slot(&mut self.vars, &mut self.len);
+        var.reset(write_key);
+        // The value is still empty: the text is the key.
         if let Some(rest) = var.text.as_bytes().strip_prefix(b"HTTP_") {
             self.http_keys |= http_key_bit(rest);
         }
@@ -181,14 +184,13 @@ impl<'c> Environ<'c> {
 
     /// Append to (comma-join) or create the `HTTP_*` variable for a header.
     pub(crate) fn add_header_var(&mut self, key_from_name: &[u8], value: &[u8]) {
-        let maybe_set = self.http_keys & http_key_bit(key_from_name) != 0;
-        let existing = maybe_set
-            .then(|| {
-                self.vars[..self.len]
-                    .iter()
-                    .position(|v| key_matches(v.key(), key_from_name))
-            })
-            .flatten();
+        let existing = if self.http_keys & http_key_bit(key_from_name) != 0 {
+            self.vars[..self.len]
+                .iter()
+                .position(|v| key_matches(v.key(), key_from_name))
+        } else {
+            None
+        };
         match existing {
             Some(i) => {
                 let v = self.vars[i].value_tail();
@@ -203,15 +205,9 @@ impl<'c> Environ<'c> {
     }
 
     pub(crate) fn push_raw_header(&mut self, name: &[u8], value: &[u8]) {
-        if self.raw_len == self.raw_headers.len() {
-            self.raw_headers.push(Default::default());
-        }
-        let h = &mut self.raw_headers[self.raw_len];
-        self.raw_len += 1;
-        h.text.clear();
-        push_latin1(&mut h.text, name);
-        h.split = h.text.len();
-        push_latin1(&mut h.text, value);
+        let h = next_slot(&mut self.raw_headers, &mut self.raw_len);
+        h.reset(|k| push_latin1(k, name));
+        push_latin1(h.value_tail(), value);
     }
 
     /// `wsgi.input`: the request body.
@@ -342,14 +338,28 @@ pub(crate) fn push_latin1(out: &mut String, bytes: &[u8]) {
     }
 }
 
+/// The used prefix of `slots` grown by one, reusing an old entry's strings.
+#[inline]
+fn next_slot<'v>(slots: &'v mut Vec<Var>, used: &mut usize) -> &'v mut Var {
+    if *used == slots.len() {
+        slots.push(Var::default());
+    }
+    *used += 1;
+    &mut slots[*used - 1]
+}
+
+/// A header-name byte as its `HTTP_*` key has it: `-` → `_`, upper case.
+const fn http_key_byte(b: u8) -> u8 {
+    match b {
+        b'-' => b'_',
+        _ => b.to_ascii_uppercase(),
+    }
+}
+
 /// One bit of a 64-bit filter for an `HTTP_*` key, from the header name (or
 /// the key without `HTTP_`): its length and first byte, as the key has them.
 fn http_key_bit(name: &[u8]) -> u64 {
-    let first = match name.first() {
-        Some(b'-') => b'_',
-        Some(&b) => b.to_ascii_uppercase(),
-        None => 0,
-    };
+    let first = name.first().map_or(0, |&b| http_key_byte(b));
     1 << ((name.len() * 7 + first as usize) % 64)
 }
 
@@ -361,10 +371,7 @@ fn write_http_key(k: &mut String, name: &[u8]) {
     for part in name.chunks(64) {
         let mut block = [0u8; 64];
         for (d, &b) in block.iter_mut().zip(part) {
-            *d = match b {
-                b'-' => b'_',
-                _ => b.to_ascii_uppercase(),
-            };
+            *d = http_key_byte(b);
         }
         push_latin1(k, &block[..part.len()]);
     }
@@ -374,10 +381,8 @@ fn key_matches(key: &str, name: &[u8]) -> bool {
     let k = key.as_bytes();
     k.len() == name.len() + 5
         && k.starts_with(b"HTTP_")
-        && k[5..].iter().zip(name).all(|(&a, &b)| {
-            a == match b {
-                b'-' => b'_',
-                _ => b.to_ascii_uppercase(),
-            }
-        })
+        && k[5..]
+            .iter()
+            .zip(name)
+            .all(|(&a, &b)| a == http_key_byte(b))
 }
