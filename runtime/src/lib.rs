@@ -29,8 +29,66 @@
 //!
 //! Runtime settings (workers, stack size, pinning) and the rules a green thread
 //! must follow are in [`config`].
+//!
+//! # Start here
+//!
+//! - [`spawn`] a closure and [`GreenThread::wait`] for its result, or run many
+//!   with a bounded [`GreenPool`].
+//! - Serve connections with [`listen`] + [`Listener::accept`] (or [`serve`]),
+//!   and talk to servers with [`connect`]; a [`Stream`] is `Read + Write`.
+//! - Bound any blocking call with a [`Timeout`].
+//! - Coordinate green threads with [`Event`], [`Semaphore`] and [`queue`].
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! // A one-shot echo server and its client, each in a green thread.
+//! let listener = eventlet::listen("127.0.0.1:0").unwrap();
+//! let addr = listener.local_addr().unwrap();
+//! let server = eventlet::spawn(move || {
+//!     let (mut conn, _peer) = listener.accept().unwrap();
+//!     let mut buf = [0; 5];
+//!     conn.read_exact(&mut buf).unwrap();
+//!     conn.write_all(&buf).unwrap();
+//! });
+//! let mut client = eventlet::connect(addr).unwrap();
+//! client.write_all(b"hello").unwrap();
+//! let mut reply = [0; 5];
+//! client.read_exact(&mut reply).unwrap();
+//! assert_eq!(&reply, b"hello");
+//! server.wait().unwrap();
+//! ```
+//!
+//! # Deviations from eventlet
+//!
+//! Each is deliberate:
+//! - **M:N scheduling.** Green threads run on several worker threads, so a
+//!   spawned function may start before the spawner yields, and two green
+//!   threads may run at the same time; `Send`/`Sync` keep that safe.
+//!   [`configure`] with one worker gives eventlet's one-thread model.
+//! - **[`Timeout`] is a deadline, not an exception.** Every blocking call of
+//!   this crate returns `Err(`[`TimeoutError`]`)` once the current green
+//!   thread's timeout expires; [`Timeout::is`] tells yours from an outer one.
+//!   Like eventlet's, it never interrupts a busy loop.
+//! - **Blocking calls return `Result`**, so a possible timeout is in the type
+//!   ([`sleep`] is the exception: it just ends early).
+//! - **[`listen`] does not set `SO_REUSEPORT`** unless asked
+//!   ([`ListenOptions::reuse_port`]).
+//! - **No monkey-patching.** Use this crate's sockets and primitives in green
+//!   threads; std blocking IO blocks a whole worker thread (see [`config`]).
+//!
+//! # Cargo features
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `tls` | yes | `tls` (rustls): `wrap_ssl`, `tls::connect`, TLS [`Stream`]s |
+//!
+//! Without `tls`, [`Stream::is_tls`] and [`Listener::is_tls`] are always false.
+//!
+//! The minimum supported Rust version is 1.85 (see the README for the
+//! resolver note); the crate is Linux only.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod config;
 mod event;
@@ -42,6 +100,8 @@ pub mod queue;
 mod semaphore;
 mod timeout;
 mod timer;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
 mod waiter;
 
@@ -57,4 +117,6 @@ pub use semaphore::{
     SemaphoreGuard,
 };
 pub use timeout::{with_timeout, Timeout, TimeoutError};
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use tls::wrap_ssl;

@@ -53,6 +53,7 @@
 use crate::greenthread::{GreenThread, GreenThreadError};
 use crate::semaphore::Semaphore;
 use crate::timeout::{Deadline, TimeoutError};
+#[cfg(feature = "tls")]
 use crate::tls::TlsStream;
 use may::io::CoIo;
 use socket2::{Domain, SockAddr, Socket, Type};
@@ -552,6 +553,7 @@ pub struct Listener {
     sock: Arc<Socket>,
     closed: Arc<AtomicBool>,
     unix: bool,
+    #[cfg(feature = "tls")]
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
 }
 
@@ -584,6 +586,7 @@ impl Listener {
             sock,
             closed,
             unix,
+            #[cfg(feature = "tls")]
             tls: None,
         })
     }
@@ -605,10 +608,13 @@ impl Listener {
         let (sock, peer) = io.accept()?;
         drop(io);
         let sock = Sock::new(sock, self.unix)?;
+        #[cfg(feature = "tls")]
         let stream = match &self.tls {
             None => Stream::plain(sock),
             Some(cfg) => Stream::tls(TlsStream::server(sock, cfg.clone())?),
         };
+        #[cfg(not(feature = "tls"))]
+        let stream = Stream::plain(sock);
         Ok((stream, Addr::from_sockaddr(&peer)))
     }
 
@@ -620,7 +626,10 @@ impl Listener {
 
     /// True for a listener made by [`wrap_ssl`](crate::wrap_ssl).
     pub fn is_tls(&self) -> bool {
-        self.tls.is_some()
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
     }
 
     /// Stop accepting: a green thread blocked in [`accept`](Self::accept) wakes
@@ -743,6 +752,7 @@ impl Write for Sock {
 
 enum Inner {
     Plain(Sock),
+    #[cfg(feature = "tls")]
     Tls(Box<TlsStream>),
 }
 
@@ -776,6 +786,7 @@ impl Stream {
         }
     }
 
+    #[cfg(feature = "tls")]
     pub(crate) fn tls(tls: TlsStream) -> Stream {
         Stream {
             inner: Inner::Tls(Box::new(tls)),
@@ -783,6 +794,7 @@ impl Stream {
     }
 
     /// The plain socket, or `None` for a TLS stream (then `self` comes back).
+    #[cfg(feature = "tls")]
     pub(crate) fn into_plain(self) -> Result<Sock, Stream> {
         match self.inner {
             Inner::Plain(sock) => Ok(sock),
@@ -793,6 +805,7 @@ impl Stream {
     fn sock(&self) -> &Sock {
         match &self.inner {
             Inner::Plain(s) => s,
+            #[cfg(feature = "tls")]
             Inner::Tls(t) => t.sock(),
         }
     }
@@ -800,6 +813,7 @@ impl Stream {
     fn sock_mut(&mut self) -> &mut Sock {
         match &mut self.inner {
             Inner::Plain(s) => s,
+            #[cfg(feature = "tls")]
             Inner::Tls(t) => t.sock_mut(),
         }
     }
@@ -832,6 +846,7 @@ impl Stream {
     /// Shut down reading, writing or both. On a TLS stream, shutting down the
     /// write side first sends `close_notify` (the peer reads a clean EOF).
     pub fn shutdown(&mut self, how: Shutdown) -> io::Result<()> {
+        #[cfg(feature = "tls")]
         if let Inner::Tls(t) = &mut self.inner {
             if how != Shutdown::Read {
                 t.close_notify()?;
@@ -862,7 +877,11 @@ impl Stream {
 
     /// True for a TLS stream.
     pub fn is_tls(&self) -> bool {
-        matches!(self.inner, Inner::Tls(_))
+        match self.inner {
+            Inner::Plain(_) => false,
+            #[cfg(feature = "tls")]
+            Inner::Tls(_) => true,
+        }
     }
 
     /// Complete the TLS handshake now instead of on the first read or write; a
@@ -870,6 +889,7 @@ impl Stream {
     pub fn handshake(&mut self) -> io::Result<()> {
         match &mut self.inner {
             Inner::Plain(_) => Ok(()),
+            #[cfg(feature = "tls")]
             Inner::Tls(t) => t.handshake(),
         }
     }
@@ -880,6 +900,7 @@ impl Stream {
     pub fn try_clone(&self) -> io::Result<Stream> {
         match &self.inner {
             Inner::Plain(s) => Ok(Stream::plain(Sock::new(s.socket().try_clone()?, s.unix)?)),
+            #[cfg(feature = "tls")]
             Inner::Tls(_) => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "a TLS stream cannot be cloned",
@@ -892,6 +913,7 @@ impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.inner {
             Inner::Plain(s) => s.read(buf),
+            #[cfg(feature = "tls")]
             Inner::Tls(t) => t.read(buf),
         }
     }
@@ -901,6 +923,7 @@ impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match &mut self.inner {
             Inner::Plain(s) => s.write(buf),
+            #[cfg(feature = "tls")]
             Inner::Tls(t) => t.write(buf),
         }
     }
@@ -908,6 +931,7 @@ impl Write for Stream {
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match &mut self.inner {
             Inner::Plain(s) => s.write_vectored(bufs),
+            #[cfg(feature = "tls")]
             Inner::Tls(t) => t.write_vectored(bufs),
         }
     }
@@ -915,6 +939,7 @@ impl Write for Stream {
     fn flush(&mut self) -> io::Result<()> {
         match &mut self.inner {
             Inner::Plain(_) => Ok(()),
+            #[cfg(feature = "tls")]
             Inner::Tls(t) => t.flush(),
         }
     }

@@ -72,7 +72,14 @@ impl From<TimeoutError> for io::Error {
     }
 }
 
-/// A deadline for the current green thread; see the [module docs](self).
+/// A deadline for the current green thread (eventlet's `Timeout`, as a
+/// deadline rather than an exception): while it is live, every blocking call of
+/// this crate (sockets, [`sleep`](crate::sleep), [`Event::wait`](crate::Event::wait),
+/// queue `get`/`put`, semaphore `acquire`, pool `spawn`) waits at most until the
+/// earliest live deadline, then returns [`TimeoutError`] (sockets: an
+/// [`io::Error`] of kind [`TimedOut`](io::ErrorKind::TimedOut) wrapping it).
+/// [`is`](Timeout::is) tells this timeout from an outer one. Like eventlet's, it
+/// only interrupts blocking calls, never a busy loop.
 ///
 /// It starts when created and stops when cancelled or dropped. It belongs to the
 /// green thread that made it, so it is neither `Send` nor `Sync`.

@@ -26,8 +26,86 @@
 //! Server options mirror every keyword of eventlet's `wsgi.server()`: see
 //! [`ServerOptions`]. The README lists the deviations from eventlet (all of
 //! them stricter or safer) and the HTTP strictness decisions.
+//!
+//! # Start here
+//!
+//! - Write an app: a function `fn(&mut Environ, &mut StartResponse) -> Body`.
+//! - Serve it: [`server`] (defaults, until SIGINT/SIGTERM), [`server_with`]
+//!   ([`ServerOptions`]), or [`Server::new`] + [`Server::run`] with a
+//!   [`ServerHandle`] to stop it from code.
+//! - Read the request from [`Environ`] (`env["PATH_INFO"]`, [`Environ::input`]
+//!   for the body) and answer with [`StartResponse::start`] and a [`Body`].
+//!
+//! ```
+//! use eventlet_wsgi::{Body, Environ, Server, ServerOptions, StartResponse};
+//! use std::io::{Read, Write};
+//!
+//! fn app(env: &mut Environ, start_response: &mut StartResponse) -> Body {
+//!     let path = env["PATH_INFO"].to_string();
+//!     start_response.start("200 OK", [("Content-Type", "text/plain")]);
+//!     Body::from([format!("you asked for {path}")])
+//! }
+//!
+//! let listener = eventlet::listen("127.0.0.1:0").unwrap();
+//! let addr = listener.local_addr().unwrap().to_string();
+//! let opts = ServerOptions::new().handle_signals(false).log_output(false);
+//! let server = Server::new(listener, app, opts);
+//! let handle = server.handle();
+//! let running = eventlet::spawn(move || server.run());
+//!
+//! let mut client = std::net::TcpStream::connect(&addr).unwrap();
+//! client
+//!     .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+//!     .unwrap();
+//! let mut response = String::new();
+//! client.read_to_string(&mut response).unwrap();
+//! assert!(response.starts_with("HTTP/1.1 200 OK\r\n"));
+//! assert!(response.ends_with("you asked for /hello"));
+//!
+//! handle.stop();
+//! running.join().unwrap().unwrap();
+//! ```
+//!
+//! # WSGI → Rust
+//!
+//! | WSGI / eventlet | here |
+//! |---|---|
+//! | `environ` dict | [`Environ`]: `env["PATH_INFO"]`, [`get`](Environ::get), [`set`](Environ::set) |
+//! | `environ['wsgi.input']` | [`Environ::input`] → [`Input`] (`Read` + `BufRead`) |
+//! | `start_response(status, headers)` | [`StartResponse::start`] |
+//! | the `write` callable | [`StartResponse::write`] |
+//! | the returned iterable | [`Body`]: sized → `Content-Length`, lazy → chunked |
+//! | `wsgi.server(sock, site, **kw)` | [`server`], [`server_with`], [`Server`] |
+//! | `wsgi.server()` keywords | [`ServerOptions`] methods, one per keyword |
+//! | `format_date_time`, `ChunkReadError` | [`format_date_time`], [`ChunkReadError`] |
+//!
+//! # Deviations from eventlet.wsgi
+//!
+//! All stricter or safer; what they replace was a bug or a hazard.
+//! - **Strict request parsing** (RFC 9112): bare LF/CR, obs-fold, bad
+//!   `Content-Length` or `Transfer-Encoding`, both together, a missing `Host` on
+//!   HTTP/1.1 → 400 (eventlet let a body run as a second request).
+//! - **Limits**: header line, header count and head size → 431; long URL → 414;
+//!   [`ServerOptions::max_body_size`] → 413.
+//! - **Timeouts by default**: 30 s for a request head (408) and an idle
+//!   keep-alive connection, 60 s of body or send inactivity.
+//! - **Response headers are validated** (no CR/LF/NUL: no response splitting);
+//!   an invalid one gives a 500 and is never written.
+//! - **Framing belongs to the server**; HEAD, 1xx, 204 and 304 carry no body; an
+//!   app's `Content-Length` is enforced.
+//! - **`debug` is off in release builds**; access-log dates are UTC; shutdown
+//!   can cut stragglers ([`ServerOptions::drain_timeout`]).
+//!
+//! # Cargo features
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `tls` | yes | HTTPS on a listener from `eventlet::wrap_ssl` (forwards `eventlet/tls`) |
+//!
+//! The minimum supported Rust version is 1.85; the crate is Linux only.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[doc(hidden)]
 pub mod bench_support;
