@@ -44,6 +44,7 @@ static INIT: Once = Once::new();
 /// assert_eq!(cfg.get_workers(), 2);
 /// ```
 #[derive(Clone, Debug)]
+#[must_use = "a Config does nothing until passed to `eventlet::configure`"]
 pub struct Config {
     workers: usize,
     stack_size: usize,

@@ -88,6 +88,7 @@
 //! resolver note); the crate is Linux only.
 
 #![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod config;

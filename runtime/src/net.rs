@@ -327,6 +327,7 @@ fn validate_timeout(t: Option<Duration>) -> io::Result<Option<Duration>> {
 /// assert!(opts.listen(("127.0.0.1", port_b)).is_ok());
 /// ```
 #[derive(Clone, Debug)]
+#[must_use = "ListenOptions do nothing until `.listen(addr)` is called"]
 pub struct ListenOptions {
     backlog: i32,
     reuse_addr: bool,

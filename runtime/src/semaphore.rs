@@ -56,6 +56,7 @@ impl fmt::Debug for Semaphore {
 
 /// Releases its unit when dropped; from [`Semaphore::guard`].
 #[must_use = "the semaphore is released when the guard is dropped"]
+#[derive(Debug)]
 pub struct SemaphoreGuard<'a> {
     sem: &'a Semaphore,
 }

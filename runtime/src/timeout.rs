@@ -95,6 +95,7 @@ impl From<TimeoutError> for io::Error {
 /// }
 /// assert!(start.elapsed() < Duration::from_secs(5));
 /// ```
+#[must_use = "a Timeout stops when dropped: keep it in a variable (`let _t = ...`) for as long as it should run"]
 pub struct Timeout {
     id: u64,
     deadline: Option<Instant>,

@@ -578,6 +578,12 @@ pub struct BenchConn<'c, 'a> {
     req: Option<RequestInfo>,
 }
 
+impl std::fmt::Debug for BenchConn<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BenchConn").finish_non_exhaustive()
+    }
+}
+
 /// Run `f` with a [`BenchConn`] over `stream` (whose peer never reads).
 pub(crate) fn with_bench_conn<R>(
     stream: Stream,

@@ -69,7 +69,7 @@ pub struct Environ<'c> {
 }
 
 /// `wsgi.errors`: where an app writes diagnostics (the server's error log).
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ErrorsSink {
     pub(crate) log: Option<crate::options::LogSink>,
 }

@@ -105,6 +105,7 @@
 //! The minimum supported Rust version is 1.85; the crate is Linux only.
 
 #![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[doc(hidden)]

@@ -110,6 +110,7 @@ impl fmt::Debug for LogSink {
 /// assert_eq!(opts.get_max_size(), 512);
 /// ```
 #[derive(Clone, Debug)]
+#[must_use = "ServerOptions do nothing until passed to a Server"]
 pub struct ServerOptions {
     pub(crate) log: LogSink,
     pub(crate) environ: HashMap<String, String>,

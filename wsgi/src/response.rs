@@ -55,6 +55,14 @@ impl std::error::Error for InvalidResponse {}
 #[derive(Debug)]
 pub struct HeadersAlreadySent<E>(pub E);
 
+impl<E> fmt::Display for HeadersAlreadySent<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("start_response: the headers were already sent")
+    }
+}
+
+impl<E: fmt::Debug> std::error::Error for HeadersAlreadySent<E> {}
+
 /// WSGI's `start_response` callable, and the legacy `write` it returns.
 ///
 /// ```no_run
@@ -82,6 +90,15 @@ pub struct StartResponse<'c> {
     pub(crate) bytes_sent: u64,
     pending: Vec<u8>,
     pub(crate) broken: bool,
+}
+
+impl fmt::Debug for StartResponse<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StartResponse")
+            .field("started", &self.started)
+            .field("status_code", &self.code)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'c> StartResponse<'c> {

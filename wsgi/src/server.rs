@@ -130,7 +130,7 @@ impl Drop for Registration {
 }
 
 /// A handle to stop a running [`Server`] from any green thread or thread.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ServerHandle {
     shared: Weak<Shared>,
     addr: Option<Addr>,
@@ -168,8 +168,17 @@ impl ServerHandle {
 /// running.join().unwrap()?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[must_use = "a Server serves nothing until `.run()` is called"]
 pub struct Server {
     shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("listener", &self.shared.listener)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Server {
