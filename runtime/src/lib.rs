@@ -121,3 +121,9 @@ pub use timeout::{with_timeout, Timeout, TimeoutError};
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use tls::wrap_ssl;
+
+/// The README's examples are compiled as doc tests, so the crates.io page
+/// cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

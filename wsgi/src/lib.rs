@@ -176,3 +176,9 @@ pub fn server(listener: Listener, app: impl App) -> std::io::Result<()> {
 pub fn server_with(listener: Listener, app: impl App, opts: ServerOptions) -> std::io::Result<()> {
     Server::new(listener, app, opts).run()
 }
+
+/// The README's examples are compiled as doc tests, so the crates.io page
+/// cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
