@@ -33,11 +33,13 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod debug;
 mod event;
 mod greenpool;
 mod greenthread;
 pub mod net;
 mod nudge;
+mod overflow;
 pub mod queue;
 mod semaphore;
 mod timeout;
