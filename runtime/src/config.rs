@@ -54,7 +54,7 @@ use std::sync::Once;
 pub const STACK_ENV: &str = "EVENTLET_STACK_SIZE";
 
 /// The default stack size of a green thread, in bytes (see the module docs).
-pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
 fn round_stack(bytes: usize) -> usize {
     bytes.clamp(16 * 1024, 1 << 30).div_ceil(4096) * 4096

@@ -98,7 +98,8 @@ extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
         let addr = (*info).si_addr() as usize;
         let overflow = match stack_pointer(ctx) {
             Some(sp) => {
-                may::coroutine::is_coroutine()
+                !on_signal_stack(sp)
+                    && may::coroutine::is_coroutine()
                     && addr.wrapping_add(NEAR_SP) >= sp
                     && addr <= sp.wrapping_add(NEAR_SP)
             }
@@ -131,6 +132,18 @@ extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
         libc::write(libc::STDERR_FILENO, msg.buf.as_ptr().cast(), msg.len);
         libc::abort();
     }
+}
+
+/// True if `sp` lies on this thread's alternate signal stack (or its guard
+/// page): a fault there is some signal handler's overflow, not a green
+/// thread's.
+unsafe fn on_signal_stack(sp: usize) -> bool {
+    let mut ss: libc::stack_t = std::mem::zeroed();
+    if libc::sigaltstack(std::ptr::null(), &mut ss) != 0 || ss.ss_flags & libc::SS_DISABLE != 0 {
+        return false;
+    }
+    let lo = (ss.ss_sp as usize).saturating_sub(NEAR_SP);
+    sp >= lo && sp < ss.ss_sp as usize + ss.ss_size
 }
 
 /// Hand a fault that is not ours to the handler that was there before.

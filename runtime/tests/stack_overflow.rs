@@ -66,7 +66,11 @@ fn assert_overflow_abort(status: std::process::ExitStatus, stderr: &str) {
         stderr.contains("green thread") && stderr.contains("has overflowed its stack"),
         "{stderr}"
     );
-    assert!(stderr.contains("stack size 64 KiB"), "{stderr}");
+    let kib = eventlet::config::DEFAULT_STACK_SIZE / 1024;
+    assert!(
+        stderr.contains(&format!("stack size {kib} KiB")),
+        "{stderr}"
+    );
     assert!(stderr.contains("EVENTLET_STACK_SIZE"), "{stderr}");
     assert!(stderr.contains("eventlet::configure"), "{stderr}");
 }
