@@ -33,7 +33,7 @@ fn echo_server(entered: Arc<Event<()>>) -> impl App {
         let got = env.input().read_n(exp_len).expect("read body");
         sr.start(
             "200 OK",
-            [
+            vec![
                 ("Content-type", "application/octet-stream".to_string()),
                 ("Content-Length", got.len().to_string()),
                 ("X-Path", path),

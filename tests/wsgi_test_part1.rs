@@ -356,7 +356,7 @@ const LARGE_BODY: usize = 4 << 20;
 #[test]
 fn large_body_to_a_slow_reader_loses_no_bytes() {
     let app = |_env: &mut Environ, sr: &mut StartResponse| {
-        sr.start("200 OK", [("Content-length", LARGE_BODY.to_string())]);
+        sr.start("200 OK", &[("Content-length", LARGE_BODY.to_string())]);
         let piece = 8191;
         Body::from_iter((0..LARGE_BODY).step_by(piece).map(move |start| {
             (start..(start + piece).min(LARGE_BODY))
@@ -733,7 +733,7 @@ fn expect_app(env: &mut Environ, sr: &mut StartResponse) -> Body {
         return Body::from(["failure"]);
     }
     let text = env.input().read_all().unwrap();
-    sr.start("200 OK", [("Content-Length", text.len().to_string())]);
+    sr.start("200 OK", &[("Content-Length", text.len().to_string())]);
     Body::from(vec![text])
 }
 
@@ -813,7 +813,7 @@ fn expect_100_continue_response_carries_the_app_headers() {
             ])
             .unwrap();
         let text = env.input().read_all().unwrap();
-        sr.start("200 OK", [("Content-Length", text.len().to_string())]);
+        sr.start("200 OK", &[("Content-Length", text.len().to_string())]);
         Body::from(vec![text])
     };
     let srv = spawn_server(app, opts());
@@ -858,7 +858,7 @@ fn two_continues_app(first: Option<usize>, second: Option<usize>) -> impl eventl
             .unwrap();
         env.input().send_hundred_continue_response().unwrap();
         text.extend(read(env, second));
-        sr.start("200 OK", [("Content-Length", text.len().to_string())]);
+        sr.start("200 OK", &[("Content-Length", text.len().to_string())]);
         Body::from(vec![text])
     }
 }

@@ -14,11 +14,26 @@
 //!   overloads those cores when several services share a host.
 //!
 //! # Stack overflow
-//! Each stack has a guard page. Overflowing it is caught by a SIGSEGV handler
-//! (from `generator`, the crate under `may`) that turns it into a panic of that
-//! green thread: [`GreenThread::wait`](crate::GreenThread::wait) reports it and the
-//! process lives on. Code that jumps over the guard page (C code with huge frames)
-//! can still crash the process, so size stacks generously for such work.
+//! Each stack has a guard page below it. A green thread that runs into it
+//! **aborts the process at once**, as Rust does for an OS thread, with
+//! ```text
+//! fatal runtime error: green thread '<unnamed>' (id 0x7f..) has overflowed its stack (stack size 64 KiB); aborting
+//! help: raise the stack size with the EVENTLET_STACK_SIZE environment variable (e.g. EVENTLET_STACK_SIZE=256K) or eventlet::configure(..) ..
+//! ```
+//! It cannot fail like a panic instead: the fault can come at any instruction,
+//! in code that holds a lock (a `Mutex` guard, malloc's arena lock) or is half
+//! way through updating shared state, and no destructor can run from there.
+//! Unwinding from the fault is undefined behaviour (the compiler assumed the
+//! faulting code cannot unwind), and freezing the green thread (what `may`'s
+//! `generator` does) leaves its waiters, pool slot, socket and locks hung for
+//! ever — the silent hang this replaces. A supervisor restarts an aborted
+//! server; nothing restarts a hung one.
+//!
+//! Raise the size without rebuilding with `EVENTLET_STACK_SIZE` (bytes, or
+//! `256K`, `1M`), read by [`Config::default`], or in code with
+//! [`Config::stack_size`]. Code that jumps over the guard page (C code with
+//! frames larger than a page) can still corrupt memory instead: size stacks
+//! generously for such work.
 //!
 //! # What a green thread must not do
 //! Green threads migrate between worker threads at every blocking call. So:
@@ -33,6 +48,31 @@
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
+
+/// The environment variable that sets the default stack size (bytes, or with a
+/// `K`/`M` suffix: `EVENTLET_STACK_SIZE=256K`).
+pub const STACK_ENV: &str = "EVENTLET_STACK_SIZE";
+
+/// The default stack size of a green thread, in bytes (see the module docs).
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+fn round_stack(bytes: usize) -> usize {
+    bytes.clamp(16 * 1024, 1 << 30).div_ceil(4096) * 4096
+}
+
+/// `262144`, `256K`, `256KiB`, `1M`, `1MiB` (case-insensitive) → bytes.
+fn parse_size(s: &str) -> Option<usize> {
+    let s = s.trim();
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    let n: usize = s[..digits].parse().ok()?;
+    let mult = match s[digits..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
 
 static STARTED: AtomicBool = AtomicBool::new(false);
 static INIT: Once = Once::new();
@@ -56,9 +96,21 @@ impl Default for Config {
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
+        let stack_size = match std::env::var(STACK_ENV) {
+            Ok(v) => match parse_size(&v) {
+                Some(n) => round_stack(n),
+                None => {
+                    eprintln!(
+                        "eventlet: ignoring {STACK_ENV}={v:?}: not a size like 262144, 256K or 1M"
+                    );
+                    DEFAULT_STACK_SIZE
+                }
+            },
+            Err(_) => DEFAULT_STACK_SIZE,
+        };
         Config {
             workers,
-            stack_size: 64 * 1024,
+            stack_size,
             pin_workers: false,
         }
     }
@@ -72,7 +124,7 @@ impl Config {
     }
     /// Stack size of each green thread, in bytes (rounded up to 4 KiB, at least 16 KiB).
     pub fn stack_size(mut self, bytes: usize) -> Self {
-        self.stack_size = bytes.max(16 * 1024).div_ceil(4096) * 4096;
+        self.stack_size = round_stack(bytes);
         self
     }
     /// Pin each worker thread to one CPU core.
@@ -99,6 +151,11 @@ impl Config {
             .set_workers(self.workers)
             .set_stack_size(words);
         may::config().set_worker_pin(self.pin_workers);
+        // `generator` installs its guard-page handler with the first
+        // coroutine; ours must go on top of it (see `overflow`).
+        // SAFETY: an empty closure touches no thread-local and no stack.
+        let _ = unsafe { may::coroutine::spawn(|| {}) }.join();
+        crate::overflow::install(self.stack_size);
         // Its descriptors are opened up front: a server that counts its fds
         // should not see them appear at the first socket timeout.
         crate::nudge::init();
@@ -143,5 +200,24 @@ pub(crate) fn ensure_started() {
     if !STARTED.load(Ordering::Relaxed) {
         INIT.call_once(|| Config::default().apply());
         STARTED.store(true, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("262144"), Some(262144));
+        assert_eq!(parse_size("256K"), Some(256 * 1024));
+        assert_eq!(parse_size(" 256 KiB "), Some(256 * 1024));
+        assert_eq!(parse_size("1m"), Some(1 << 20));
+        assert_eq!(parse_size("1.5M"), None);
+        assert_eq!(parse_size("K"), None);
+        assert_eq!(parse_size("-1"), None);
+        assert_eq!(parse_size("99999999999999999999"), None);
+        assert_eq!(round_stack(1), 16 * 1024);
+        assert_eq!(round_stack(65 * 1024), 68 * 1024);
     }
 }

@@ -655,6 +655,26 @@ impl<T: Send + 'static> GreenPile<T> {
     }
 }
 
+impl<T: Send + 'static> Default for GreenPile<T> {
+    /// eventlet's `GreenPile()`: a new pool of 1000.
+    ///
+    /// ```
+    /// let mut pile = eventlet::GreenPile::default();
+    /// for i in 0..3 {
+    ///     pile.spawn(move || i * 2).unwrap();
+    /// }
+    /// assert_eq!(pile.map(Result::unwrap).collect::<Vec<_>>(), [0, 2, 4]);
+    /// ```
+    fn default() -> Self {
+        GreenPile::new(GreenPile::<T>::DEFAULT_SIZE)
+    }
+}
+
+impl<T> GreenPile<T> {
+    /// The pool size of [`GreenPile::default`] (eventlet's default, 1000).
+    pub const DEFAULT_SIZE: usize = 1000;
+}
+
 impl<T> Iterator for GreenPile<T> {
     type Item = GreenResult<T>;
 

@@ -12,9 +12,9 @@
 //!    `std::sync::Mutex` guard across a blocking call. User code must follow the
 //!    same rule (see [`config`](crate::config)); Rust cannot check it for us,
 //!    exactly as it cannot for `may::go!`.
-//! 2. **Stack size.** Overflowing a green thread's stack hits a guard page and is
-//!    turned into a panic of that green thread (see [`config`](crate::config)).
-//!    The default stack is 64 KiB, twice `may`'s.
+//! 2. **Stack size.** Overflowing a green thread's stack hits a guard page and
+//!    aborts the process with a message (see [`config`](crate::config)); the
+//!    frames are never reused or unwound, so nothing unsound can follow.
 //!
 //! # Differences from eventlet
 //! Green threads run on several worker threads at once (M:N), so a spawned

@@ -25,6 +25,10 @@
 //! | `Semaphore`, `BoundedSemaphore`, `CappedSemaphore` | [`Semaphore`], [`BoundedSemaphore`], [`CappedSemaphore`] |
 //! | `queue.Queue`, `LightQueue`, `PriorityQueue`, `LifoQueue` | [`queue`] |
 //! | `Timeout`, `with_timeout` | [`Timeout`], [`with_timeout`] |
+//! | `lock.Lock`, a green mutex | [`sync::Lock`], [`sync::Mutex`] |
+//! | `corolocal.local` | [`local::Local`] |
+//! | `pools.Pool`, `pools.TokenPool` | [`pools::Pool`], [`pools::TokenPool`] |
+//! | `debug.hub_blocking_detection` | [`debug::hub_blocking_detection`] |
 //! | `listen`, `connect`, `serve`, `StopServe`, `wrap_ssl` | [`listen`], [`connect`], [`serve`], [`StopServe`], [`wrap_ssl`] |
 //!
 //! Runtime settings (workers, stack size, pinning) and the rules a green thread
@@ -92,13 +96,18 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod config;
+pub mod debug;
 mod event;
 mod greenpool;
 mod greenthread;
+pub mod local;
 pub mod net;
 mod nudge;
+mod overflow;
+pub mod pools;
 pub mod queue;
 mod semaphore;
+pub mod sync;
 mod timeout;
 mod timer;
 #[cfg(feature = "tls")]

@@ -227,6 +227,11 @@ pub struct BoundedSemaphore {
 }
 
 impl BoundedSemaphore {
+    /// Green threads blocked in `acquire`.
+    pub(crate) fn waiting(&self) -> usize {
+        self.sem.waiting()
+    }
+
     /// A bounded semaphore with `value` units, at most `value` free.
     pub fn new(value: usize) -> Self {
         BoundedSemaphore {

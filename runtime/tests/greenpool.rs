@@ -983,3 +983,13 @@ fn iterating_a_pile_or_imap_waits_through_an_expired_timeout() {
     let all = vec![0, 1, 2, 3];
     assert_eq!(reader.join(), Ok((all.clone(), all, true)));
 }
+
+#[test]
+fn green_pile_default_has_eventlets_size_1000() {
+    let mut pile: eventlet::GreenPile<usize> = eventlet::GreenPile::default();
+    assert_eq!(eventlet::GreenPile::<usize>::DEFAULT_SIZE, 1000);
+    for i in 0..10 {
+        pile.spawn(move || i).unwrap();
+    }
+    assert_eq!(pile.map(Result::unwrap).sum::<usize>(), 45);
+}

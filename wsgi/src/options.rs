@@ -33,25 +33,58 @@ pub enum HttpVersion {
 /// Where access-log and error lines go: the `log` crate (target
 /// `eventlet_wsgi`, INFO for access lines), or any writer (eventlet's
 /// file-like `log=`), one line per record.
+///
+/// The default, [`LogSink::auto`], writes to stderr like eventlet until the
+/// program installs a `log` logger, then goes through it instead (never both).
 #[derive(Clone)]
 pub struct LogSink {
     writer: Option<Arc<Mutex<Box<dyn Write + Send>>>>,
+    /// Fall back to stderr while no `log` logger is installed.
+    auto: bool,
 }
 
 impl LogSink {
-    /// Log through the `log` crate.
+    /// Log through the `log` crate only (silent without a logger).
     pub fn log_crate() -> LogSink {
-        LogSink { writer: None }
+        LogSink {
+            writer: None,
+            auto: false,
+        }
+    }
+
+    /// The default: the `log` crate once a logger is installed (any
+    /// `log::max_level()` above `Off`), stderr until then, as eventlet's
+    /// `log=sys.stderr`.
+    pub fn auto() -> LogSink {
+        LogSink {
+            writer: None,
+            auto: true,
+        }
     }
 
     /// Write lines to `w` (a file, a `Vec<u8>` behind a mutex, stderr...).
     pub fn writer(w: impl Write + Send + 'static) -> LogSink {
         LogSink {
             writer: Some(Arc::new(Mutex::new(Box::new(w)))),
+            auto: false,
         }
     }
 
+    /// True when lines go to stderr because no logger is installed.
+    fn to_stderr(&self) -> bool {
+        self.auto && self.writer.is_none() && log::max_level() == log::LevelFilter::Off
+    }
+
     fn line(&self, level: log::Level, msg: &str) {
+        if self.to_stderr() {
+            // One write per line so that lines from several green threads
+            // never interleave.
+            let mut line = String::with_capacity(msg.len() + 1);
+            line.push_str(msg);
+            line.push('\n');
+            let _ = std::io::stderr().write_all(line.as_bytes());
+            return;
+        }
         match &self.writer {
             Some(w) => {
                 // A short critical section with no blocking green-thread call
@@ -67,7 +100,9 @@ impl LogSink {
 
     /// Whether an INFO line would go anywhere (skip formatting it if not).
     pub fn info_enabled(&self) -> bool {
-        self.writer.is_some() || log::log_enabled!(target: "eventlet_wsgi", log::Level::Info)
+        self.writer.is_some()
+            || self.to_stderr()
+            || log::log_enabled!(target: "eventlet_wsgi", log::Level::Info)
     }
 
     /// An access-log or informational line.
@@ -91,6 +126,8 @@ impl fmt::Debug for LogSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(if self.writer.is_some() {
             "LogSink(writer)"
+        } else if self.auto {
+            "LogSink(auto: log crate or stderr)"
         } else {
             "LogSink(log crate)"
         })
@@ -141,7 +178,7 @@ pub struct ServerOptions {
 impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
-            log: LogSink::log_crate(),
+            log: LogSink::auto(),
             environ: HashMap::new(),
             max_size: 1024,
             max_http_version: HttpVersion::Http11,

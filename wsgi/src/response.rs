@@ -2,6 +2,7 @@
 //! (Content-Length, chunked, close-delimited), coalescing, HEAD/204/304.
 
 use crate::connio::ConnIo;
+use crate::headers::Headers;
 use crate::status;
 use std::cell::RefCell;
 use std::fmt;
@@ -137,11 +138,7 @@ impl<'c> StartResponse<'c> {
     /// recorded in the access log. An invalid status or header (CR, LF, NUL,
     /// other control characters, a non-token name, chars above U+00FF) makes
     /// the response a 500: it is never written.
-    pub fn start<K, V>(&mut self, status: &str, headers: impl IntoIterator<Item = (K, V)>)
-    where
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
+    pub fn start(&mut self, status: &str, headers: impl Headers) {
         let code = match status::parse_status(status) {
             Ok(c) => c,
             Err(e) => {
@@ -161,26 +158,23 @@ impl<'c> StartResponse<'c> {
         self.app_length = None;
         self.app_date = false;
         self.app_close = false;
-        for (k, v) in headers {
-            if let Err(e) = self.add_header(k.as_ref(), v.as_ref()) {
-                self.invalid = Some(e);
-                return;
+        headers.each(&mut |k, v| {
+            if self.invalid.is_none() {
+                if let Err(e) = self.add_header(k, v) {
+                    self.invalid = Some(e);
+                }
             }
-        }
+        });
     }
 
     /// `start_response(status, headers, exc_info)`: replace the response if
     /// nothing was sent yet, otherwise hand `err` back (PEP 3333's re-raise).
-    pub fn start_with_exc_info<K, V, E>(
+    pub fn start_with_exc_info<E>(
         &mut self,
         status: &str,
-        headers: impl IntoIterator<Item = (K, V)>,
+        headers: impl Headers,
         err: E,
-    ) -> Result<(), HeadersAlreadySent<E>>
-    where
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
+    ) -> Result<(), HeadersAlreadySent<E>> {
         if self.headers_sent() {
             return Err(HeadersAlreadySent(err));
         }
