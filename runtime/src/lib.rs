@@ -26,6 +26,8 @@
 //! | `queue.Queue`, `LightQueue`, `PriorityQueue`, `LifoQueue` | [`queue`] |
 //! | `Timeout`, `with_timeout` | [`Timeout`], [`with_timeout`] |
 //! | `listen`, `connect`, `serve`, `StopServe`, `wrap_ssl` | [`listen`], [`connect`], [`serve`], [`StopServe`], [`wrap_ssl`] |
+//! | `tpool.execute`, `tpool.Proxy` | [`tpool::execute`], [`tpool::Proxy`] |
+//! | `green.socket` DNS, `green.urllib`, `green.subprocess`, UDP | [`green`] |
 //!
 //! Runtime settings (workers, stack size, pinning) and the rules a green thread
 //! must follow are in [`config`].
@@ -34,6 +36,7 @@
 
 pub mod config;
 mod event;
+pub mod green;
 mod greenpool;
 mod greenthread;
 pub mod net;
@@ -43,6 +46,7 @@ mod semaphore;
 mod timeout;
 mod timer;
 pub mod tls;
+pub mod tpool;
 mod waiter;
 
 pub use config::{configure, Config, ConfigError};
