@@ -224,7 +224,8 @@ impl Read for PidFd {
             }
             None => {
                 self.waited = true;
-                Err(io::ErrorKind::WouldBlock.into())
+                // may only waits on a raw EAGAIN (any other error returns).
+                Err(io::Error::from_raw_os_error(libc::EAGAIN))
             }
         }
     }
