@@ -96,6 +96,18 @@ pub fn urlopen(url: &str) -> io::Result<Vec<u8>> {
     res.body_mut().read_to_vec().map_err(ureq::Error::into_io)
 }
 
+/// eventlet's `urlopen(url, data).read()`: POST `data` (sent as
+/// `application/x-www-form-urlencoded`, as urllib does) and return the
+/// response body; errors as [`urlopen`].
+pub fn urlopen_post(url: &str, data: &[u8]) -> io::Result<Vec<u8>> {
+    let mut res = shared_agent()
+        .post(url)
+        .content_type("application/x-www-form-urlencoded")
+        .send(data)
+        .map_err(ureq::Error::into_io)?;
+    res.body_mut().read_to_vec().map_err(ureq::Error::into_io)
+}
+
 // ===== transport =====
 
 /// A ureq [`Connector`] that opens plain TCP connections with
