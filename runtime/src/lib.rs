@@ -30,6 +30,8 @@
 //! | `pools.Pool`, `pools.TokenPool` | [`pools::Pool`], [`pools::TokenPool`] |
 //! | `debug.hub_blocking_detection` | [`debug::hub_blocking_detection`] |
 //! | `listen`, `connect`, `serve`, `StopServe`, `wrap_ssl` | [`listen`], [`connect`], [`serve`], [`StopServe`], [`wrap_ssl`] |
+//! | `tpool.execute`, `tpool.Proxy` | [`tpool::execute`], [`tpool::Proxy`] |
+//! | `green.socket` DNS, `green.urllib`, `green.subprocess`, UDP | [`green`] |
 //!
 //! Runtime settings (workers, stack size, pinning) and the rules a green thread
 //! must follow are in [`config`].
@@ -98,6 +100,7 @@
 pub mod config;
 pub mod debug;
 mod event;
+pub mod green;
 mod greenpool;
 mod greenthread;
 pub mod local;
@@ -113,6 +116,7 @@ mod timer;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
+pub mod tpool;
 mod waiter;
 
 pub use config::{configure, Config, ConfigError};

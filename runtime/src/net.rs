@@ -36,8 +36,9 @@
 //!   `socket.create_server`), so `[::]:80` and `0.0.0.0:80` can be bound side by
 //!   side whatever the system default. [`ListenOptions::only_v6`] turns it off.
 //! - Host names (`("localhost", 80)`, `"example.com:443"`) are resolved with the
-//!   system resolver, which **blocks the worker thread** for the lookup; use IP
-//!   addresses in servers. Like eventlet (family `AF_INET`), IPv4 results come first.
+//!   system resolver on the [`tpool`](crate::tpool) ([`green::dns`](crate::green::dns)):
+//!   only the calling green thread waits, and its [`Timeout`](crate::Timeout)
+//!   cuts the lookup. Like eventlet (family `AF_INET`), IPv4 results come first.
 //! - Timeouts (per-operation and Timeout deadlines) have millisecond
 //!   granularity, the resolution of the scheduler's IO timers.
 //! - [`serve`] waits for a free slot *before* accepting (the next client waits in
@@ -61,7 +62,7 @@ use std::error::Error;
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
 use std::mem::ManuallyDrop;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -133,17 +134,17 @@ impl From<SocketAddr> for Addr {
 ///   `"unix:/path/to.sock"` for a Unix socket;
 /// - a [`SocketAddr`], an [`Addr`], or a [`Path`]/[`PathBuf`] (Unix socket).
 ///
-/// Host names are looked up with the system resolver, which blocks the worker
-/// thread; IPv4 results are listed first.
+/// Host names are looked up with [`green::dns::resolve`](crate::green::dns::resolve)
+/// (the system resolver, run off the worker threads); IPv4 results come first.
 pub trait ToListenAddr {
     /// The addresses this names, in the order to try them.
     fn to_listen_addrs(&self) -> io::Result<Vec<Addr>>;
 }
 
+/// Off the workers, honouring the caller's Timeout, IPv4 first (eventlet's
+/// sockets default to `AF_INET`).
 fn resolve(host: &str, port: u16) -> io::Result<Vec<Addr>> {
-    let mut found: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
-    // eventlet's sockets default to AF_INET: prefer IPv4 results.
-    found.sort_by_key(SocketAddr::is_ipv6);
+    let found = crate::green::dns::resolve(host, port)?;
     Ok(found.into_iter().map(Addr::Inet).collect())
 }
 
@@ -252,14 +253,14 @@ fn first_addr(addr: &impl ToListenAddr) -> io::Result<Addr> {
 
 /// may's IO timers count whole milliseconds and treat 0 as "no timeout", so
 /// every timeout handed to may is rounded up to at least 1 ms.
-fn ceil_ms(d: Duration) -> Duration {
+pub(crate) fn ceil_ms(d: Duration) -> Duration {
     let ms = d.as_nanos().div_ceil(1_000_000).max(1);
     Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
 }
 
 /// The per-operation timeout to give may: the socket's own idle timeout or the
 /// time left of the caller's Timeout, whichever is shorter.
-fn op_timeout(own: Option<Duration>, d: &Deadline) -> Option<Duration> {
+pub(crate) fn op_timeout(own: Option<Duration>, d: &Deadline) -> Option<Duration> {
     match d.remaining() {
         None => own,
         Some(left) => {
@@ -271,14 +272,14 @@ fn op_timeout(own: Option<Duration>, d: &Deadline) -> Option<Duration> {
 
 /// True for the expiry of one of may's IO timers (the kernel's own
 /// `ETIMEDOUT`, after failed retransmissions, carries an OS error code).
-fn is_timer_expiry(err: &io::Error) -> bool {
+pub(crate) fn is_timer_expiry(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::TimedOut && err.raw_os_error().is_none()
 }
 
 /// may's timer expiry as this crate's error: the caller's [`TimeoutError`] when
 /// the Timeout's deadline is what ran out, else an anonymous one (the socket's
 /// own idle timeout; no Timeout claims it).
-fn op_error(err: io::Error, d: &Deadline) -> io::Error {
+pub(crate) fn op_error(err: io::Error, d: &Deadline) -> io::Error {
     if !is_timer_expiry(&err) {
         return err;
     }
@@ -292,7 +293,7 @@ fn op_error(err: io::Error, d: &Deadline) -> io::Error {
 }
 
 /// The Timeout error, once the caller's Timeout has expired.
-fn expired_timeout() -> Option<TimeoutError> {
+pub(crate) fn expired_timeout() -> Option<TimeoutError> {
     let d = Deadline::for_op(None);
     match d.timeout {
         Some(t) if d.remaining() == Some(Duration::ZERO) => Some(t),
@@ -300,7 +301,7 @@ fn expired_timeout() -> Option<TimeoutError> {
     }
 }
 
-fn validate_timeout(t: Option<Duration>) -> io::Result<Option<Duration>> {
+pub(crate) fn validate_timeout(t: Option<Duration>) -> io::Result<Option<Duration>> {
     match t {
         Some(d) if d.is_zero() => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
