@@ -58,3 +58,9 @@ pub use semaphore::{
 };
 pub use timeout::{with_timeout, Timeout, TimeoutError};
 pub use tls::wrap_ssl;
+
+/// eventlet's `hubs.trampoline`: wait green-ly on a foreign file descriptor.
+pub mod hubs;
+
+#[cfg(feature = "zmq")]
+pub mod zmq;
