@@ -33,7 +33,8 @@ fn main() -> io::Result<()> {
         .nth(1)
         .unwrap_or_else(|| "0.0.0.0:6000".to_string());
     let server = eventlet::listen(addr.as_str())?;
-    println!("server socket listening on {}", server.local_addr()?);
+    let port = server.local_addr()?.inet().map_or(0, |a| a.port());
+    println!("server socket listening on port {port}");
     let pool = eventlet::GreenPool::new(1000);
     loop {
         match server.accept() {

@@ -135,6 +135,13 @@ pub use timeout::{with_timeout, Timeout, TimeoutError};
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use tls::wrap_ssl;
 
+/// eventlet's `hubs.trampoline`: wait green-ly on a foreign file descriptor.
+pub mod hubs;
+
+#[cfg(feature = "zmq")]
+#[cfg_attr(docsrs, doc(cfg(feature = "zmq")))]
+pub mod zmq;
+
 /// The README's examples are compiled as doc tests, so the crates.io page
 /// cannot drift from the API.
 #[cfg(doctest)]

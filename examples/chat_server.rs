@@ -2,8 +2,8 @@
 //! is passed on to all the other participants.
 //!
 //! ```text
-//! cargo run --example chat                    # listens on 0.0.0.0:3001
-//! cargo run --example chat -- 127.0.0.1:0     # any address; prints the port
+//! cargo run --example chat_server                    # listens on 0.0.0.0:3001
+//! cargo run --example chat_server -- 127.0.0.1:0     # any address; prints the port
 //! nc localhost 3001                           # in two or more terminals
 //! ```
 //!
@@ -11,7 +11,10 @@
 //! straight from the sender's green thread, each participant here has its own
 //! writer green thread fed by a queue: two senders then never interleave their
 //! bytes on one socket, and a participant who stops reading stalls only its own
-//! writer, not the whole chat.
+//! writer, not the whole chat. (Green threads run on several worker threads
+//! here, so eventlet's "only one green thread runs at a time" does not hold;
+//! the queue is this runtime's idiom for "one writer per socket", and no lock
+//! is ever held across a blocking call.)
 
 use eventlet::queue::LightQueue;
 use eventlet::Stream;
@@ -85,7 +88,8 @@ fn main() -> io::Result<()> {
         .nth(1)
         .unwrap_or_else(|| "0.0.0.0:3001".to_string());
     let server = eventlet::listen(addr.as_str())?;
-    println!("ChatServer starting up on {}", server.local_addr()?);
+    let port = server.local_addr()?.inet().map_or(0, |a| a.port());
+    println!("ChatServer starting up on port {port}");
     let participants = Participants::default();
     for id in 0u64.. {
         let (conn, _address) = server.accept()?;
