@@ -45,6 +45,7 @@ mod response;
 mod server;
 mod signals;
 pub mod status;
+pub mod upgrade;
 
 pub use body::{Body, Chunk, IntoChunk};
 pub use chunked::ChunkError;
@@ -55,6 +56,7 @@ pub use logfmt::{LogFormat, LogFormatError, DEFAULT_LOG_FORMAT};
 pub use options::{HttpVersion, Keepalive, LogSink, ServerOptions};
 pub use response::{HeadersAlreadySent, InvalidResponse, StartResponse};
 pub use server::{Server, ServerHandle};
+pub use upgrade::{UpgradeError, Upgraded};
 
 use eventlet::net::Listener;
 
