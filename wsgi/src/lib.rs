@@ -46,6 +46,8 @@ mod server;
 mod signals;
 pub mod status;
 pub mod upgrade;
+#[cfg(feature = "websocket")]
+pub mod websocket;
 
 pub use body::{Body, Chunk, IntoChunk};
 pub use chunked::ChunkError;
