@@ -263,6 +263,11 @@ impl<'a> Conn<'a> {
             sr.close = true;
         }
         self.run_app(env, &mut sr);
+        if let Some(code) = self.io.borrow().upgraded {
+            crate::upgrade::finished(&self.state);
+            sr.code = code;
+            sr.close = true;
+        }
         let body_done =
             !sr.close && !sr.broken && (env.input.finished() || env.input.drain(opts.max_drain));
         for hook in env.take_posthooks() {
@@ -280,6 +285,18 @@ impl<'a> Conn<'a> {
     fn run_app(&mut self, env: &mut Environ<'a>, sr: &mut StartResponse<'a>) {
         let app = &self.shared.app;
         let result = catch_unwind(AssertUnwindSafe(|| app.call(env, sr)));
+        if self.io.borrow().upgraded.is_some() {
+            // The connection is the app's: no response of ours, ever.
+            if let Err(payload) = result {
+                self.shared.resume_if_killed(payload.as_ref());
+                let msg = panic_message(payload.as_ref());
+                self.shared.log_error(&format!(
+                    "{} - \"{}\": application panicked on an upgraded connection: {msg}",
+                    self.peer.remote_addr, self.request_line
+                ));
+            }
+            return;
+        }
         let body = match result {
             Ok(body) => body,
             Err(payload) => {

@@ -28,6 +28,8 @@ pub(crate) struct ConnIo {
     pub body_left: u64,
     /// Reading the request body failed: the connection cannot be reused.
     pub body_failed: bool,
+    /// The app took the connection over (`Environ::upgrade`) with this status.
+    pub upgraded: Option<u16>,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
 }
@@ -44,6 +46,7 @@ impl ConnIo {
             continue_owed: false,
             body_left: 0,
             body_failed: false,
+            upgraded: None,
             read_timeout: None,
             write_timeout: None,
         }

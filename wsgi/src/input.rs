@@ -122,6 +122,11 @@ impl<'c> Input<'c> {
         }
     }
 
+    /// The connection's IO (for `Environ::upgrade`).
+    pub(crate) fn conn_io(&self) -> &'c RefCell<ConnIo> {
+        self.io
+    }
+
     /// Prepare for the next request's body.
     pub(crate) fn reset(
         &mut self,

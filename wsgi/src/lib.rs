@@ -125,6 +125,9 @@ mod response;
 mod server;
 mod signals;
 pub mod status;
+pub mod upgrade;
+#[cfg(feature = "websocket")]
+pub mod websocket;
 
 pub use body::{Body, Chunk, IntoChunk};
 pub use chunked::ChunkError;
@@ -136,6 +139,7 @@ pub use logfmt::{LogFormat, LogFormatError, DEFAULT_LOG_FORMAT};
 pub use options::{HttpVersion, Keepalive, LogSink, ServerOptions};
 pub use response::{HeadersAlreadySent, InvalidResponse, StartResponse};
 pub use server::{Server, ServerHandle};
+pub use upgrade::{UpgradeError, Upgraded};
 
 use eventlet::net::Listener;
 

@@ -19,6 +19,8 @@ pub(crate) const STATE_IDLE: u8 = 0;
 pub(crate) const STATE_REQUEST: u8 = 1;
 /// Shutting down: no more requests.
 pub(crate) const STATE_CLOSE: u8 = 2;
+/// Taken over by the app (`Environ::upgrade`): idle for shutdown purposes.
+pub(crate) const STATE_UPGRADED: u8 = 3;
 
 struct ConnEntry {
     fd: RawFd,
@@ -86,8 +88,12 @@ impl Shared {
     /// Close idle connections now; mark busy ones to close after their response.
     fn close_connections(&self) {
         for entry in self.conns().values() {
-            if entry.state.swap(STATE_CLOSE, Ordering::AcqRel) == STATE_IDLE {
-                shutdown_fd(entry.fd);
+            match entry.state.swap(STATE_CLOSE, Ordering::AcqRel) {
+                STATE_IDLE => shutdown_fd(entry.fd),
+                STATE_UPGRADED if !crate::upgrade::server_stopping(&entry.state) => {
+                    shutdown_fd(entry.fd)
+                }
+                _ => {}
             }
         }
     }

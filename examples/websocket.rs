@@ -1,0 +1,74 @@
+//! Port of eventlet's `examples/websocket.py`: `/echo` echoes every message
+//! with its type (text stays text, binary stays binary), `/data` streams
+//! numbers for the page's plot, `/` serves `websocket.html`.
+//!
+//! ```text
+//! cargo run --example websocket                    # 127.0.0.1:7000, as eventlet
+//! cargo run --example websocket -- 127.0.0.1:0     # any address; prints it
+//! ```
+//!
+//! Limits as eventlet's defaults (8 MiB per frame, and here per message too),
+//! permessage-deflate on. This is the target of the Autobahn run (README).
+
+use eventlet_wsgi::websocket::{WebSocket, WebSocketWsgi};
+use eventlet_wsgi::{App, Body, Environ, StartResponse};
+use std::time::Duration;
+
+const PAGE: &str = include_str!("websocket.html");
+
+/// The WebSocket handler: dispatch on the path, as eventlet's `handle`.
+pub fn handle(ws: WebSocket) {
+    match ws.path() {
+        "/echo" => {
+            while let Some(m) = ws.wait() {
+                if ws.send(m).is_err() {
+                    break;
+                }
+            }
+        }
+        "/data" => {
+            // A small xorshift instead of `random.random()`: no extra crate.
+            let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+            for i in 0..10_000 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let y = (seed >> 11) as f64 / (1u64 << 53) as f64;
+                if ws.send(format!("0 {i} {y}\n")).is_err() {
+                    break;
+                }
+                eventlet::sleep(Duration::from_millis(100));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// eventlet's `dispatch`: WebSocket paths to the handler, anything else the page.
+pub fn app() -> impl App {
+    let ws = WebSocketWsgi::new(handle);
+    move |env: &mut Environ, sr: &mut StartResponse| -> Body {
+        match env.get("PATH_INFO") {
+            Some("/echo" | "/data") => ws.call(env, sr),
+            _ => {
+                sr.start("200 OK", [("Content-Type", "text/html; charset=utf-8")]);
+                Body::from(PAGE)
+            }
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn main() -> std::io::Result<()> {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,may=warn"))
+        .init();
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:7000".into());
+    let listener = eventlet::listen(addr.as_str())?;
+    println!(
+        "Visit http://{}/ in your websocket-capable browser.",
+        listener.local_addr()?
+    );
+    eventlet_wsgi::server(listener, app())
+}

@@ -1,0 +1,625 @@
+//! `eventlet.websocket`: WebSocket (RFC 6455) handlers as WSGI apps.
+//!
+//! ```no_run
+//! use eventlet_wsgi::websocket::{WebSocket, WebSocketWsgi};
+//!
+//! fn echo(ws: WebSocket) {
+//!     while let Some(msg) = ws.wait() {
+//!         if ws.send(msg).is_err() {
+//!             break;
+//!         }
+//!     }
+//! }
+//!
+//! fn main() -> std::io::Result<()> {
+//!     eventlet_wsgi::server(eventlet::listen("127.0.0.1:7000")?, WebSocketWsgi::new(echo))
+//! }
+//! ```
+//!
+//! Differences from eventlet, each on purpose: the handshake is strict (GET,
+//! HTTP/1.1, a 16-byte key; only version 13, no hixie-75/76); there is a
+//! per-message limit besides the per-frame one; invalid UTF-8 closes with
+//! 1007; a handler panic closes with 1011 (eventlet wrote an HTTP 500 into
+//! the WebSocket stream); bytes sent right after the handshake are kept;
+//! [`WebSocket::send`] works from any green thread over TLS too; on server
+//! shutdown every WebSocket gets `1001 Going Away` and `wait()` returns `None`;
+//! the peer's close code and reason are readable.
+
+mod deflate;
+mod handshake;
+mod proto;
+
+use crate::environ::Environ;
+use crate::response::StartResponse;
+use crate::upgrade::UpgradeError;
+use crate::{App, Body};
+use eventlet::net::Stream;
+use eventlet::Event;
+use may::sync::Mutex as GreenMutex;
+use proto::{Event as WsEvent, Fault, Limits, Reader, Writer};
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// eventlet's `DEFAULT_MAX_FRAME_LENGTH`: 8 MiB.
+pub const DEFAULT_MAX_FRAME_LENGTH: usize = 8 << 20;
+/// Default per-message limit (a fragmented message's total): 8 MiB.
+pub const DEFAULT_MAX_MESSAGE_LENGTH: usize = 8 << 20;
+
+/// A WebSocket message: eventlet's `str` (text) or `bytes` (binary).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message (valid UTF-8).
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+}
+
+impl Message {
+    /// The payload's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Message::Text(t) => t.as_bytes(),
+            Message::Binary(b) => b,
+        }
+    }
+
+    /// The text, for a text message.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Message::Text(t) => Some(t),
+            Message::Binary(_) => None,
+        }
+    }
+}
+
+impl From<String> for Message {
+    fn from(s: String) -> Message {
+        Message::Text(s)
+    }
+}
+
+impl From<&str> for Message {
+    fn from(s: &str) -> Message {
+        Message::Text(s.to_string())
+    }
+}
+
+impl From<Vec<u8>> for Message {
+    fn from(b: Vec<u8>) -> Message {
+        Message::Binary(b)
+    }
+}
+
+impl From<&[u8]> for Message {
+    fn from(b: &[u8]) -> Message {
+        Message::Binary(b.to_vec())
+    }
+}
+
+type OriginChecker = Box<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
+struct Config {
+    protocols: Vec<String>,
+    origin_checker: Option<OriginChecker>,
+    limits: Limits,
+    deflate: bool,
+    keepalive: Option<(Duration, Duration)>,
+    close_timeout: Duration,
+}
+
+/// eventlet's `WebSocketWSGI`: wraps a handler `Fn(WebSocket)` into an
+/// [`App`]. The handshake is answered here; the handler runs on the
+/// connection's green thread, and the WebSocket closes (`1000`) when it
+/// returns, or `1011` if it panics.
+///
+/// `configured(handler, supported_protocols, origin_checker)` maps to the
+/// builder methods:
+///
+/// ```
+/// use eventlet_wsgi::websocket::{WebSocket, WebSocketWsgi};
+/// let app = WebSocketWsgi::new(|ws: WebSocket| while ws.wait().is_some() {})
+///     .supported_protocols(["chat"])
+///     .origin_checker(|host, origin| origin == format!("http://{host}"))
+///     .max_frame_length(1 << 20)
+///     .max_message_length(4 << 20);
+/// ```
+pub struct WebSocketWsgi<H> {
+    handler: H,
+    cfg: Arc<Config>,
+}
+
+impl<H: Fn(WebSocket) + Send + Sync + 'static> WebSocketWsgi<H> {
+    /// `WebSocketWSGI(handler)`: 8 MiB frame and message limits,
+    /// permessage-deflate on, no subprotocols, any origin, no keepalive.
+    pub fn new(handler: H) -> WebSocketWsgi<H> {
+        WebSocketWsgi {
+            handler,
+            cfg: Arc::new(Config {
+                protocols: Vec::new(),
+                origin_checker: None,
+                limits: Limits {
+                    max_frame: DEFAULT_MAX_FRAME_LENGTH,
+                    max_message: DEFAULT_MAX_MESSAGE_LENGTH,
+                },
+                deflate: true,
+                keepalive: None,
+                close_timeout: Duration::from_secs(5),
+            }),
+        }
+    }
+
+    fn cfg(&mut self) -> &mut Config {
+        Arc::get_mut(&mut self.cfg).expect("configured before use")
+    }
+
+    /// Subprotocols the app speaks: the first one the client offers is chosen;
+    /// none in common → no `Sec-WebSocket-Protocol` (not an error).
+    pub fn supported_protocols<S: Into<String>>(
+        mut self,
+        protocols: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.cfg().protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// `origin_checker(host, origin)`: false answers `403 Forbidden`. `host`
+    /// and `origin` are `""` when the request has none.
+    pub fn origin_checker(
+        mut self,
+        f: impl Fn(&str, &str) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.cfg().origin_checker = Some(Box::new(f));
+        self
+    }
+
+    /// Largest payload of one client frame (after decompression for the
+    /// whole message, see below); larger closes with 1009.
+    pub fn max_frame_length(mut self, n: usize) -> Self {
+        self.cfg().limits.max_frame = n;
+        self
+    }
+
+    /// Largest client message, all its frames together and inflated;
+    /// larger closes with 1009 (eventlet has no such limit).
+    pub fn max_message_length(mut self, n: usize) -> Self {
+        self.cfg().limits.max_message = n;
+        self
+    }
+
+    /// Negotiate permessage-deflate when the client offers it (default on).
+    pub fn permessage_deflate(mut self, on: bool) -> Self {
+        self.cfg().deflate = on;
+        self
+    }
+
+    /// Ping an idle client every `interval`; close when nothing came from it
+    /// for `dead_after`.
+    pub fn keepalive(mut self, interval: Duration, dead_after: Duration) -> Self {
+        self.cfg().keepalive = Some((interval, dead_after));
+        self
+    }
+
+    /// How long a close we started waits for the client's close frame before
+    /// the TCP connection is closed anyway (default 5 s).
+    pub fn close_timeout(mut self, d: Duration) -> Self {
+        self.cfg().close_timeout = d;
+        self
+    }
+}
+
+/// The parts shared by the WebSocket's handles and the server-stop hook.
+struct Shared {
+    writer: GreenMutex<Writer<Stream>>,
+    /// The writer's descriptor: shut down (never closed) to cut the
+    /// connection without waiting for a lock. Valid while `writer` lives.
+    fd: RawFd,
+    state: Mutex<CloseState>,
+    done: Event<()>,
+    close_timeout: Duration,
+}
+
+#[derive(Default)]
+struct CloseState {
+    peer: Option<(u16, String)>,
+    /// The read side ended (close handshake done, fault or EOF).
+    finished: bool,
+}
+
+impl Shared {
+    fn state(&self) -> std::sync::MutexGuard<'_, CloseState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn writer(&self) -> may::sync::MutexGuard<'_, Writer<Stream>> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn cut(&self) {
+        // SAFETY: `fd` is the writer stream's descriptor, owned by `self`, so
+        // it is open (not reused) while `self` exists; shutdown(2) does not
+        // touch memory.
+        unsafe {
+            libc::shutdown(self.fd, libc::SHUT_RDWR);
+        }
+    }
+
+    /// Send a close frame unless one went out; then make sure the
+    /// connection ends within the close timeout even if the client never
+    /// answers (the watchdog cuts it).
+    fn start_close(self: &Arc<Self>, code: Option<u16>, reason: &str) -> io::Result<()> {
+        if self.state().finished {
+            return Ok(());
+        }
+        let me = self.clone();
+        eventlet::spawn_n(move || {
+            if me.done.wait_timeout(me.close_timeout).is_err() {
+                me.cut();
+            }
+        });
+        let mut w = self.writer();
+        if w.close_sent {
+            return Ok(());
+        }
+        w.close(code, reason)
+    }
+
+    fn finish(&self) {
+        self.state().finished = true;
+        self.cut();
+        let _ = self.done.send(());
+    }
+}
+
+/// Facts about the handshake request, kept for the handler.
+struct Info {
+    path: String,
+    origin: Option<String>,
+    protocol: Option<String>,
+    environ: Vec<(String, String)>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    reader: GreenMutex<Reader<Stream>>,
+    info: Info,
+    keepalive: Option<(Duration, Duration)>,
+}
+
+/// eventlet's `WebSocket`: a cheap handle (clone it into other green
+/// threads to [`send`](Self::send) from them while one blocks in
+/// [`wait`](Self::wait)).
+#[derive(Clone)]
+pub struct WebSocket {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for WebSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("path", &self.inner.info.path)
+            .field("protocol", &self.inner.info.protocol)
+            .finish()
+    }
+}
+
+impl WebSocket {
+    /// The next message, or `None` once the WebSocket is closed (by the
+    /// client, by [`close`](Self::close), by server shutdown, or by a
+    /// protocol violation, which is answered with its close code). Pings are
+    /// answered while waiting.
+    pub fn wait(&self) -> Option<Message> {
+        let shared = &self.inner.shared;
+        let mut r = self.inner.reader.lock().unwrap_or_else(|p| p.into_inner());
+        if shared.state().finished {
+            return None;
+        }
+        let mut last_rx = Instant::now();
+        loop {
+            if let Some((interval, _)) = self.inner.keepalive {
+                let _ = r.stream.set_read_timeout(Some(interval));
+            }
+            match r.next_event() {
+                Ok(ev) => {
+                    last_rx = Instant::now();
+                    match ev {
+                        WsEvent::Message(m) => {
+                            if !shared.writer().close_sent {
+                                return Some(m);
+                            }
+                            // Closing: data is dropped until the client's close.
+                        }
+                        WsEvent::Ping(p) => {
+                            let _ = shared.writer().pong(&p);
+                        }
+                        WsEvent::Pong => {}
+                        WsEvent::Close(peer) => {
+                            {
+                                let mut w = shared.writer();
+                                if !w.close_sent {
+                                    let _ = w.close(peer.as_ref().map(|p| p.0), "");
+                                }
+                            }
+                            shared.state().peer = peer;
+                            shared.finish();
+                            return None;
+                        }
+                    }
+                }
+                Err(Fault::Io(e)) if e.kind() == io::ErrorKind::TimedOut => {
+                    let Some((_, dead_after)) = self.inner.keepalive else {
+                        continue;
+                    };
+                    if last_rx.elapsed() >= dead_after {
+                        log::debug!(target: "eventlet_wsgi::websocket", "no answer to pings: closing");
+                        shared.finish();
+                        return None;
+                    }
+                    let _ = shared.writer().ping(b"");
+                }
+                Err(Fault::Io(_)) => {
+                    // The client went away (or the watchdog cut us): not an error.
+                    shared.finish();
+                    return None;
+                }
+                Err(fault) => {
+                    let (code, reason) = fault.close_code().expect("a close code");
+                    let _ = shared.start_close(Some(code), reason);
+                    drop(r);
+                    self.drain_until_close();
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// After our close: read (and drop) until the client's close frame, EOF
+    /// or the close timeout, then close the connection.
+    fn drain_until_close(&self) {
+        let shared = &self.inner.shared;
+        let mut r = self.inner.reader.lock().unwrap_or_else(|p| p.into_inner());
+        if shared.state().finished {
+            return;
+        }
+        let deadline = Instant::now() + shared.close_timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || r.stream.set_read_timeout(Some(left)).is_err() {
+                break;
+            }
+            match r.next_event() {
+                Ok(WsEvent::Close(peer)) => {
+                    shared.state().peer = peer;
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        shared.finish();
+    }
+
+    /// Send a message (`&str`/`String` → text, `Vec<u8>`/`&[u8]` → binary)
+    /// from any green thread. Fails once the WebSocket is closing or closed.
+    pub fn send(&self, msg: impl Into<Message>) -> io::Result<()> {
+        let msg = msg.into();
+        let shared = &self.inner.shared;
+        if shared.state().finished {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the WebSocket is closed",
+            ));
+        }
+        shared.writer().message(&msg)
+    }
+
+    /// Send a ping (the client's pong is read by [`wait`](Self::wait)).
+    pub fn ping(&self, data: &[u8]) -> io::Result<()> {
+        self.inner
+            .shared
+            .writer()
+            .ping(&data[..data.len().min(125)])
+    }
+
+    /// eventlet's `close(close_data=(code, reason))`: send a close frame;
+    /// [`wait`](Self::wait) then returns `None` once the client answers (or
+    /// after the close timeout). `code` must be 1000 or 3000–4999 (an
+    /// `InvalidInput` error otherwise); the reason is cut to 123 bytes.
+    pub fn close(&self, code: u16, reason: &str) -> io::Result<()> {
+        if !(code == 1000 || (3000..5000).contains(&code)) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "close code must be 1000 or 3000-4999",
+            ));
+        }
+        self.inner.shared.start_close(Some(code), reason)
+    }
+
+    /// The request path (`PATH_INFO`).
+    pub fn path(&self) -> &str {
+        &self.inner.info.path
+    }
+
+    /// The `Origin` header, if any.
+    pub fn origin(&self) -> Option<&str> {
+        self.inner.info.origin.as_deref()
+    }
+
+    /// The chosen subprotocol, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.inner.info.protocol.as_deref()
+    }
+
+    /// The handshake request's environ variables (a copy).
+    pub fn environ(&self) -> &[(String, String)] {
+        &self.inner.info.environ
+    }
+
+    /// One environ variable of the handshake request.
+    pub fn environ_get(&self, key: &str) -> Option<&str> {
+        self.inner
+            .info
+            .environ
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The protocol version: always 13 (RFC 6455).
+    pub fn version(&self) -> u8 {
+        13
+    }
+
+    /// The client's close code, once it sent a close frame with one
+    /// (eventlet keeps it private).
+    pub fn close_code(&self) -> Option<u16> {
+        self.inner.shared.state().peer.as_ref().map(|p| p.0)
+    }
+
+    /// The client's close reason, once it sent a close frame with a code.
+    pub fn close_reason(&self) -> Option<String> {
+        self.inner.shared.state().peer.as_ref().map(|p| p.1.clone())
+    }
+
+    /// Whether the WebSocket is closed (the read side ended).
+    pub fn closed(&self) -> bool {
+        self.inner.shared.state().finished
+    }
+
+    /// The handler returned (or panicked, `code` 1011): close, wait for the
+    /// client's close frame for a while, then close the connection.
+    fn end(&self, code: u16) {
+        let _ = self.inner.shared.start_close(Some(code), "");
+        self.drain_until_close();
+    }
+}
+
+fn refuse(sr: &mut StartResponse<'_>, status: &str, message: &str, version_header: bool) -> Body {
+    let mut headers = vec![("Connection", "close"), ("Content-Type", "text/plain")];
+    if version_header {
+        headers.push(("Sec-WebSocket-Version", "13"));
+    }
+    sr.start(status, headers);
+    Body::from(format!("{message}\n"))
+}
+
+impl<H: Fn(WebSocket) + Send + Sync + 'static> App for WebSocketWsgi<H> {
+    fn call(&self, env: &mut Environ<'_>, sr: &mut StartResponse<'_>) -> Body {
+        let cfg = &*self.cfg;
+        let req = handshake::Request {
+            method: env.get("REQUEST_METHOD").unwrap_or(""),
+            protocol: env.get("SERVER_PROTOCOL").unwrap_or(""),
+            host: env.get("HTTP_HOST"),
+            upgrade: env.get("HTTP_UPGRADE"),
+            connection: env.get("HTTP_CONNECTION"),
+            version: env.get("HTTP_SEC_WEBSOCKET_VERSION"),
+            key: env.get("HTTP_SEC_WEBSOCKET_KEY"),
+            origin: env.get("HTTP_ORIGIN"),
+            protocols: env.get("HTTP_SEC_WEBSOCKET_PROTOCOL"),
+            extensions: env.get("HTTP_SEC_WEBSOCKET_EXTENSIONS"),
+        };
+        let any = |_: &str, _: &str| true;
+        let policy = handshake::Policy {
+            protocols: &cfg.protocols,
+            origin_ok: match &cfg.origin_checker {
+                Some(f) => f.as_ref(),
+                None => &any,
+            },
+            has_origin_checker: cfg.origin_checker.is_some(),
+            deflate: cfg.deflate,
+        };
+        let accepted = match handshake::check(&req, &policy) {
+            Ok(a) => a,
+            Err(r) => return refuse(sr, r.status, r.message, r.version_header),
+        };
+        let info = Info {
+            path: env.get("PATH_INFO").unwrap_or("").to_string(),
+            origin: req.origin.map(str::to_string),
+            protocol: accepted.protocol.clone(),
+            environ: env
+                .vars()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let mut headers = vec![
+            ("Upgrade", "websocket".to_string()),
+            ("Connection", "Upgrade".to_string()),
+            ("Sec-WebSocket-Accept", accepted.accept),
+        ];
+        if let Some(p) = &accepted.protocol {
+            headers.push(("Sec-WebSocket-Protocol", p.clone()));
+        }
+        if let Some(d) = &accepted.deflate {
+            headers.push(("Sec-WebSocket-Extensions", d.response_header()));
+        }
+        let up = match env.upgrade("101 Switching Protocols", headers) {
+            Ok(u) => u,
+            Err(UpgradeError::ServerStopping) => {
+                return refuse(sr, "503 Service Unavailable", "Server shutting down", false)
+            }
+            Err(UpgradeError::Io(e)) => {
+                log::debug!(target: "eventlet_wsgi::websocket", "handshake failed: {e}");
+                return Body::empty();
+            }
+            Err(e) => return refuse(sr, "500 Internal Server Error", &e.to_string(), false),
+        };
+        let writer = match up.try_clone_stream() {
+            Ok(w) => w,
+            Err(e) => {
+                log::error!(target: "eventlet_wsgi::websocket", "cannot split the connection: {e}");
+                return Body::empty();
+            }
+        };
+        let fd = writer.as_raw_fd();
+        let shared = Arc::new(Shared {
+            writer: GreenMutex::new(Writer::new(
+                writer,
+                accepted.deflate.map(deflate::Deflater::new),
+            )),
+            fd,
+            state: Mutex::new(CloseState::default()),
+            done: Event::new(),
+            close_timeout: cfg.close_timeout,
+        });
+        let stop = shared.clone();
+        up.on_server_stop(move || {
+            let _ = stop.start_close(Some(1001), "server shutting down");
+        });
+        let (stream, leftover) = up.into_parts();
+        let ws = WebSocket {
+            inner: Arc::new(Inner {
+                shared,
+                reader: GreenMutex::new(Reader::new(
+                    stream,
+                    leftover,
+                    cfg.limits,
+                    accepted.deflate.map(deflate::Inflater::new),
+                )),
+                info,
+                keepalive: cfg.keepalive,
+            }),
+        };
+        let handler_ws = ws.clone();
+        match catch_unwind(AssertUnwindSafe(|| (self.handler)(handler_ws))) {
+            Ok(()) => ws.end(1000),
+            Err(payload) => {
+                let msg = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "non-string panic payload".into());
+                use std::io::Write as _;
+                let _ = writeln!(
+                    env.errors(),
+                    "WebSocket handler for {} panicked: {msg}",
+                    ws.path()
+                );
+                ws.end(1011);
+            }
+        }
+        Body::empty()
+    }
+}

@@ -1,0 +1,577 @@
+//! RFC 6455 framing rules over tungstenite's frame header codec: the reader
+//! turns client frames into messages and control events (or the close code a
+//! violation earns), the writer formats server frames.
+//!
+//! tungstenite's own `WebSocket`/`FrameSocket` are not used: they take `&mut`
+//! for reads and writes alike (no send while another green thread waits),
+//! keep a fixed 128 KiB read buffer (too big for 10k idle connections) and
+//! reject RSV1 (no permessage-deflate).
+
+use super::deflate::{Deflater, InflateError, Inflater};
+use super::Message;
+use std::io::{self, Cursor, Read, Write};
+use tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
+use tungstenite::protocol::frame::FrameHeader;
+
+/// The read buffer while frames are small; it grows for a bigger frame and
+/// shrinks back after it.
+pub(crate) const READ_BUF: usize = 4096;
+const SHRINK_ABOVE: usize = 64 * 1024;
+
+/// A violation of the protocol by the client: the close code it earns.
+#[derive(Debug)]
+pub(crate) enum Fault {
+    /// 1002.
+    Protocol(&'static str),
+    /// 1007.
+    InvalidData(&'static str),
+    /// 1009.
+    TooBig(&'static str),
+    /// The connection failed or ended without a close frame.
+    Io(io::Error),
+}
+
+impl Fault {
+    /// The close code to send, if any.
+    pub(crate) fn close_code(&self) -> Option<(u16, &'static str)> {
+        match self {
+            Fault::Protocol(r) => Some((1002, r)),
+            Fault::InvalidData(r) => Some((1007, r)),
+            Fault::TooBig(r) => Some((1009, r)),
+            Fault::Io(_) => None,
+        }
+    }
+}
+
+/// What one read produced.
+#[derive(Debug)]
+pub(crate) enum Event {
+    Message(Message),
+    Ping(Vec<u8>),
+    Pong,
+    /// The client's close frame: code and reason, or none.
+    Close(Option<(u16, String)>),
+}
+
+/// Limits on what a client may send.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub max_frame: usize,
+    pub max_message: usize,
+}
+
+struct Partial {
+    text: bool,
+    compressed: bool,
+    data: Vec<u8>,
+    /// Bytes of `data` known to be valid UTF-8 (text, uncompressed).
+    checked: usize,
+}
+
+/// Reads frames from the client; [`next_event`](Self::next_event) assembles
+/// them. Resumable after a timed-out read (nothing is lost).
+pub(crate) struct Reader<R> {
+    pub(crate) stream: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    partial: Option<Partial>,
+    inflater: Option<Inflater>,
+    limits: Limits,
+}
+
+fn unmask(data: &mut [u8], mask: [u8; 4]) {
+    let m = u32::from_ne_bytes(mask);
+    let mut chunks = data.chunks_exact_mut(4);
+    for c in &mut chunks {
+        let v = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]) ^ m;
+        c.copy_from_slice(&v.to_ne_bytes());
+    }
+    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
+        *b ^= mask[i];
+    }
+}
+
+/// Extend the checked prefix of a text message; `Err` at the first byte that
+/// can never start valid UTF-8 (fail fast, RFC 6455 §8.1).
+fn check_utf8(p: &mut Partial) -> Result<(), Fault> {
+    match std::str::from_utf8(&p.data[p.checked..]) {
+        Ok(_) => p.checked = p.data.len(),
+        Err(e) if e.error_len().is_some() => return Err(Fault::InvalidData("invalid UTF-8")),
+        Err(e) => p.checked += e.valid_up_to(),
+    }
+    Ok(())
+}
+
+impl<R: Read> Reader<R> {
+    pub(crate) fn new(
+        stream: R,
+        leftover: Vec<u8>,
+        limits: Limits,
+        inflater: Option<Inflater>,
+    ) -> Self {
+        let mut buf = leftover;
+        let end = buf.len();
+        buf.resize(end.max(READ_BUF), 0);
+        Reader {
+            stream,
+            buf,
+            start: 0,
+            end,
+            partial: None,
+            inflater,
+            limits,
+        }
+    }
+
+    /// Read more bytes, keeping room for `need` bytes from `start`.
+    fn fill(&mut self, need: usize) -> Result<(), Fault> {
+        if self.start > 0 && (self.start == self.end || self.buf.len() - self.start < need) {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.buf.len() < need {
+            self.buf.resize(need, 0);
+        }
+        if self.end == self.buf.len() {
+            self.buf.resize(self.buf.len() + READ_BUF, 0);
+        }
+        loop {
+            match self.stream.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    return Err(Fault::Io(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "connection closed without a close frame",
+                    )))
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Fault::Io(e)),
+            }
+        }
+    }
+
+    /// The next frame's header and payload (unmasked), rules checked that
+    /// need no message state.
+    fn frame(&mut self) -> Result<(FrameHeader, Vec<u8>), Fault> {
+        loop {
+            let avail = &self.buf[self.start..self.end];
+            let mut cur = Cursor::new(avail);
+            let parsed =
+                FrameHeader::parse(&mut cur).map_err(|_| Fault::Protocol("reserved opcode"))?;
+            let Some((hdr, len)) = parsed else {
+                self.fill(14)?;
+                continue;
+            };
+            let hlen = cur.position() as usize;
+            check_header(&hdr, len, self.limits, self.inflater.is_some())?;
+            let total = hlen + len as usize;
+            if avail.len() < total {
+                self.fill(total)?;
+                continue;
+            }
+            let at = self.start + hlen;
+            let mut payload = self.buf[at..at + len as usize].to_vec();
+            self.start += total;
+            if self.start == self.end {
+                self.start = 0;
+                self.end = 0;
+                if self.buf.len() > SHRINK_ABOVE {
+                    self.buf = vec![0; READ_BUF];
+                }
+            }
+            if let Some(mask) = hdr.mask {
+                unmask(&mut payload, mask);
+            }
+            return Ok((hdr, payload));
+        }
+    }
+
+    /// Read until a message, a control frame, or a fault.
+    pub(crate) fn next_event(&mut self) -> Result<Event, Fault> {
+        loop {
+            let (hdr, payload) = self.frame()?;
+            match hdr.opcode {
+                OpCode::Control(Control::Ping) => return Ok(Event::Ping(payload)),
+                OpCode::Control(Control::Pong) => return Ok(Event::Pong),
+                OpCode::Control(Control::Close) => return parse_close(&payload).map(Event::Close),
+                OpCode::Control(Control::Reserved(_)) | OpCode::Data(Data::Reserved(_)) => {
+                    return Err(Fault::Protocol("reserved opcode"))
+                }
+                OpCode::Data(Data::Continue) => {
+                    if self.partial.is_none() {
+                        return Err(Fault::Protocol("continuation without a message"));
+                    }
+                }
+                OpCode::Data(d) => {
+                    if self.partial.is_some() {
+                        return Err(Fault::Protocol("new message inside a fragmented one"));
+                    }
+                    self.partial = Some(Partial {
+                        text: d == Data::Text,
+                        compressed: hdr.rsv1,
+                        data: Vec::new(),
+                        checked: 0,
+                    });
+                }
+            }
+            let p = self.partial.as_mut().expect("a message in progress");
+            if p.data.len() + payload.len() > self.limits.max_message {
+                return Err(Fault::TooBig("message too big"));
+            }
+            if p.data.is_empty() {
+                p.data = payload;
+            } else {
+                p.data.extend_from_slice(&payload);
+            }
+            if p.text && !p.compressed {
+                check_utf8(p)?;
+            }
+            if hdr.is_final {
+                let p = self.partial.take().expect("a message in progress");
+                return self.finish(p).map(Event::Message);
+            }
+        }
+    }
+
+    fn finish(&mut self, p: Partial) -> Result<Message, Fault> {
+        let data = if p.compressed {
+            let inflater = self.inflater.as_mut().expect("RSV1 only with deflate");
+            inflater
+                .inflate(&p.data, self.limits.max_message)
+                .map_err(|e| match e {
+                    InflateError::TooBig => Fault::TooBig("message too big"),
+                    InflateError::Corrupt => Fault::InvalidData("invalid compressed data"),
+                })?
+        } else {
+            p.data
+        };
+        if !p.text {
+            return Ok(Message::Binary(data));
+        }
+        String::from_utf8(data)
+            .map(Message::Text)
+            .map_err(|_| Fault::InvalidData("invalid UTF-8"))
+    }
+}
+
+/// Rules on one frame's header alone.
+fn check_header(hdr: &FrameHeader, len: u64, limits: Limits, deflate: bool) -> Result<(), Fault> {
+    if hdr.mask.is_none() {
+        return Err(Fault::Protocol("unmasked client frame"));
+    }
+    if hdr.rsv2 || hdr.rsv3 {
+        return Err(Fault::Protocol("reserved bits set"));
+    }
+    let starts_message = matches!(hdr.opcode, OpCode::Data(Data::Text | Data::Binary));
+    if hdr.rsv1 && !(deflate && starts_message) {
+        return Err(Fault::Protocol("RSV1 set without a compressed message"));
+    }
+    if let OpCode::Control(_) = hdr.opcode {
+        if !hdr.is_final {
+            return Err(Fault::Protocol("fragmented control frame"));
+        }
+        if len > 125 {
+            return Err(Fault::Protocol("control frame over 125 bytes"));
+        }
+    }
+    if len > limits.max_frame as u64 {
+        return Err(Fault::TooBig("frame too big"));
+    }
+    Ok(())
+}
+
+/// A close frame's payload (RFC 6455 §5.5.1, §7.4).
+fn parse_close(payload: &[u8]) -> Result<Option<(u16, String)>, Fault> {
+    match payload {
+        [] => Ok(None),
+        [_] => Err(Fault::Protocol("one-byte close payload")),
+        [a, b, reason @ ..] => {
+            let code = u16::from_be_bytes([*a, *b]);
+            if !CloseCode::from(code).is_allowed() {
+                return Err(Fault::Protocol("invalid close code"));
+            }
+            let reason = std::str::from_utf8(reason)
+                .map_err(|_| Fault::InvalidData("invalid UTF-8 in close reason"))?;
+            Ok(Some((code, reason.to_string())))
+        }
+    }
+}
+
+/// Formats and writes server frames (never masked, never fragmented).
+pub(crate) struct Writer<W> {
+    pub(crate) stream: W,
+    out: Vec<u8>,
+    deflater: Option<Deflater>,
+    /// A close frame went out: nothing may follow it.
+    pub(crate) close_sent: bool,
+}
+
+impl<W: Write> Writer<W> {
+    pub(crate) fn new(stream: W, deflater: Option<Deflater>) -> Self {
+        Writer {
+            stream,
+            out: Vec::new(),
+            deflater,
+            close_sent: false,
+        }
+    }
+
+    fn frame(&mut self, opcode: OpCode, payload: &[u8], rsv1: bool) -> io::Result<()> {
+        if self.close_sent {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the WebSocket is closing",
+            ));
+        }
+        let hdr = FrameHeader {
+            is_final: true,
+            rsv1,
+            rsv2: false,
+            rsv3: false,
+            opcode,
+            mask: None,
+        };
+        let start = self.out.len();
+        hdr.format(payload.len() as u64, &mut self.out)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let r = if payload.len() <= 16 * 1024 {
+            self.out.extend_from_slice(payload);
+            self.stream.write_all(&self.out[start..])
+        } else {
+            self.stream
+                .write_all(&self.out[start..])
+                .and_then(|_| self.stream.write_all(payload))
+        };
+        self.out.truncate(start);
+        if self.out.capacity() > SHRINK_ABOVE {
+            self.out = Vec::new();
+        }
+        r
+    }
+
+    /// Send a data message (compressed when deflate was negotiated).
+    pub(crate) fn message(&mut self, msg: &Message) -> io::Result<()> {
+        let (opcode, data) = match msg {
+            Message::Text(t) => (OpCode::Data(Data::Text), t.as_bytes()),
+            Message::Binary(b) => (OpCode::Data(Data::Binary), b.as_slice()),
+        };
+        if self.close_sent {
+            return self.frame(opcode, data, false);
+        }
+        match self.deflater.as_mut() {
+            Some(d) => {
+                let mut z = Vec::new();
+                d.compress(data, &mut z);
+                self.frame(opcode, &z, true)
+            }
+            None => self.frame(opcode, data, false),
+        }
+    }
+
+    pub(crate) fn ping(&mut self, data: &[u8]) -> io::Result<()> {
+        self.frame(OpCode::Control(Control::Ping), data, false)
+    }
+
+    pub(crate) fn pong(&mut self, data: &[u8]) -> io::Result<()> {
+        self.frame(OpCode::Control(Control::Pong), data, false)
+    }
+
+    /// Send a close frame (code and reason, or an empty one); afterwards
+    /// every send fails.
+    pub(crate) fn close(&mut self, code: Option<u16>, reason: &str) -> io::Result<()> {
+        let mut payload = Vec::with_capacity(2 + reason.len());
+        if let Some(c) = code {
+            payload.extend_from_slice(&c.to_be_bytes());
+            // A close payload is at most 125 bytes: cut the reason on a char boundary.
+            let mut end = reason.len().min(123);
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            payload.extend_from_slice(&reason.as_bytes()[..end]);
+        }
+        let r = self.frame(OpCode::Control(Control::Close), &payload, false);
+        self.close_sent = true;
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_frame: 1000,
+        max_message: 3000,
+    };
+
+    /// A masked client frame.
+    fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
+        let mask = [1u8, 2, 3, 4];
+        let mut v = vec![first];
+        let len = payload.len();
+        if len < 126 {
+            v.push(0x80 | len as u8);
+        } else if len < 65536 {
+            v.push(0x80 | 126);
+            v.extend_from_slice(&(len as u16).to_be_bytes());
+        } else {
+            v.push(0x80 | 127);
+            v.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+        v.extend_from_slice(&mask);
+        v.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        v
+    }
+
+    fn events(bytes: Vec<u8>) -> Vec<Result<String, String>> {
+        let mut r = Reader::new(Cursor::new(bytes), Vec::new(), LIMITS, None);
+        let mut out = Vec::new();
+        loop {
+            match r.next_event() {
+                Ok(e) => out.push(Ok(format!("{e:?}"))),
+                Err(Fault::Io(_)) => return out,
+                Err(f) => {
+                    out.push(Err(format!("{:?}", f.close_code().unwrap().0)));
+                    return out;
+                }
+            }
+        }
+    }
+
+    fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
+        parts.concat()
+    }
+
+    #[test]
+    fn messages_and_control_frames() {
+        let got = events(cat(&[
+            frame(0x81, b"hello"),
+            frame(0x82, &[1, 2, 3]),
+            frame(0x01, b"frag"),
+            frame(0x89, b"p"), // ping inside a fragmented message
+            frame(0x80, b"ment"),
+            frame(0x8a, b""),
+            frame(0x88, &[0x03, 0xe8, b'b', b'y', b'e']),
+        ]));
+        assert_eq!(
+            got,
+            vec![
+                Ok("Message(Text(\"hello\"))".into()),
+                Ok("Message(Binary([1, 2, 3]))".into()),
+                Ok("Ping([112])".into()),
+                Ok("Message(Text(\"fragment\"))".into()),
+                Ok("Pong".into()),
+                Ok("Close(Some((1000, \"bye\")))".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn violations_and_their_codes() {
+        let unmasked = {
+            let mut f = vec![0x81, 0x02];
+            f.extend_from_slice(b"hi");
+            f
+        };
+        let rows: Vec<(&str, Vec<u8>, &str)> = vec![
+            ("unmasked", unmasked, "1002"),
+            ("rsv1 without deflate", frame(0xc1, b"x"), "1002"),
+            ("rsv2", frame(0xa1, b"x"), "1002"),
+            ("rsv3", frame(0x91, b"x"), "1002"),
+            ("reserved data opcode", frame(0x83, b""), "1002"),
+            ("reserved control opcode", frame(0x8b, b""), "1002"),
+            ("ping over 125", frame(0x89, &[0; 126]), "1002"),
+            ("fragmented ping", frame(0x09, b""), "1002"),
+            ("orphan continuation", frame(0x80, b"x"), "1002"),
+            (
+                "nested message",
+                cat(&[frame(0x01, b"a"), frame(0x81, b"b")]),
+                "1002",
+            ),
+            ("invalid utf-8", frame(0x81, &[0xce, 0xba, 0xff]), "1007"),
+            ("invalid utf-8, fail fast", frame(0x01, &[0xff]), "1007"),
+            ("truncated utf-8 at the end", frame(0x81, &[0xce]), "1007"),
+            ("frame too big", frame(0x82, &[0; 1001]), "1009"),
+            (
+                "message too big",
+                cat(&[
+                    frame(0x02, &[0; 1000]),
+                    frame(0x00, &[0; 1000]),
+                    frame(0x00, &[0; 1000]),
+                    frame(0x80, &[0; 1]),
+                ]),
+                "1009",
+            ),
+            ("one-byte close", frame(0x88, &[3]), "1002"),
+            ("close code 1005", frame(0x88, &[0x03, 0xed]), "1002"),
+            ("close code 999", frame(0x88, &[0x03, 0xe7]), "1002"),
+            ("close code 5000", frame(0x88, &[0x13, 0x88]), "1002"),
+            (
+                "close reason not utf-8",
+                frame(0x88, &[0x03, 0xe8, 0xff]),
+                "1007",
+            ),
+        ];
+        for (name, bytes, code) in rows {
+            let got = events(bytes);
+            assert_eq!(got.last(), Some(&Err(code.to_string())), "{name}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn utf8_split_across_frames_is_fine() {
+        // "κ" = ce ba split between two fragments
+        let got = events(cat(&[frame(0x01, &[b'a', 0xce]), frame(0x80, &[0xba])]));
+        assert_eq!(got, vec![Ok("Message(Text(\"aκ\"))".into())]);
+    }
+
+    #[test]
+    fn trickled_bytes_and_leftover_assemble() {
+        struct OneByte(Cursor<Vec<u8>>);
+        impl Read for OneByte {
+            fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+                let n = b.len().min(1);
+                self.0.read(&mut b[..n])
+            }
+        }
+        let bytes = cat(&[frame(0x81, b"first"), frame(0x82, &[9; 5000])]);
+        let (lead, rest) = bytes.split_at(3);
+        let mut r = Reader::new(
+            OneByte(Cursor::new(rest.to_vec())),
+            lead.to_vec(),
+            LIMITS_BIG,
+            None,
+        );
+        assert!(matches!(r.next_event(), Ok(Event::Message(Message::Text(t))) if t == "first"));
+        assert!(
+            matches!(r.next_event(), Ok(Event::Message(Message::Binary(b))) if b == vec![9; 5000])
+        );
+    }
+
+    const LIMITS_BIG: Limits = Limits {
+        max_frame: 10_000,
+        max_message: 10_000,
+    };
+
+    #[test]
+    fn writer_formats_unmasked_frames_and_stops_after_close() {
+        let mut w = Writer::new(Vec::new(), None);
+        w.message(&Message::Text("hi".into())).unwrap();
+        w.pong(b"p").unwrap();
+        w.close(Some(1000), "").unwrap();
+        assert!(w.message(&Message::Text("late".into())).is_err());
+        assert_eq!(
+            w.stream,
+            vec![0x81, 2, b'h', b'i', 0x8a, 1, b'p', 0x88, 2, 0x03, 0xe8]
+        );
+        let mut w = Writer::new(Vec::new(), None);
+        w.message(&Message::Binary(vec![5; 70_000])).unwrap();
+        assert_eq!(&w.stream[..10], &[0x82, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70]);
+        assert_eq!(w.stream.len(), 10 + 70_000);
+    }
+}
