@@ -874,6 +874,15 @@ impl Stream {
         }
     }
 
+    /// Read from the socket itself, under any TLS layer: for bytes a client
+    /// sends before its TLS handshake, such as a PROXY protocol header. On a
+    /// TLS stream, call it only before the first [`read`](Read::read),
+    /// [`write`](Write::write) or [`handshake`](Self::handshake): bytes taken
+    /// from the handshake would break it. Honours the timeouts like `read`.
+    pub fn read_raw(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.sock_mut().read(buf)
+    }
+
     /// A second handle to the same plain socket (a `dup` of the fd), e.g. to
     /// write from one green thread while another reads. Timeouts are not
     /// copied. TLS streams cannot be split: [`Unsupported`](io::ErrorKind::Unsupported).

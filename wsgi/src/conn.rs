@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 
 /// Per-connection facts computed once.
 struct Peer {
+    /// The client's IP (`None` on a Unix socket): whom forwarding headers are trusted from.
+    ip: Option<std::net::IpAddr>,
+    tls: bool,
     remote_addr: String,
     remote_port: String,
     server_name: String,
@@ -34,6 +37,8 @@ impl Peer {
         let (remote_addr, remote_port) = host_port(Some(peer.clone()));
         let (server_name, server_port) = host_port(stream.local_addr().ok());
         Peer {
+            ip: peer.inet().map(|sa| sa.ip()),
+            tls: stream.is_tls(),
             remote_addr,
             remote_port,
             server_name,
@@ -63,11 +68,21 @@ enum HeadRead {
 /// Serve the connection; the socket is handed back still open, for the
 /// caller to close only after the connection left the server's registry.
 pub(crate) fn handle(
-    stream: Stream,
-    peer: Addr,
+    mut stream: Stream,
+    mut peer: Addr,
     shared: Arc<Shared>,
     state: Arc<AtomicU8>,
 ) -> Stream {
+    if shared.opts.proxy_protocol {
+        match crate::proxy::accept_proxy_header(&mut stream, &peer, &shared.opts) {
+            Ok(Some(client)) => peer = client,
+            Ok(None) => {}
+            Err(e) => {
+                shared.proxy_refused(&peer, &e);
+                return stream;
+            }
+        }
+    }
     let ((), io) = with_conn(stream, &peer, &shared, state, |conn, env| conn.serve(env));
     graceful_close(&io);
     io.into_inner().stream
@@ -95,6 +110,7 @@ fn with_conn<R>(
             headers: Vec::new(),
             request_line: String::new(),
             sr_bufs: Default::default(),
+            forwarded: false,
         };
         let mut env = new_environ(&io, &shared.opts);
         f(&mut conn, &mut env)
@@ -110,6 +126,8 @@ struct Conn<'a> {
     headers: Vec<(Range<usize>, Range<usize>)>,
     request_line: String,
     sr_bufs: (Vec<u8>, Vec<u8>),
+    /// Trusted forwarding headers set this request's client address.
+    forwarded: bool,
 }
 
 impl<'a> Conn<'a> {
@@ -393,9 +411,9 @@ impl<'a> Conn<'a> {
         env.clear();
         env.push(
             "wsgi.url_scheme",
-            if shared.is_tls { "https" } else { "http" },
+            if self.peer.tls { "https" } else { "http" },
         );
-        if shared.is_tls {
+        if self.peer.tls {
             env.push("HTTPS", "on");
         }
         for (k, v) in &opts.environ {
@@ -443,6 +461,8 @@ impl<'a> Conn<'a> {
                 env.add_header_var(name, value);
             }
         }
+        self.forwarded =
+            crate::proxy::apply_forwarded(env, self.peer.ip, &opts.forwarded_allow_ips);
         self.request_line.clear();
         crate::environ::push_latin1(&mut self.request_line, &buf[head.request_line.clone()]);
         let keepalive_on = opts.keepalive != Keepalive::Disabled;
@@ -475,15 +495,22 @@ impl<'a> Conn<'a> {
             return;
         }
         let mut client_ip = String::new();
-        crate::logfmt::client_ip(
-            &self.peer.remote_addr,
-            env.get("HTTP_X_FORWARDED_FOR"),
-            opts.log_x_forwarded_for,
-            &mut client_ip,
-        );
+        let mut client_port = self.peer.remote_port.parse().ok();
+        if self.forwarded {
+            // A trusted proxy named the client: log it, not the chain.
+            client_ip.push_str(env.get("REMOTE_ADDR").unwrap_or_default());
+            client_port = env.get("REMOTE_PORT").and_then(|p| p.parse().ok());
+        } else {
+            crate::logfmt::client_ip(
+                &self.peer.remote_addr,
+                env.get("HTTP_X_FORWARDED_FOR"),
+                opts.log_x_forwarded_for,
+                &mut client_ip,
+            );
+        }
         let rec = crate::logfmt::LogRecord {
             client_ip: &client_ip,
-            client_port: self.peer.remote_port.parse().ok(),
+            client_port,
             date_time: std::time::SystemTime::now(),
             request_line: &self.request_line,
             status_code: sr.code,

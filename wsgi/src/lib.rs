@@ -41,6 +41,7 @@ pub mod head;
 mod input;
 pub mod logfmt;
 mod options;
+pub mod proxy;
 mod response;
 mod server;
 mod signals;

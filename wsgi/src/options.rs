@@ -135,6 +135,8 @@ pub struct ServerOptions {
     pub(crate) drain_timeout: Option<Duration>,
     pub(crate) handle_signals: bool,
     pub(crate) require_host: bool,
+    pub(crate) forwarded_allow_ips: crate::proxy::TrustedProxies,
+    pub(crate) proxy_protocol: bool,
 }
 
 impl Default for ServerOptions {
@@ -166,6 +168,8 @@ impl Default for ServerOptions {
             drain_timeout: None,
             handle_signals: true,
             require_host: true,
+            forwarded_allow_ips: crate::proxy::TrustedProxies::none(),
+            proxy_protocol: false,
         }
     }
 }
@@ -347,6 +351,34 @@ impl ServerOptions {
     /// 400 otherwise). Default: on (eventlet accepts requests without Host).
     pub fn require_host(mut self, on: bool) -> Self {
         self.require_host = on;
+        self
+    }
+
+    /// The proxies whose forwarding headers (`Forwarded`, `X-Forwarded-For`,
+    /// `-Proto`, `-Host`) set `REMOTE_ADDR`, `wsgi.url_scheme`/`HTTPS`,
+    /// `HTTP_HOST` and the access log's client address, and which may send
+    /// PROXY protocol headers (gunicorn's `forwarded_allow_ips`). Default:
+    /// nobody; from untrusted peers the headers are ignored.
+    ///
+    /// ```
+    /// use eventlet_wsgi::{proxy::TrustedProxies, ServerOptions};
+    /// let opts = ServerOptions::new()
+    ///     .forwarded_allow_ips(TrustedProxies::parse("127.0.0.1,10.0.0.0/8,unix").unwrap());
+    /// ```
+    pub fn forwarded_allow_ips(mut self, trusted: crate::proxy::TrustedProxies) -> Self {
+        self.forwarded_allow_ips = trusted;
+        self
+    }
+
+    /// Every connection starts with a PROXY protocol header (v1 or v2, as
+    /// HAProxy's `send-proxy`/`send-proxy-v2` or an AWS NLB send it), read
+    /// before TLS and within [`head_timeout`](Self::head_timeout); its
+    /// client address is the connection's `REMOTE_ADDR` for every request on
+    /// it. A connection from a peer outside
+    /// [`forwarded_allow_ips`](Self::forwarded_allow_ips), or with a missing or
+    /// malformed header, is closed. Default: off.
+    pub fn proxy_protocol(mut self, on: bool) -> Self {
+        self.proxy_protocol = on;
         self
     }
 

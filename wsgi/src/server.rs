@@ -70,6 +70,15 @@ impl Shared {
         }
     }
 
+    /// A connection's PROXY protocol header was missing, bad or untrusted.
+    pub(crate) fn proxy_refused(&self, peer: &Addr, e: &crate::proxy::ProxyError) {
+        if self.opts.debug {
+            self.opts
+                .log
+                .debug(&format!("({}) {peer}: {e}", std::process::id()));
+        }
+    }
+
     /// A caught panic that is really the drain deadline's kill must go on.
     pub(crate) fn resume_if_killed(&self, _payload: &(dyn std::any::Any + Send)) {
         if self.killing.load(Ordering::Acquire) {
