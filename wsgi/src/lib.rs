@@ -39,6 +39,7 @@ pub mod date;
 mod environ;
 pub mod head;
 mod input;
+pub mod listeners;
 pub mod logfmt;
 mod options;
 pub mod proxy;

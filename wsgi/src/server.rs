@@ -30,8 +30,8 @@ struct ConnEntry {
 pub(crate) struct Shared {
     pub opts: ServerOptions,
     pub app: Box<dyn App>,
-    pub is_tls: bool,
-    listener: Listener,
+    /// The first is the primary one (its address is the handle's).
+    listeners: Vec<Listener>,
     stopping: AtomicBool,
     /// Set before the drain deadline kills connections, so that their
     /// `catch_unwind` lets the kill through.
@@ -42,11 +42,14 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(listener: Listener, app: Box<dyn App>, opts: ServerOptions) -> Shared {
+        Shared::with_listeners(vec![listener], app, opts)
+    }
+
+    fn with_listeners(listeners: Vec<Listener>, app: Box<dyn App>, opts: ServerOptions) -> Shared {
         Shared {
             opts,
             app,
-            is_tls: listener.is_tls(),
-            listener,
+            listeners,
             stopping: AtomicBool::new(false),
             killing: AtomicBool::new(false),
             conns: Mutex::new(HashMap::new()),
@@ -88,7 +91,9 @@ impl Shared {
 
     fn stop(&self) {
         if !self.stopping.swap(true, Ordering::AcqRel) {
-            self.listener.shutdown();
+            for l in &self.listeners {
+                l.shutdown();
+            }
         }
     }
 
@@ -189,11 +194,24 @@ impl Server {
         }
     }
 
+    /// A server for `app` on several listeners at once (TCP and Unix, plain
+    /// and TLS, e.g. every socket systemd passed): one accept loop each,
+    /// one connection pool and one shutdown for all.
+    ///
+    /// # Panics
+    /// When `listeners` is empty.
+    pub fn with_listeners(listeners: Vec<Listener>, app: impl App, opts: ServerOptions) -> Server {
+        assert!(!listeners.is_empty(), "a server needs a listener");
+        Server {
+            shared: Arc::new(Shared::with_listeners(listeners, Box::new(app), opts)),
+        }
+    }
+
     /// A handle that stops the server.
     pub fn handle(&self) -> ServerHandle {
         ServerHandle {
             shared: Arc::downgrade(&self.shared),
-            addr: self.shared.listener.local_addr().ok(),
+            addr: self.shared.listeners[0].local_addr().ok(),
         }
     }
 
@@ -205,23 +223,42 @@ impl Server {
         if shared.opts.handle_signals {
             crate::signals::watch(Arc::downgrade(&shared));
         }
-        let scheme = if shared.is_tls { "https" } else { "http" };
-        let addr = shared.listener.local_addr();
-        let where_ = match &addr {
-            Ok(Addr::Unix(p)) => format!("{scheme}:{}", p.display()),
-            Ok(a) => format!("{scheme}://{a}"),
-            Err(_) => format!("{scheme}://?"),
-        };
-        shared.log_info(&format!(
-            "({}) wsgi starting up on {where_}",
-            std::process::id()
-        ));
+        for l in &shared.listeners {
+            let scheme = if l.is_tls() { "https" } else { "http" };
+            let where_ = match l.local_addr() {
+                Ok(Addr::Unix(p)) => format!("{scheme}:{}", p.display()),
+                Ok(a) => format!("{scheme}://{a}"),
+                Err(_) => format!("{scheme}://?"),
+            };
+            shared.log_info(&format!(
+                "({}) wsgi starting up on {where_}",
+                std::process::id()
+            ));
+        }
         let pool = shared
             .opts
             .custom_pool
             .clone()
             .unwrap_or_else(|| GreenPool::new(shared.opts.max_size));
-        let result = accept_loop(&shared, &pool);
+        // One accept loop per extra listener, in green threads of their own.
+        let extra: Vec<_> = (1..shared.listeners.len())
+            .map(|i| {
+                let (shared, pool) = (shared.clone(), pool.clone());
+                eventlet::spawn(move || {
+                    let r = accept_loop(&shared, &pool, i);
+                    shared.stop();
+                    r
+                })
+            })
+            .collect();
+        let mut result = accept_loop(&shared, &pool, 0);
+        shared.stop();
+        for gt in extra {
+            let r = gt.join().unwrap_or(Ok(()));
+            if result.is_ok() {
+                result = r;
+            }
+        }
         shared.stop();
         shutdown(&shared, &pool);
         shared.log_info(&format!(
@@ -232,13 +269,14 @@ impl Server {
     }
 }
 
-fn accept_loop(shared: &Arc<Shared>, pool: &GreenPool) -> io::Result<()> {
+fn accept_loop(shared: &Arc<Shared>, pool: &GreenPool, index: usize) -> io::Result<()> {
+    let listener = &shared.listeners[index];
     let mut backoff = Duration::from_millis(5);
     loop {
         if shared.stopping.load(Ordering::Acquire) {
             return Ok(());
         }
-        match shared.listener.accept() {
+        match listener.accept() {
             Ok((stream, peer)) => {
                 backoff = Duration::from_millis(5);
                 start_connection(shared, pool, stream, peer);
