@@ -10,6 +10,7 @@ use crate::input::{BodyFault, Input};
 use crate::options::{HttpVersion, Keepalive, ServerOptions};
 use crate::response::{RequestInfo, StartResponse};
 use crate::server::{Shared, STATE_CLOSE, STATE_IDLE, STATE_REQUEST};
+use crate::stats::{Stats, TimeoutKind};
 use eventlet::net::{Addr, Stream};
 use std::cell::RefCell;
 use std::io;
@@ -85,6 +86,10 @@ pub(crate) fn handle(
     }
     let ((), io) = with_conn(stream, &peer, &shared, state, |conn, env| conn.serve(env));
     graceful_close(&io);
+    if let Some(stats) = &shared.opts.stats {
+        let (bytes_in, bytes_out) = io.borrow_mut().take_bytes();
+        stats.bytes(bytes_in, bytes_out);
+    }
     io.into_inner().stream
 }
 
@@ -136,7 +141,10 @@ impl<'a> Conn<'a> {
             let head = match self.read_head() {
                 HeadRead::Ready(h) => h,
                 HeadRead::Gone => return,
-                HeadRead::TimedOut => return self.reject(408, "Request Timeout"),
+                HeadRead::TimedOut => {
+                    self.count(|s| s.timeout(TimeoutKind::Head));
+                    return self.reject(408, "Request Timeout");
+                }
                 HeadRead::Bad(e) => return self.reject(e.status(), e.reason()),
             };
             if self
@@ -230,7 +238,13 @@ impl<'a> Conn<'a> {
                 Err(e) if e.kind() == io::ErrorKind::TimedOut && started => {
                     return HeadRead::TimedOut
                 }
-                Err(_) => return HeadRead::Gone,
+                Err(e) => {
+                    if e.kind() == io::ErrorKind::TimedOut {
+                        drop(io);
+                        self.count(|s| s.timeout(TimeoutKind::Idle));
+                    }
+                    return HeadRead::Gone;
+                }
             }
         }
     }
@@ -239,6 +253,7 @@ impl<'a> Conn<'a> {
     #[cold]
     #[inline(never)]
     fn reject(&mut self, code: u16, reason: &str) {
+        self.count(|s| s.rejected(code));
         let body = format!("{reason}\n");
         let mut msg = format!(
             "HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nDate: ",
@@ -265,6 +280,7 @@ impl<'a> Conn<'a> {
                 return false;
             }
         }
+        self.count(Stats::request_started);
         let req = self.build_environ(env, &head);
         let expect = head.expect_continue && head.version == head::Version::Http11;
         env.input
@@ -289,6 +305,7 @@ impl<'a> Conn<'a> {
             }
         }
         self.access_log(env, &sr, started);
+        self.request_stats(&sr, started);
         self.headers = head.into_headers();
         let keep = body_done && !sr.close && !sr.broken;
         self.sr_bufs = sr.into_bufs();
@@ -488,10 +505,36 @@ impl<'a> Conn<'a> {
         }
     }
 
+    /// Run `f` on the server's statistics, if it keeps them.
+    #[inline]
+    fn count(&self, f: impl FnOnce(&Stats)) {
+        if let Some(s) = &self.shared.opts.stats {
+            f(s);
+        }
+    }
+
+    fn request_stats(&self, sr: &StartResponse<'_>, started: Instant) {
+        let Some(stats) = &self.shared.opts.stats else {
+            return;
+        };
+        let mut io = self.io.borrow_mut();
+        let (bytes_in, bytes_out) = io.take_bytes();
+        stats.request_done(sr.code, started.elapsed(), bytes_in, bytes_out);
+        if io.read_timed_out {
+            stats.timeout(TimeoutKind::Body);
+        }
+        if io.write_timed_out {
+            stats.timeout(TimeoutKind::Write);
+        }
+        io.read_timed_out = false;
+        io.write_timed_out = false;
+    }
+
     #[inline(never)]
     fn access_log(&self, env: &Environ<'_>, sr: &StartResponse<'_>, started: Instant) {
         let opts = &self.shared.opts;
-        if !opts.log_output || !opts.log.info_enabled() {
+        let log = opts.log_output && opts.log.info_enabled();
+        if !log && opts.access_hook.is_none() {
             return;
         }
         let mut client_ip = String::new();
@@ -508,6 +551,7 @@ impl<'a> Conn<'a> {
                 &mut client_ip,
             );
         }
+        let duration = started.elapsed();
         let rec = crate::logfmt::LogRecord {
             client_ip: &client_ip,
             client_port,
@@ -515,8 +559,28 @@ impl<'a> Conn<'a> {
             request_line: &self.request_line,
             status_code: sr.code,
             body_length: sr.bytes_sent,
-            wall_seconds: started.elapsed().as_secs_f64(),
+            wall_seconds: duration.as_secs_f64(),
         };
+        if let Some(hook) = &opts.access_hook {
+            (hook.0)(&crate::access_record::AccessRecord {
+                client_ip: rec.client_ip,
+                client_port: rec.client_port,
+                remote_addr: env.get("REMOTE_ADDR").unwrap_or_default(),
+                date_time: rec.date_time,
+                request_line: rec.request_line,
+                method: env.get("REQUEST_METHOD").unwrap_or_default(),
+                target: env.get("REQUEST_URI").unwrap_or_default(),
+                protocol: env.get("SERVER_PROTOCOL").unwrap_or_default(),
+                status_code: rec.status_code,
+                body_length: rec.body_length,
+                wall_seconds: rec.wall_seconds,
+                duration,
+                url_scheme: env.url_scheme(),
+            });
+        }
+        if !log {
+            return;
+        }
         let mut line = String::with_capacity(128);
         opts.log_format.render(&rec, &mut line);
         opts.log.info(&line);

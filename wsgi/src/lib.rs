@@ -29,6 +29,7 @@
 
 #![warn(missing_docs)]
 
+pub mod access_record;
 #[doc(hidden)]
 pub mod bench_support;
 mod body;
@@ -41,11 +42,13 @@ pub mod head;
 mod input;
 pub mod listeners;
 pub mod logfmt;
+pub mod metrics;
 mod options;
 pub mod proxy;
 mod response;
 mod server;
 mod signals;
+pub mod stats;
 pub mod status;
 
 pub use body::{Body, Chunk, IntoChunk};

@@ -137,6 +137,8 @@ pub struct ServerOptions {
     pub(crate) require_host: bool,
     pub(crate) forwarded_allow_ips: crate::proxy::TrustedProxies,
     pub(crate) proxy_protocol: bool,
+    pub(crate) stats: Option<std::sync::Arc<crate::stats::Stats>>,
+    pub(crate) access_hook: Option<crate::access_record::HookSlot>,
 }
 
 impl Default for ServerOptions {
@@ -170,6 +172,8 @@ impl Default for ServerOptions {
             require_host: true,
             forwarded_allow_ips: crate::proxy::TrustedProxies::none(),
             proxy_protocol: false,
+            stats: Some(crate::stats::Stats::new()),
+            access_hook: None,
         }
     }
 }
@@ -379,6 +383,39 @@ impl ServerOptions {
     /// malformed header, is closed. Default: off.
     pub fn proxy_protocol(mut self, on: bool) -> Self {
         self.proxy_protocol = on;
+        self
+    }
+
+    /// Count into these [`Stats`](crate::stats::Stats) (by default each
+    /// `ServerOptions` has its own; [`ServerHandle::stats`](crate::ServerHandle::stats)
+    /// reads them). Share one between servers to add them up.
+    pub fn stats(mut self, stats: std::sync::Arc<crate::stats::Stats>) -> Self {
+        self.stats = Some(stats);
+        self
+    }
+
+    /// Turn the statistics counters off (`false`) or back on with fresh
+    /// ones. On by default: they cost a few relaxed atomic adds per request.
+    pub fn collect_stats(mut self, on: bool) -> Self {
+        self.stats = on.then(crate::stats::Stats::new);
+        self
+    }
+
+    /// Call `hook` with an [`AccessRecord`](crate::access_record::AccessRecord)
+    /// after every response (whatever `log_output` says), e.g. to write JSON
+    /// access logs.
+    ///
+    /// ```
+    /// use eventlet_wsgi::ServerOptions;
+    /// let opts = ServerOptions::new().log_output(false).access_hook(|r| {
+    ///     println!(r#"{{"client":"{}","status":{},"ms":{}}}"#, r.client_ip, r.status_code, r.duration.as_millis());
+    /// });
+    /// ```
+    pub fn access_hook(
+        mut self,
+        hook: impl Fn(&crate::access_record::AccessRecord<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.access_hook = Some(crate::access_record::HookSlot(std::sync::Arc::new(hook)));
         self
     }
 

@@ -75,6 +75,9 @@ impl Shared {
 
     /// A connection's PROXY protocol header was missing, bad or untrusted.
     pub(crate) fn proxy_refused(&self, peer: &Addr, e: &crate::proxy::ProxyError) {
+        if let Some(s) = &self.opts.stats {
+            s.reject(crate::stats::RejectReason::ProxyProtocol);
+        }
         if self.opts.debug {
             self.opts
                 .log
@@ -90,6 +93,9 @@ impl Shared {
     }
 
     fn stop(&self) {
+        if let Some(s) = &self.opts.stats {
+            s.set_ready(false);
+        }
         if !self.stopping.swap(true, Ordering::AcqRel) {
             for l in &self.listeners {
                 l.shutdown();
@@ -148,6 +154,7 @@ impl Drop for Registration {
 pub struct ServerHandle {
     shared: Weak<Shared>,
     addr: Option<Addr>,
+    stats: Option<Arc<crate::stats::Stats>>,
 }
 
 impl ServerHandle {
@@ -158,6 +165,11 @@ impl ServerHandle {
         if let Some(s) = self.shared.upgrade() {
             s.stop();
         }
+    }
+
+    /// The server's statistics (`None` with `collect_stats(false)`).
+    pub fn stats(&self) -> Option<Arc<crate::stats::Stats>> {
+        self.stats.clone()
     }
 
     /// The address the server listens on.
@@ -212,6 +224,7 @@ impl Server {
         ServerHandle {
             shared: Arc::downgrade(&self.shared),
             addr: self.shared.listeners[0].local_addr().ok(),
+            stats: self.shared.opts.stats.clone(),
         }
     }
 
@@ -302,6 +315,10 @@ fn start_connection(
     peer: Addr,
 ) {
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let stats = shared.opts.stats.clone();
+    if let Some(s) = &stats {
+        s.connection_opened();
+    }
     let state = Arc::new(AtomicU8::new(STATE_IDLE));
     shared.conns().insert(
         id,
@@ -330,6 +347,9 @@ fn start_connection(
         // `close_connections` shuts down registered fds by number.
         drop(reg);
         drop(stream);
+        if let Some(s) = &stats {
+            s.connection_closed();
+        }
     }) {
         Ok(gt) => {
             if let Some(e) = shared.conns().get_mut(&id) {
@@ -338,6 +358,9 @@ fn start_connection(
         }
         Err(_) => {
             shared.conns().remove(&id);
+            if let Some(s) = &shared.opts.stats {
+                s.connection_closed();
+            }
         }
     }
 }
