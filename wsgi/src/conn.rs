@@ -159,6 +159,10 @@ impl<'a> Conn<'a> {
             {
                 return; // the server is stopping
             }
+            if self.shared.is_stopping() {
+                // Within the idle grace: serve this one, then close.
+                self.state.store(STATE_CLOSE, Ordering::Release);
+            }
             if !self.request(env, head) {
                 return;
             }

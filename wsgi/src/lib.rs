@@ -50,6 +50,7 @@ mod server;
 mod signals;
 pub mod stats;
 pub mod status;
+pub mod workers;
 
 pub use body::{Body, Chunk, IntoChunk};
 pub use chunked::ChunkError;

@@ -139,6 +139,7 @@ pub struct ServerOptions {
     pub(crate) proxy_protocol: bool,
     pub(crate) stats: Option<std::sync::Arc<crate::stats::Stats>>,
     pub(crate) access_hook: Option<crate::access_record::HookSlot>,
+    pub(crate) idle_grace: Duration,
 }
 
 impl Default for ServerOptions {
@@ -174,6 +175,7 @@ impl Default for ServerOptions {
             proxy_protocol: false,
             stats: Some(crate::stats::Stats::new()),
             access_hook: None,
+            idle_grace: Duration::ZERO,
         }
     }
 }
@@ -416,6 +418,18 @@ impl ServerOptions {
         hook: impl Fn(&crate::access_record::AccessRecord<'_>) + Send + Sync + 'static,
     ) -> Self {
         self.access_hook = Some(crate::access_record::HookSlot(std::sync::Arc::new(hook)));
+        self
+    }
+
+    /// On a graceful stop, keep idle keep-alive connections open this long:
+    /// a request that arrives on one is served with `Connection: close`,
+    /// and the connection is closed once answered (or at the end of the
+    /// grace). This closes the race of a client sending on a connection the
+    /// server is closing, which a client sees as a reset: with sockets
+    /// shared between processes (restarts) nothing else is lost. Default:
+    /// zero (idle connections close at once, as in eventlet).
+    pub fn idle_grace(mut self, t: Duration) -> Self {
+        self.idle_grace = t;
         self
     }
 

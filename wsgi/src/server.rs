@@ -112,6 +112,30 @@ impl Shared {
         }
     }
 
+    /// Mark busy connections to close after their response; idle ones stay.
+    fn close_busy(&self) {
+        for entry in self.conns().values() {
+            let _ = entry.state.compare_exchange(
+                STATE_REQUEST,
+                STATE_CLOSE,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
+    }
+
+    fn idle_count(&self) -> usize {
+        self.conns()
+            .values()
+            .filter(|e| e.state.load(Ordering::Acquire) == STATE_IDLE)
+            .count()
+    }
+
+    /// True once the server is stopping (a request read now is its connection's last).
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
     /// The drain deadline passed: cut every remaining connection.
     fn cut_connections(&self) -> Vec<GreenThread<()>> {
         self.killing.store(true, Ordering::Release);
@@ -368,6 +392,17 @@ fn start_connection(
 /// eventlet's `finally`: idle connections closed, active ones awaited (up to
 /// the drain deadline, then cut).
 fn shutdown(shared: &Arc<Shared>, pool: &GreenPool) {
+    let grace = shared.opts.idle_grace;
+    if !grace.is_zero() {
+        // Idle connections get one more request (answered with
+        // `Connection: close`) until the grace ends.
+        shared.close_busy();
+        let end = std::time::Instant::now() + grace;
+        while shared.idle_count() > 0 && std::time::Instant::now() < end {
+            eventlet::sleep(Duration::from_millis(20));
+            shared.close_busy();
+        }
+    }
     shared.close_connections();
     let Some(limit) = shared.opts.drain_timeout else {
         let _ = pool.waitall();
