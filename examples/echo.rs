@@ -82,7 +82,8 @@ pub fn echo(env: &mut Environ, sr: &mut StartResponse) -> Body {
         json_str(&mut out, env.get(key).unwrap_or(""));
         out.push(',');
     }
-    out.push_str(&format!("\"pid\":{},", std::process::id()));
+    // A string: the conformance test's JSON reader knows strings and objects.
+    out.push_str(&format!("\"pid\":\"{}\",", std::process::id()));
     out.push_str("\"headers\":{");
     let mut first = true;
     for (k, v) in env.vars() {
