@@ -96,6 +96,11 @@ impl Shared {
         if let Some(s) = &self.opts.stats {
             s.set_ready(false);
         }
+        self.stop_accepting();
+    }
+
+    /// Stop without touching readiness (another process takes over the sockets).
+    fn stop_accepting(&self) {
         if !self.stopping.swap(true, Ordering::AcqRel) {
             for l in &self.listeners {
                 l.shutdown();
@@ -188,6 +193,15 @@ impl ServerHandle {
     pub fn stop(&self) {
         if let Some(s) = self.shared.upgrade() {
             s.stop();
+        }
+    }
+
+    /// [`stop`](Self::stop) for a server being replaced by another process
+    /// on the same sockets: the readiness switch stays on (the service as a
+    /// whole stays ready).
+    pub fn stop_replaced(&self) {
+        if let Some(s) = self.shared.upgrade() {
+            s.stop_accepting();
         }
     }
 

@@ -8,7 +8,7 @@ use super::{
     ENV_WORKER_MAX_REQUESTS, ENV_WORKER_PIPE,
 };
 use signal_hook::consts::{
-    SIGCHLD, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR2,
+    SIGCHLD, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2,
 };
 use std::fs::File;
 use std::io::{self, Read};
@@ -119,7 +119,7 @@ impl Master {
             .collect::<Vec<_>>()
             .join(",");
         let mut signals = signal_hook::iterator::Signals::new([
-            SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR2, SIGTTIN, SIGTTOU, SIGCHLD,
+            SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU, SIGCHLD,
         ])?;
         let mut m = Running {
             opts: self.opts.clone(),
@@ -184,12 +184,19 @@ struct Running {
 impl Running {
     fn on_signal(&mut self, sig: i32) {
         match sig {
-            SIGTERM | SIGINT | SIGQUIT => {
-                let quick = sig != SIGTERM;
+            SIGTERM | SIGINT | SIGQUIT | SIGUSR1 => {
+                let quick = sig == SIGINT || sig == SIGQUIT;
+                // USR1: a new master (USR2) took over the sockets; the
+                // service stays ready, so workers stop as replaced ones.
+                let worker_sig = if sig == SIGUSR1 { SIGHUP } else { SIGTERM };
                 if self.stopping.is_some_and(|(q, _)| q || !quick) {
                     return;
                 }
-                info(if quick { "quick stop" } else { "graceful stop" });
+                info(match sig {
+                    SIGUSR1 => "replaced by a new master: graceful stop",
+                    _ if quick => "quick stop",
+                    _ => "graceful stop",
+                });
                 let limit = if quick {
                     self.opts.quick_timeout
                 } else {
@@ -201,7 +208,7 @@ impl Running {
                         p.signal(SIGINT);
                         p.stopping.get_or_insert(Instant::now());
                     } else {
-                        p.stop(SIGTERM);
+                        p.stop(worker_sig);
                     }
                 }
             }
@@ -310,7 +317,7 @@ impl Running {
             if extra == 0 {
                 break;
             }
-            p.stop(SIGTERM);
+            p.stop(SIGHUP);
             extra -= 1;
         }
     }
@@ -379,7 +386,7 @@ impl Running {
                 .min_by_key(|p| p.started)
             {
                 info(&format!("worker {} replaced: stopping it", old.id));
-                old.stop(SIGTERM);
+                old.stop(SIGHUP);
             }
         }
         // Started by USR2: once every worker is ready, the old master goes.
@@ -389,7 +396,7 @@ impl Running {
                 info(&format!("ready: stopping the old master {old}"));
                 // SAFETY: kill(2) touches no memory.
                 unsafe {
-                    libc::kill(old, SIGTERM);
+                    libc::kill(old, SIGUSR1);
                 }
                 self.old_master = None;
             }

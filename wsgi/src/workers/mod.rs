@@ -28,7 +28,10 @@
 //! `QUIT` quick stop; `HUP` replace every worker (new ones first, each old
 //! one drains once a new one is ready); `USR2` start the program anew (a new
 //! binary) on the same sockets, which stops this master gracefully once its
-//! workers are ready; `TTIN`/`TTOU` one worker more / fewer. A worker that
+//! workers are ready (by sending it `USR1`: stop as replaced, the service
+//! stays ready); `TTIN`/`TTOU` one worker more / fewer. Workers get `TERM`
+//! when the service stops (readiness off, drain delay, drain) and `HUP` when
+//! they are replaced (drain only). A worker that
 //! dies is restarted with back-off; one that served `max_requests` (plus
 //! jitter) or grew over `max_memory` is replaced the same way as on `HUP`.
 

@@ -93,10 +93,11 @@ impl Worker {
         self
     }
 
-    /// Serve `app` on the inherited listeners until told to stop. `TERM` and
-    /// `HUP` stop gracefully (readiness off, the drain delay, then in-flight
+    /// Serve `app` on the inherited listeners until told to stop. `TERM`
+    /// stops gracefully (readiness off, the drain delay, then in-flight
     /// requests finish and idle connections get `idle_grace`, 2 s unless
-    /// set); `INT` and `QUIT` stop at once.
+    /// set); `HUP` (the master replacing this worker) the same without the
+    /// readiness change and delay; `INT` and `QUIT` stop at once.
     pub fn serve(self, app: impl App, opts: ServerOptions) -> io::Result<()> {
         let mut opts = opts.handle_signals(false);
         if opts.idle_grace.is_zero() {
@@ -116,14 +117,22 @@ impl Worker {
                 .name("eventlet-worker-signals".into())
                 .spawn(move || {
                     for sig in signals.forever() {
-                        if sig == SIGINT || sig == SIGQUIT {
-                            handle.stop();
-                            std::thread::sleep(Duration::from_millis(500));
-                            std::process::exit(0);
+                        match sig {
+                            SIGINT | SIGQUIT => {
+                                handle.stop();
+                                std::thread::sleep(Duration::from_millis(500));
+                                std::process::exit(0);
+                            }
+                            // Replaced by another worker on the same sockets:
+                            // the service stays ready, this one just drains.
+                            SIGHUP => handle.stop_replaced(),
+                            // The service itself stops: tell the balancer first.
+                            _ => {
+                                stats.set_ready(false);
+                                std::thread::sleep(drain_delay);
+                                handle.stop();
+                            }
                         }
-                        stats.set_ready(false);
-                        std::thread::sleep(drain_delay);
-                        handle.stop();
                     }
                 })?;
         }
