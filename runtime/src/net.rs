@@ -506,13 +506,16 @@ struct AcceptIo {
     io: CoIo<Acceptor>,
     /// The per-op timeout last handed to may (it only changes under a Timeout).
     timeout: Option<Duration>,
+    /// For a socket shared with other processes: wake this often to look at
+    /// the `closed` flag (shutdown(2) would stop the socket for all of them).
+    poll: Option<Duration>,
 }
 
 impl AcceptIo {
     fn accept(&mut self) -> io::Result<(Socket, SockAddr)> {
         loop {
             let d = Deadline::for_op(None);
-            let t = op_timeout(None, &d);
+            let t = op_timeout(self.poll, &d);
             if t != self.timeout {
                 self.io.set_read_timeout(t)?;
                 self.timeout = t;
@@ -555,6 +558,9 @@ pub struct Listener {
     sock: Arc<Socket>,
     closed: Arc<AtomicBool>,
     unix: bool,
+    /// Inherited from elsewhere (systemd, a master process): other
+    /// processes may accept on it too, so `shutdown` must not touch it.
+    shared: bool,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -584,13 +590,49 @@ impl Listener {
         let io = CoIo::new(acceptor).map_err(io::Error::from)?;
         Ok(Listener {
             turn: Semaphore::new(1),
-            io: may::sync::Mutex::new(AcceptIo { io, timeout: None }),
+            io: may::sync::Mutex::new(AcceptIo {
+                io,
+                timeout: None,
+                poll: None,
+            }),
             sock,
             closed,
             unix,
+            shared: false,
             #[cfg(feature = "tls")]
             tls: None,
         })
+    }
+
+    /// A listener from a listening socket this process inherited (systemd
+    /// socket activation, a master process, `fd://N`). The socket may be
+    /// shared with other processes, so [`shutdown`](Self::shutdown) only
+    /// stops this listener's accepts (within 100 ms) and leaves the socket
+    /// listening for the others; dropping the listener closes this
+    /// process's descriptor only. Fails unless `fd` is a listening stream
+    /// socket.
+    ///
+    /// ```
+    /// use std::os::fd::OwnedFd;
+    /// let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let l = eventlet::net::Listener::from_fd(OwnedFd::from(std_listener)).unwrap();
+    /// assert!(l.local_addr().unwrap().inet().is_some());
+    /// ```
+    pub fn from_fd(fd: std::os::fd::OwnedFd) -> io::Result<Listener> {
+        crate::config::ensure_started();
+        let sock = Socket::from(fd);
+        if sock.r#type()? != Type::STREAM || !sock.is_listener()? {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a listening stream socket",
+            ));
+        }
+        sock.set_cloexec(true)?;
+        let mut l = Listener::new(sock)?;
+        l.shared = true;
+        l.io.get_mut().unwrap_or_else(PoisonError::into_inner).poll =
+            Some(Duration::from_millis(100));
+        Ok(l)
     }
 
     /// Wait for a connection: the new stream and the peer's address (an empty
@@ -639,7 +681,7 @@ impl Listener {
     /// accepted are not affected. The socket is closed when the listener is
     /// dropped.
     pub fn shutdown(&self) {
-        if !self.closed.swap(true, Ordering::SeqCst) {
+        if !self.closed.swap(true, Ordering::SeqCst) && !self.shared {
             // The kernel wakes the poller (EPOLLHUP) for TCP and Unix listeners;
             // the woken accept sees `closed`. An error only means nothing to wake.
             let _ = self.sock.shutdown(Shutdown::Both);
@@ -894,6 +936,15 @@ impl Stream {
             #[cfg(feature = "tls")]
             Inner::Tls(t) => t.handshake(),
         }
+    }
+
+    /// Read from the socket itself, under any TLS layer: for bytes a client
+    /// sends before its TLS handshake, such as a PROXY protocol header. On a
+    /// TLS stream, call it only before the first [`read`](Read::read),
+    /// [`write`](Write::write) or [`handshake`](Self::handshake): bytes taken
+    /// from the handshake would break it. Honours the timeouts like `read`.
+    pub fn read_raw(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.sock_mut().read(buf)
     }
 
     /// A second handle to the same plain socket (a `dup` of the fd), e.g. to

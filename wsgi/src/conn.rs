@@ -10,6 +10,7 @@ use crate::input::{BodyFault, Input};
 use crate::options::{HttpVersion, Keepalive, ServerOptions};
 use crate::response::{RequestInfo, StartResponse};
 use crate::server::{Shared, STATE_CLOSE, STATE_IDLE, STATE_REQUEST};
+use crate::stats::{Stats, TimeoutKind};
 use eventlet::net::{Addr, Stream};
 use std::cell::RefCell;
 use std::io;
@@ -22,6 +23,9 @@ use std::time::{Duration, Instant};
 
 /// Per-connection facts computed once.
 struct Peer {
+    /// The client's IP (`None` on a Unix socket): whom forwarding headers are trusted from.
+    ip: Option<std::net::IpAddr>,
+    tls: bool,
     remote_addr: String,
     remote_port: String,
     server_name: String,
@@ -34,6 +38,8 @@ impl Peer {
         let (remote_addr, remote_port) = host_port(Some(peer.clone()));
         let (server_name, server_port) = host_port(stream.local_addr().ok());
         Peer {
+            ip: peer.inet().map(|sa| sa.ip()),
+            tls: stream.is_tls(),
             remote_addr,
             remote_port,
             server_name,
@@ -63,13 +69,27 @@ enum HeadRead {
 /// Serve the connection; the socket is handed back still open, for the
 /// caller to close only after the connection left the server's registry.
 pub(crate) fn handle(
-    stream: Stream,
-    peer: Addr,
+    mut stream: Stream,
+    mut peer: Addr,
     shared: Arc<Shared>,
     state: Arc<AtomicU8>,
 ) -> Stream {
+    if shared.opts.proxy_protocol {
+        match crate::proxy::accept_proxy_header(&mut stream, &peer, &shared.opts) {
+            Ok(Some(client)) => peer = client,
+            Ok(None) => {}
+            Err(e) => {
+                shared.proxy_refused(&peer, &e);
+                return stream;
+            }
+        }
+    }
     let ((), io) = with_conn(stream, &peer, &shared, state, |conn, env| conn.serve(env));
     graceful_close(&io);
+    if let Some(stats) = &shared.opts.stats {
+        let (bytes_in, bytes_out) = io.borrow_mut().take_bytes();
+        stats.bytes(bytes_in, bytes_out);
+    }
     io.into_inner().stream
 }
 
@@ -95,6 +115,7 @@ fn with_conn<R>(
             headers: Vec::new(),
             request_line: String::new(),
             sr_bufs: Default::default(),
+            forwarded: false,
         };
         let mut env = new_environ(&io, &shared.opts);
         f(&mut conn, &mut env)
@@ -110,6 +131,8 @@ struct Conn<'a> {
     headers: Vec<(Range<usize>, Range<usize>)>,
     request_line: String,
     sr_bufs: (Vec<u8>, Vec<u8>),
+    /// Trusted forwarding headers set this request's client address.
+    forwarded: bool,
 }
 
 impl<'a> Conn<'a> {
@@ -118,7 +141,10 @@ impl<'a> Conn<'a> {
             let head = match self.read_head() {
                 HeadRead::Ready(h) => h,
                 HeadRead::Gone => return,
-                HeadRead::TimedOut => return self.reject(408, "Request Timeout"),
+                HeadRead::TimedOut => {
+                    self.count(|s| s.timeout(TimeoutKind::Head));
+                    return self.reject(408, "Request Timeout");
+                }
                 HeadRead::Bad(e) => return self.reject(e.status(), e.reason()),
             };
             if self
@@ -132,6 +158,10 @@ impl<'a> Conn<'a> {
                 .is_err()
             {
                 return; // the server is stopping
+            }
+            if self.shared.is_stopping() {
+                // Within the idle grace: serve this one, then close.
+                self.state.store(STATE_CLOSE, Ordering::Release);
             }
             if !self.request(env, head) {
                 return;
@@ -212,7 +242,13 @@ impl<'a> Conn<'a> {
                 Err(e) if e.kind() == io::ErrorKind::TimedOut && started => {
                     return HeadRead::TimedOut
                 }
-                Err(_) => return HeadRead::Gone,
+                Err(e) => {
+                    if e.kind() == io::ErrorKind::TimedOut {
+                        drop(io);
+                        self.count(|s| s.timeout(TimeoutKind::Idle));
+                    }
+                    return HeadRead::Gone;
+                }
             }
         }
     }
@@ -221,6 +257,7 @@ impl<'a> Conn<'a> {
     #[cold]
     #[inline(never)]
     fn reject(&mut self, code: u16, reason: &str) {
+        self.count(|s| s.rejected(code));
         let body = format!("{reason}\n");
         let mut msg = format!(
             "HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nDate: ",
@@ -247,6 +284,7 @@ impl<'a> Conn<'a> {
                 return false;
             }
         }
+        self.count(Stats::request_started);
         let req = self.build_environ(env, &head);
         let expect = head.expect_continue && head.version == head::Version::Http11;
         env.input
@@ -276,6 +314,7 @@ impl<'a> Conn<'a> {
             }
         }
         self.access_log(env, &sr, started);
+        self.request_stats(&sr, started);
         self.headers = head.into_headers();
         let keep = body_done && !sr.close && !sr.broken;
         self.sr_bufs = sr.into_bufs();
@@ -410,9 +449,9 @@ impl<'a> Conn<'a> {
         env.clear();
         env.push(
             "wsgi.url_scheme",
-            if shared.is_tls { "https" } else { "http" },
+            if self.peer.tls { "https" } else { "http" },
         );
-        if shared.is_tls {
+        if self.peer.tls {
             env.push("HTTPS", "on");
         }
         for (k, v) in &opts.environ {
@@ -460,6 +499,8 @@ impl<'a> Conn<'a> {
                 env.add_header_var(name, value);
             }
         }
+        self.forwarded =
+            crate::proxy::apply_forwarded(env, self.peer.ip, &opts.forwarded_allow_ips);
         self.request_line.clear();
         crate::environ::push_latin1(&mut self.request_line, &buf[head.request_line.clone()]);
         let keepalive_on = opts.keepalive != Keepalive::Disabled;
@@ -485,28 +526,82 @@ impl<'a> Conn<'a> {
         }
     }
 
+    /// Run `f` on the server's statistics, if it keeps them.
+    #[inline]
+    fn count(&self, f: impl FnOnce(&Stats)) {
+        if let Some(s) = &self.shared.opts.stats {
+            f(s);
+        }
+    }
+
+    fn request_stats(&self, sr: &StartResponse<'_>, started: Instant) {
+        let Some(stats) = &self.shared.opts.stats else {
+            return;
+        };
+        let mut io = self.io.borrow_mut();
+        let (bytes_in, bytes_out) = io.take_bytes();
+        stats.request_done(sr.code, started.elapsed(), bytes_in, bytes_out);
+        if io.read_timed_out {
+            stats.timeout(TimeoutKind::Body);
+        }
+        if io.write_timed_out {
+            stats.timeout(TimeoutKind::Write);
+        }
+        io.read_timed_out = false;
+        io.write_timed_out = false;
+    }
+
     #[inline(never)]
     fn access_log(&self, env: &Environ<'_>, sr: &StartResponse<'_>, started: Instant) {
         let opts = &self.shared.opts;
-        if !opts.log_output || !opts.log.info_enabled() {
+        let log = opts.log_output && opts.log.info_enabled();
+        if !log && opts.access_hook.is_none() {
             return;
         }
         let mut client_ip = String::new();
-        crate::logfmt::client_ip(
-            &self.peer.remote_addr,
-            env.get("HTTP_X_FORWARDED_FOR"),
-            opts.log_x_forwarded_for,
-            &mut client_ip,
-        );
+        let mut client_port = self.peer.remote_port.parse().ok();
+        if self.forwarded {
+            // A trusted proxy named the client: log it, not the chain.
+            client_ip.push_str(env.get("REMOTE_ADDR").unwrap_or_default());
+            client_port = env.get("REMOTE_PORT").and_then(|p| p.parse().ok());
+        } else {
+            crate::logfmt::client_ip(
+                &self.peer.remote_addr,
+                env.get("HTTP_X_FORWARDED_FOR"),
+                opts.log_x_forwarded_for,
+                &mut client_ip,
+            );
+        }
+        let duration = started.elapsed();
         let rec = crate::logfmt::LogRecord {
             client_ip: &client_ip,
-            client_port: self.peer.remote_port.parse().ok(),
+            client_port,
             date_time: std::time::SystemTime::now(),
             request_line: &self.request_line,
             status_code: sr.code,
             body_length: sr.bytes_sent,
-            wall_seconds: started.elapsed().as_secs_f64(),
+            wall_seconds: duration.as_secs_f64(),
         };
+        if let Some(hook) = &opts.access_hook {
+            (hook.0)(&crate::access_record::AccessRecord {
+                client_ip: rec.client_ip,
+                client_port: rec.client_port,
+                remote_addr: env.get("REMOTE_ADDR").unwrap_or_default(),
+                date_time: rec.date_time,
+                request_line: rec.request_line,
+                method: env.get("REQUEST_METHOD").unwrap_or_default(),
+                target: env.get("REQUEST_URI").unwrap_or_default(),
+                protocol: env.get("SERVER_PROTOCOL").unwrap_or_default(),
+                status_code: rec.status_code,
+                body_length: rec.body_length,
+                wall_seconds: rec.wall_seconds,
+                duration,
+                url_scheme: env.url_scheme(),
+            });
+        }
+        if !log {
+            return;
+        }
         let mut line = String::with_capacity(128);
         opts.log_format.render(&rec, &mut line);
         opts.log.info(&line);

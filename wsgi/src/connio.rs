@@ -32,6 +32,12 @@ pub(crate) struct ConnIo {
     pub upgraded: Option<u16>,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
+    /// Bytes read from / written to the socket, for the statistics.
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// A read / a write failed on its deadline since the flags were cleared.
+    pub read_timed_out: bool,
+    pub write_timed_out: bool,
 }
 
 impl ConnIo {
@@ -49,6 +55,10 @@ impl ConnIo {
             upgraded: None,
             read_timeout: None,
             write_timeout: None,
+            bytes_in: 0,
+            bytes_out: 0,
+            read_timed_out: false,
+            write_timed_out: false,
         }
     }
 
@@ -89,10 +99,11 @@ impl ConnIo {
             match self.stream.read(&mut self.buf[self.end..]) {
                 Ok(n) => {
                     self.end += n;
+                    self.bytes_in += n as u64;
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                Err(e) => return Err(self.read_failed(e)),
             }
         }
     }
@@ -106,9 +117,27 @@ impl ConnIo {
         loop {
             match self.stream.read(dst) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                r => return r,
+                Ok(n) => {
+                    self.bytes_in += n as u64;
+                    return Ok(n);
+                }
+                Err(e) => return Err(self.read_failed(e)),
             }
         }
+    }
+
+    fn read_failed(&mut self, e: io::Error) -> io::Error {
+        if e.kind() == io::ErrorKind::TimedOut {
+            self.read_timed_out = true;
+        }
+        e
+    }
+
+    fn write_failed(&mut self, e: io::Error) -> io::Error {
+        if e.kind() == io::ErrorKind::TimedOut {
+            self.write_timed_out = true;
+        }
+        e
     }
 
     /// Replace the buffered input with `bytes` (benchmarks only: no socket).
@@ -131,6 +160,14 @@ impl ConnIo {
         }
     }
 
+    /// Bytes read and written since the last call.
+    pub fn take_bytes(&mut self) -> (u64, u64) {
+        let r = (self.bytes_in, self.bytes_out);
+        self.bytes_in = 0;
+        self.bytes_out = 0;
+        r
+    }
+
     pub fn set_read_timeout(&mut self, t: Option<Duration>) -> io::Result<()> {
         if self.read_timeout != t {
             self.stream.set_read_timeout(t)?;
@@ -151,10 +188,11 @@ impl ConnIo {
     pub fn flush_out(&mut self) -> io::Result<()> {
         if !self.out.is_empty() {
             let r = self.stream.write_all(&self.out);
+            self.bytes_out += self.out.len() as u64;
             self.out.clear();
-            r?;
+            r.map_err(|e| self.write_failed(e))?;
         }
-        self.stream.flush()
+        self.stream.flush().map_err(|e| self.write_failed(e))
     }
 
     /// Queue `data`, sending the queue once it grows past a socket-sized batch.
@@ -162,7 +200,11 @@ impl ConnIo {
         if self.out.len() + data.len() > 64 * 1024 {
             self.flush_out()?;
             if data.len() > 16 * 1024 {
-                return self.stream.write_all(data);
+                self.bytes_out += data.len() as u64;
+                return self
+                    .stream
+                    .write_all(data)
+                    .map_err(|e| self.write_failed(e));
             }
         }
         self.out.extend_from_slice(data);

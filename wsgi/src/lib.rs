@@ -108,6 +108,7 @@
 #![warn(missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod access_record;
 #[doc(hidden)]
 pub mod bench_support;
 mod body;
@@ -119,15 +120,20 @@ mod environ;
 pub mod head;
 mod headers;
 mod input;
+pub mod listeners;
 pub mod logfmt;
+pub mod metrics;
 mod options;
+pub mod proxy;
 mod response;
 mod server;
 mod signals;
+pub mod stats;
 pub mod status;
 pub mod upgrade;
 #[cfg(feature = "websocket")]
 pub mod websocket;
+pub mod workers;
 
 pub use body::{Body, Chunk, IntoChunk};
 pub use chunked::ChunkError;

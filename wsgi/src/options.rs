@@ -173,6 +173,11 @@ pub struct ServerOptions {
     pub(crate) drain_timeout: Option<Duration>,
     pub(crate) handle_signals: bool,
     pub(crate) require_host: bool,
+    pub(crate) forwarded_allow_ips: crate::proxy::TrustedProxies,
+    pub(crate) proxy_protocol: bool,
+    pub(crate) stats: Option<std::sync::Arc<crate::stats::Stats>>,
+    pub(crate) access_hook: Option<crate::access_record::HookSlot>,
+    pub(crate) idle_grace: Duration,
 }
 
 impl Default for ServerOptions {
@@ -204,6 +209,11 @@ impl Default for ServerOptions {
             drain_timeout: None,
             handle_signals: true,
             require_host: true,
+            forwarded_allow_ips: crate::proxy::TrustedProxies::none(),
+            proxy_protocol: false,
+            stats: Some(crate::stats::Stats::new()),
+            access_hook: None,
+            idle_grace: Duration::ZERO,
         }
     }
 }
@@ -385,6 +395,79 @@ impl ServerOptions {
     /// 400 otherwise). Default: on (eventlet accepts requests without Host).
     pub fn require_host(mut self, on: bool) -> Self {
         self.require_host = on;
+        self
+    }
+
+    /// The proxies whose forwarding headers (`Forwarded`, `X-Forwarded-For`,
+    /// `-Proto`, `-Host`) set `REMOTE_ADDR`, `wsgi.url_scheme`/`HTTPS`,
+    /// `HTTP_HOST` and the access log's client address, and which may send
+    /// PROXY protocol headers (gunicorn's `forwarded_allow_ips`). Default:
+    /// nobody; from untrusted peers the headers are ignored.
+    ///
+    /// ```
+    /// use eventlet_wsgi::{proxy::TrustedProxies, ServerOptions};
+    /// let opts = ServerOptions::new()
+    ///     .forwarded_allow_ips(TrustedProxies::parse("127.0.0.1,10.0.0.0/8,unix").unwrap());
+    /// ```
+    pub fn forwarded_allow_ips(mut self, trusted: crate::proxy::TrustedProxies) -> Self {
+        self.forwarded_allow_ips = trusted;
+        self
+    }
+
+    /// Every connection starts with a PROXY protocol header (v1 or v2, as
+    /// HAProxy's `send-proxy`/`send-proxy-v2` or an AWS NLB send it), read
+    /// before TLS and within [`head_timeout`](Self::head_timeout); its
+    /// client address is the connection's `REMOTE_ADDR` for every request on
+    /// it. A connection from a peer outside
+    /// [`forwarded_allow_ips`](Self::forwarded_allow_ips), or with a missing or
+    /// malformed header, is closed. Default: off.
+    pub fn proxy_protocol(mut self, on: bool) -> Self {
+        self.proxy_protocol = on;
+        self
+    }
+
+    /// Count into these [`Stats`](crate::stats::Stats) (by default each
+    /// `ServerOptions` has its own; [`ServerHandle::stats`](crate::ServerHandle::stats)
+    /// reads them). Share one between servers to add them up.
+    pub fn stats(mut self, stats: std::sync::Arc<crate::stats::Stats>) -> Self {
+        self.stats = Some(stats);
+        self
+    }
+
+    /// Turn the statistics counters off (`false`) or back on with fresh
+    /// ones. On by default: they cost a few relaxed atomic adds per request.
+    pub fn collect_stats(mut self, on: bool) -> Self {
+        self.stats = on.then(crate::stats::Stats::new);
+        self
+    }
+
+    /// Call `hook` with an [`AccessRecord`](crate::access_record::AccessRecord)
+    /// after every response (whatever `log_output` says), e.g. to write JSON
+    /// access logs.
+    ///
+    /// ```
+    /// use eventlet_wsgi::ServerOptions;
+    /// let opts = ServerOptions::new().log_output(false).access_hook(|r| {
+    ///     println!(r#"{{"client":"{}","status":{},"ms":{}}}"#, r.client_ip, r.status_code, r.duration.as_millis());
+    /// });
+    /// ```
+    pub fn access_hook(
+        mut self,
+        hook: impl Fn(&crate::access_record::AccessRecord<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.access_hook = Some(crate::access_record::HookSlot(std::sync::Arc::new(hook)));
+        self
+    }
+
+    /// On a graceful stop, keep idle keep-alive connections open this long:
+    /// a request that arrives on one is served with `Connection: close`,
+    /// and the connection is closed once answered (or at the end of the
+    /// grace). This closes the race of a client sending on a connection the
+    /// server is closing, which a client sees as a reset: with sockets
+    /// shared between processes (restarts) nothing else is lost. Default:
+    /// zero (idle connections close at once, as in eventlet).
+    pub fn idle_grace(mut self, t: Duration) -> Self {
+        self.idle_grace = t;
         self
     }
 

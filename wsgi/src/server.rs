@@ -32,8 +32,8 @@ struct ConnEntry {
 pub(crate) struct Shared {
     pub opts: ServerOptions,
     pub app: Box<dyn App>,
-    pub is_tls: bool,
-    listener: Listener,
+    /// The first is the primary one (its address is the handle's).
+    listeners: Vec<Listener>,
     stopping: AtomicBool,
     /// Set before the drain deadline kills connections, so that their
     /// `catch_unwind` lets the kill through.
@@ -44,11 +44,14 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(listener: Listener, app: Box<dyn App>, opts: ServerOptions) -> Shared {
+        Shared::with_listeners(vec![listener], app, opts)
+    }
+
+    fn with_listeners(listeners: Vec<Listener>, app: Box<dyn App>, opts: ServerOptions) -> Shared {
         Shared {
             opts,
             app,
-            is_tls: listener.is_tls(),
-            listener,
+            listeners,
             stopping: AtomicBool::new(false),
             killing: AtomicBool::new(false),
             conns: Mutex::new(HashMap::new()),
@@ -72,6 +75,18 @@ impl Shared {
         }
     }
 
+    /// A connection's PROXY protocol header was missing, bad or untrusted.
+    pub(crate) fn proxy_refused(&self, peer: &Addr, e: &crate::proxy::ProxyError) {
+        if let Some(s) = &self.opts.stats {
+            s.reject(crate::stats::RejectReason::ProxyProtocol);
+        }
+        if self.opts.debug {
+            self.opts
+                .log
+                .debug(&format!("({}) {peer}: {e}", std::process::id()));
+        }
+    }
+
     /// A caught panic that is really the drain deadline's kill must go on.
     pub(crate) fn resume_if_killed(&self, _payload: &(dyn std::any::Any + Send)) {
         if self.killing.load(Ordering::Acquire) {
@@ -80,8 +95,18 @@ impl Shared {
     }
 
     fn stop(&self) {
+        if let Some(s) = &self.opts.stats {
+            s.set_ready(false);
+        }
+        self.stop_accepting();
+    }
+
+    /// Stop without touching readiness (another process takes over the sockets).
+    fn stop_accepting(&self) {
         if !self.stopping.swap(true, Ordering::AcqRel) {
-            self.listener.shutdown();
+            for l in &self.listeners {
+                l.shutdown();
+            }
         }
     }
 
@@ -96,6 +121,30 @@ impl Shared {
                 _ => {}
             }
         }
+    }
+
+    /// Mark busy connections to close after their response; idle ones stay.
+    fn close_busy(&self) {
+        for entry in self.conns().values() {
+            let _ = entry.state.compare_exchange(
+                STATE_REQUEST,
+                STATE_CLOSE,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
+    }
+
+    fn idle_count(&self) -> usize {
+        self.conns()
+            .values()
+            .filter(|e| e.state.load(Ordering::Acquire) == STATE_IDLE)
+            .count()
+    }
+
+    /// True once the server is stopping (a request read now is its connection's last).
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
     }
 
     /// The drain deadline passed: cut every remaining connection.
@@ -140,6 +189,7 @@ impl Drop for Registration {
 pub struct ServerHandle {
     shared: Weak<Shared>,
     addr: Option<Addr>,
+    stats: Option<Arc<crate::stats::Stats>>,
 }
 
 impl ServerHandle {
@@ -150,6 +200,20 @@ impl ServerHandle {
         if let Some(s) = self.shared.upgrade() {
             s.stop();
         }
+    }
+
+    /// [`stop`](Self::stop) for a server being replaced by another process
+    /// on the same sockets: the readiness switch stays on (the service as a
+    /// whole stays ready).
+    pub fn stop_replaced(&self) {
+        if let Some(s) = self.shared.upgrade() {
+            s.stop_accepting();
+        }
+    }
+
+    /// The server's statistics (`None` with `collect_stats(false)`).
+    pub fn stats(&self) -> Option<Arc<crate::stats::Stats>> {
+        self.stats.clone()
     }
 
     /// The address the server listens on.
@@ -195,11 +259,25 @@ impl Server {
         }
     }
 
+    /// A server for `app` on several listeners at once (TCP and Unix, plain
+    /// and TLS, e.g. every socket systemd passed): one accept loop each,
+    /// one connection pool and one shutdown for all.
+    ///
+    /// # Panics
+    /// When `listeners` is empty.
+    pub fn with_listeners(listeners: Vec<Listener>, app: impl App, opts: ServerOptions) -> Server {
+        assert!(!listeners.is_empty(), "a server needs a listener");
+        Server {
+            shared: Arc::new(Shared::with_listeners(listeners, Box::new(app), opts)),
+        }
+    }
+
     /// A handle that stops the server.
     pub fn handle(&self) -> ServerHandle {
         ServerHandle {
             shared: Arc::downgrade(&self.shared),
-            addr: self.shared.listener.local_addr().ok(),
+            addr: self.shared.listeners[0].local_addr().ok(),
+            stats: self.shared.opts.stats.clone(),
         }
     }
 
@@ -211,23 +289,42 @@ impl Server {
         if shared.opts.handle_signals {
             crate::signals::watch(Arc::downgrade(&shared));
         }
-        let scheme = if shared.is_tls { "https" } else { "http" };
-        let addr = shared.listener.local_addr();
-        let where_ = match &addr {
-            Ok(Addr::Unix(p)) => format!("{scheme}:{}", p.display()),
-            Ok(a) => format!("{scheme}://{a}"),
-            Err(_) => format!("{scheme}://?"),
-        };
-        shared.log_info(&format!(
-            "({}) wsgi starting up on {where_}",
-            std::process::id()
-        ));
+        for l in &shared.listeners {
+            let scheme = if l.is_tls() { "https" } else { "http" };
+            let where_ = match l.local_addr() {
+                Ok(Addr::Unix(p)) => format!("{scheme}:{}", p.display()),
+                Ok(a) => format!("{scheme}://{a}"),
+                Err(_) => format!("{scheme}://?"),
+            };
+            shared.log_info(&format!(
+                "({}) wsgi starting up on {where_}",
+                std::process::id()
+            ));
+        }
         let pool = shared
             .opts
             .custom_pool
             .clone()
             .unwrap_or_else(|| GreenPool::new(shared.opts.max_size));
-        let result = accept_loop(&shared, &pool);
+        // One accept loop per extra listener, in green threads of their own.
+        let extra: Vec<_> = (1..shared.listeners.len())
+            .map(|i| {
+                let (shared, pool) = (shared.clone(), pool.clone());
+                eventlet::spawn(move || {
+                    let r = accept_loop(&shared, &pool, i);
+                    shared.stop();
+                    r
+                })
+            })
+            .collect();
+        let mut result = accept_loop(&shared, &pool, 0);
+        shared.stop();
+        for gt in extra {
+            let r = gt.join().unwrap_or(Ok(()));
+            if result.is_ok() {
+                result = r;
+            }
+        }
         shared.stop();
         shutdown(&shared, &pool);
         shared.log_info(&format!(
@@ -238,13 +335,14 @@ impl Server {
     }
 }
 
-fn accept_loop(shared: &Arc<Shared>, pool: &GreenPool) -> io::Result<()> {
+fn accept_loop(shared: &Arc<Shared>, pool: &GreenPool, index: usize) -> io::Result<()> {
+    let listener = &shared.listeners[index];
     let mut backoff = Duration::from_millis(5);
     loop {
         if shared.stopping.load(Ordering::Acquire) {
             return Ok(());
         }
-        match shared.listener.accept() {
+        match listener.accept() {
             Ok((stream, peer)) => {
                 backoff = Duration::from_millis(5);
                 start_connection(shared, pool, stream, peer);
@@ -270,6 +368,10 @@ fn start_connection(
     peer: Addr,
 ) {
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let stats = shared.opts.stats.clone();
+    if let Some(s) = &stats {
+        s.connection_opened();
+    }
     let state = Arc::new(AtomicU8::new(STATE_IDLE));
     shared.conns().insert(
         id,
@@ -298,6 +400,9 @@ fn start_connection(
         // `close_connections` shuts down registered fds by number.
         drop(reg);
         drop(stream);
+        if let Some(s) = &stats {
+            s.connection_closed();
+        }
     }) {
         Ok(gt) => {
             if let Some(e) = shared.conns().get_mut(&id) {
@@ -306,6 +411,9 @@ fn start_connection(
         }
         Err(_) => {
             shared.conns().remove(&id);
+            if let Some(s) = &shared.opts.stats {
+                s.connection_closed();
+            }
         }
     }
 }
@@ -313,6 +421,17 @@ fn start_connection(
 /// eventlet's `finally`: idle connections closed, active ones awaited (up to
 /// the drain deadline, then cut).
 fn shutdown(shared: &Arc<Shared>, pool: &GreenPool) {
+    let grace = shared.opts.idle_grace;
+    if !grace.is_zero() {
+        // Idle connections get one more request (answered with
+        // `Connection: close`) until the grace ends.
+        shared.close_busy();
+        let end = std::time::Instant::now() + grace;
+        while shared.idle_count() > 0 && std::time::Instant::now() < end {
+            eventlet::sleep(Duration::from_millis(20));
+            shared.close_busy();
+        }
+    }
     shared.close_connections();
     let Some(limit) = shared.opts.drain_timeout else {
         let _ = pool.waitall();
