@@ -29,6 +29,15 @@ pub struct Metrics<A> {
     health_path: Option<String>,
 }
 
+impl<A> std::fmt::Debug for Metrics<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("metrics_path", &self.metrics_path)
+            .field("health_path", &self.health_path)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<A: App> Metrics<A> {
     /// Wrap `app`; no paths are served until set.
     pub fn new(app: A, stats: Arc<Stats>) -> Self {

@@ -246,7 +246,7 @@ pub struct Server {
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
-            .field("listener", &self.shared.listener)
+            .field("listeners", &self.shared.listeners)
             .finish_non_exhaustive()
     }
 }

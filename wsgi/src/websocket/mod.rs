@@ -132,6 +132,12 @@ pub struct WebSocketWsgi<H> {
     cfg: Arc<Config>,
 }
 
+impl<H> std::fmt::Debug for WebSocketWsgi<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocketWsgi").finish_non_exhaustive()
+    }
+}
+
 impl<H: Fn(WebSocket) + Send + Sync + 'static> WebSocketWsgi<H> {
     /// `WebSocketWSGI(handler)`: 8 MiB frame and message limits,
     /// permessage-deflate on, no subprotocols, any origin, no keepalive.

@@ -68,6 +68,14 @@ pub struct Master {
     opts: WorkerOptions,
 }
 
+impl std::fmt::Debug for Master {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Master")
+            .field("fds", &self.fds)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Master {
     /// A master sharing `sockets` (listening, from [`bind`](super::bind),
     /// [`inherited`](Self::inherited) or elsewhere) with its workers.

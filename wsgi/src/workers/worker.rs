@@ -22,6 +22,15 @@ pub struct Worker {
     drain_delay: Duration,
 }
 
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("id", &self.id)
+            .field("max_requests", &self.max_requests)
+            .finish_non_exhaustive()
+    }
+}
+
 /// `Some` in a worker process (the master put `EVENTLET_WORKER_FDS` in its
 /// environment): its listeners, taken over from the inherited descriptors.
 /// Call it once, first thing in `main`.
