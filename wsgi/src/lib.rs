@@ -102,7 +102,7 @@
 //! |---|---|---|
 //! | `tls` | yes | HTTPS on a listener from `eventlet::wrap_ssl` (forwards `eventlet/tls`) |
 //!
-//! The minimum supported Rust version is 1.85; the crate is Linux only.
+//! The minimum supported Rust version is 1.95; the crate is Linux only.
 
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
