@@ -208,6 +208,7 @@ fn ureq_own_timeouts_still_apply() {
         (matches!(err, ureq::Error::Timeout(_)), start.elapsed())
     });
     let (is_timeout, took) = finish(&gt).unwrap();
+    eprintln!("ureq's own 150 ms recv-response timeout returned after {took:?}");
     assert!(is_timeout);
     assert!(took < Duration::from_millis(1000), "took {took:?}");
 }
@@ -308,5 +309,40 @@ fn https_through_rustls_over_green_sockets() {
     assert!(
         refused,
         "the default roots must not trust a self-signed cert"
+    );
+}
+
+#[test]
+fn timeout_cuts_a_stalled_tls_handshake() {
+    setup();
+    // Accepts connections and never answers: the TLS handshake stalls.
+    let listener = Arc::new(eventlet::listen("127.0.0.1:0").unwrap());
+    let port = listener.local_addr().unwrap().inet().unwrap().port();
+    let l = listener.clone();
+    eventlet::spawn_n(move || {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = l.accept() {
+            held.push(conn);
+        }
+    });
+    let gt = eventlet::spawn(move || {
+        let t = Timeout::new(Duration::from_millis(200));
+        let start = Instant::now();
+        let err = http::get(&format!("https://localhost:{port}/"))
+            .call()
+            .unwrap_err();
+        let mine = match &err {
+            ureq::Error::Io(e) => t.is_io(e),
+            _ => false,
+        };
+        (mine, start.elapsed(), err.to_string())
+    });
+    let (mine, took, msg) = finish(&gt).unwrap();
+    listener.shutdown();
+    eprintln!("a stalled TLS handshake under a 200 ms Timeout returned after {took:?}");
+    assert!(mine, "not this Timeout's error: {msg}");
+    assert!(
+        took >= Duration::from_millis(190) && took < Duration::from_millis(1000),
+        "cut after {took:?}"
     );
 }
