@@ -346,3 +346,73 @@ fn timeout_cuts_a_stalled_tls_handshake() {
         "cut after {took:?}"
     );
 }
+
+/// A CONNECT proxy: answers `CONNECT host:port`, then relays both ways.
+fn connect_proxy(tunnels: Arc<AtomicUsize>) -> (SocketAddr, Arc<Listener>) {
+    let listener = Arc::new(eventlet::listen("127.0.0.1:0").unwrap());
+    let addr = listener.local_addr().unwrap().inet().unwrap();
+    let l = listener.clone();
+    eventlet::spawn_n(move || {
+        let _ = eventlet::serve(l, 100, move |client, _| {
+            let mut r = BufReader::new(client);
+            let mut line = String::new();
+            r.read_line(&mut line)?;
+            let target = line.split(' ').nth(1).unwrap_or("").to_string();
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h)? == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let mut upstream = eventlet::connect(target.as_str())?;
+            tunnels.fetch_add(1, Ordering::SeqCst);
+            let mut client = r.into_inner();
+            client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
+            let (mut c2, mut u2) = (client.try_clone()?, upstream.try_clone()?);
+            let up = eventlet::spawn(move || {
+                let r = io::copy(&mut c2, &mut u2);
+                // Pass the client's EOF on to the server.
+                let _ = u2.shutdown(std::net::Shutdown::Write);
+                r.map(|_| ())
+            });
+            let _ = io::copy(&mut upstream, &mut client);
+            let _ = up.join();
+            Ok(())
+        });
+    });
+    (addr, listener)
+}
+
+#[test]
+fn fetches_go_through_a_connect_proxy() {
+    setup();
+    let fx = plain_fixture();
+    let tunnels = Arc::new(AtomicUsize::new(0));
+    let (proxy_addr, proxy) = connect_proxy(tunnels.clone());
+    let url = format!("http://{}/conn", fx.addr);
+    let gt = eventlet::spawn(move || {
+        let proxy = ureq::Proxy::new(&format!("http://{proxy_addr}")).unwrap();
+        let agent =
+            http::agent_with_config(ureq::Agent::config_builder().proxy(Some(proxy)).build());
+        let a = agent
+            .get(&url)
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let b = agent
+            .get(&url)
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        (a, b)
+    });
+    let (a, b) = finish(&gt).unwrap();
+    proxy.shutdown();
+    assert_eq!((a.as_str(), b.as_str()), ("1", "1"), "one tunnel, reused");
+    assert_eq!(tunnels.load(Ordering::SeqCst), 1);
+    assert_eq!(fx.conns.load(Ordering::SeqCst), 1);
+}
