@@ -416,3 +416,28 @@ fn fetches_go_through_a_connect_proxy() {
     assert_eq!(tunnels.load(Ordering::SeqCst), 1);
     assert_eq!(fx.conns.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn agent_shutdown_interrupts_a_fetch_under_way() {
+    setup();
+    let fx = plain_fixture();
+    let url = format!("http://{}/stall", fx.addr);
+    let agent = http::agent();
+    let a2 = agent.clone();
+    let fetch = eventlet::spawn(move || {
+        let start = Instant::now();
+        let r = a2.get(&url).call();
+        (r.is_err(), start.elapsed())
+    });
+    common::wait_until("the fetch is under way", || {
+        fx.conns.load(Ordering::SeqCst) == 1
+    });
+    eventlet::sleep(Duration::from_millis(50));
+    agent.shutdown();
+    let (failed, took) = finish(&fetch).unwrap();
+    assert!(
+        failed,
+        "the stalled fetch must fail once the agent shuts down"
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}

@@ -30,21 +30,21 @@
 //! builds all of it passes with 64 KiB). Give green threads that fetch 256 KiB
 //! with [`configure`](crate::configure)`(Config::default().stack_size(256 * 1024))`.
 //!
-//! Not supported: [`ureq::Agent::shutdown`] does not interrupt transfers that
-//! are under way on green connections (use a `Timeout` or kill the green thread).
+//! [`ureq::Agent::shutdown`] interrupts the agent's transfers under way (their
+//! sockets are shut down) and makes its later requests fail.
 
 use crate::net::Stream;
 use crate::timeout::{Timeout, TimeoutError};
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
-use std::sync::OnceLock;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration as StdDuration;
 use ureq::config::Config;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
     Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout,
-    RustlsConnector, Transport,
+    RustlsConnector, ShutdownHandle, Transport,
 };
 use ureq::Agent;
 
@@ -146,7 +146,10 @@ impl<In: Transport> Connector<In> for GreenConnector {
                     let config = details.config;
                     let buffers =
                         LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size());
-                    return Ok(Some(Either::B(GreenTransport::new(stream, buffers))));
+                    let transport = GreenTransport::new(stream, buffers);
+                    let handle: Arc<dyn ShutdownHandle> = transport.shutdown.clone();
+                    (details.register_shutdown)(Arc::downgrade(&handle))?;
+                    return Ok(Some(Either::B(transport)));
                 }
                 Err(e) => {
                     if own.as_ref().is_some_and(|t| t.is_io(&e)) {
@@ -168,9 +171,40 @@ impl<In: Transport> Connector<In> for GreenConnector {
 /// buffers. ureq's per-read and per-write timeouts become the stream's idle
 /// timeouts; the caller's [`Timeout`](crate::Timeout) applies as on any stream.
 pub struct GreenTransport {
+    /// Declared first: `Drop` retires it before `stream` closes the fd.
+    shutdown: Arc<SocketShutdown>,
     stream: Exclusive<Stream>,
     buffers: LazyBuffers,
     peer: Option<std::net::SocketAddr>,
+}
+
+impl Drop for GreenTransport {
+    fn drop(&mut self) {
+        // From now on the fd number may be reused: the handle must not touch it.
+        *self
+            .shutdown
+            .fd
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
+
+/// What [`ureq::Agent::shutdown`] uses to interrupt a transfer under way: a
+/// `shutdown(2)` of the socket, which wakes the green thread blocked on it.
+/// It holds the fd number only while the transport is alive (the lock makes
+/// sure the number is not reused under it).
+struct SocketShutdown {
+    fd: Mutex<Option<RawFd>>,
+}
+
+impl ShutdownHandle for SocketShutdown {
+    fn shutdown(&self) {
+        if let Some(fd) = *self.fd.lock().unwrap_or_else(PoisonError::into_inner) {
+            // SAFETY: `fd` is open: the transport owning it clears this slot
+            // under the same lock before it closes the socket.
+            unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        }
+    }
 }
 
 impl fmt::Debug for GreenTransport {
@@ -184,7 +218,11 @@ impl fmt::Debug for GreenTransport {
 impl GreenTransport {
     fn new(stream: Stream, buffers: LazyBuffers) -> GreenTransport {
         let peer = stream.peer_addr().ok().and_then(|a| a.inet());
+        let shutdown = Arc::new(SocketShutdown {
+            fd: Mutex::new(Some(stream.as_raw_fd())),
+        });
         GreenTransport {
+            shutdown,
             stream: Exclusive(stream),
             buffers,
             peer,
