@@ -80,7 +80,7 @@ fn fetch_title(url: String) -> String {
 fn app(env: &mut Environ, start_response: &mut StartResponse) -> Body {
     if env["REQUEST_METHOD"] != *"POST" {
         start_response.start("403 Forbidden", [] as [(&str, &str); 0]);
-        return Body::from([""; 0]);
+        return Body::empty();
     }
     // the pile collects the result of a concurrent operation -- in this
     // case, the collection of feed titles

@@ -208,6 +208,7 @@ fn ureq_own_timeouts_still_apply() {
         (matches!(err, ureq::Error::Timeout(_)), start.elapsed())
     });
     let (is_timeout, took) = finish(&gt).unwrap();
+    eprintln!("ureq's own 150 ms recv-response timeout returned after {took:?}");
     assert!(is_timeout);
     assert!(took < Duration::from_millis(1000), "took {took:?}");
 }
@@ -309,4 +310,134 @@ fn https_through_rustls_over_green_sockets() {
         refused,
         "the default roots must not trust a self-signed cert"
     );
+}
+
+#[test]
+fn timeout_cuts_a_stalled_tls_handshake() {
+    setup();
+    // Accepts connections and never answers: the TLS handshake stalls.
+    let listener = Arc::new(eventlet::listen("127.0.0.1:0").unwrap());
+    let port = listener.local_addr().unwrap().inet().unwrap().port();
+    let l = listener.clone();
+    eventlet::spawn_n(move || {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = l.accept() {
+            held.push(conn);
+        }
+    });
+    let gt = eventlet::spawn(move || {
+        let t = Timeout::new(Duration::from_millis(200));
+        let start = Instant::now();
+        let err = http::get(&format!("https://localhost:{port}/"))
+            .call()
+            .unwrap_err();
+        let mine = match &err {
+            ureq::Error::Io(e) => t.is_io(e),
+            _ => false,
+        };
+        (mine, start.elapsed(), err.to_string())
+    });
+    let (mine, took, msg) = finish(&gt).unwrap();
+    listener.shutdown();
+    eprintln!("a stalled TLS handshake under a 200 ms Timeout returned after {took:?}");
+    assert!(mine, "not this Timeout's error: {msg}");
+    assert!(
+        took >= Duration::from_millis(190) && took < Duration::from_millis(1000),
+        "cut after {took:?}"
+    );
+}
+
+/// A CONNECT proxy: answers `CONNECT host:port`, then relays both ways.
+fn connect_proxy(tunnels: Arc<AtomicUsize>) -> (SocketAddr, Arc<Listener>) {
+    let listener = Arc::new(eventlet::listen("127.0.0.1:0").unwrap());
+    let addr = listener.local_addr().unwrap().inet().unwrap();
+    let l = listener.clone();
+    eventlet::spawn_n(move || {
+        let _ = eventlet::serve(l, 100, move |client, _| {
+            let mut r = BufReader::new(client);
+            let mut line = String::new();
+            r.read_line(&mut line)?;
+            let target = line.split(' ').nth(1).unwrap_or("").to_string();
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h)? == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let mut upstream = eventlet::connect(target.as_str())?;
+            tunnels.fetch_add(1, Ordering::SeqCst);
+            let mut client = r.into_inner();
+            client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
+            let (mut c2, mut u2) = (client.try_clone()?, upstream.try_clone()?);
+            let up = eventlet::spawn(move || {
+                let r = io::copy(&mut c2, &mut u2);
+                // Pass the client's EOF on to the server.
+                let _ = u2.shutdown(std::net::Shutdown::Write);
+                r.map(|_| ())
+            });
+            let _ = io::copy(&mut upstream, &mut client);
+            let _ = up.join();
+            Ok(())
+        });
+    });
+    (addr, listener)
+}
+
+#[test]
+fn fetches_go_through_a_connect_proxy() {
+    setup();
+    let fx = plain_fixture();
+    let tunnels = Arc::new(AtomicUsize::new(0));
+    let (proxy_addr, proxy) = connect_proxy(tunnels.clone());
+    let url = format!("http://{}/conn", fx.addr);
+    let gt = eventlet::spawn(move || {
+        let proxy = ureq::Proxy::new(&format!("http://{proxy_addr}")).unwrap();
+        let agent =
+            http::agent_with_config(ureq::Agent::config_builder().proxy(Some(proxy)).build());
+        let a = agent
+            .get(&url)
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let b = agent
+            .get(&url)
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        (a, b)
+    });
+    let (a, b) = finish(&gt).unwrap();
+    proxy.shutdown();
+    assert_eq!((a.as_str(), b.as_str()), ("1", "1"), "one tunnel, reused");
+    assert_eq!(tunnels.load(Ordering::SeqCst), 1);
+    assert_eq!(fx.conns.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn agent_shutdown_interrupts_a_fetch_under_way() {
+    setup();
+    let fx = plain_fixture();
+    let url = format!("http://{}/stall", fx.addr);
+    let agent = http::agent();
+    let a2 = agent.clone();
+    let fetch = eventlet::spawn(move || {
+        let start = Instant::now();
+        let r = a2.get(&url).call();
+        (r.is_err(), start.elapsed())
+    });
+    common::wait_until("the fetch is under way", || {
+        fx.conns.load(Ordering::SeqCst) == 1
+    });
+    eventlet::sleep(Duration::from_millis(50));
+    agent.shutdown();
+    let (failed, took) = finish(&fetch).unwrap();
+    assert!(
+        failed,
+        "the stalled fetch must fail once the agent shuts down"
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
 }

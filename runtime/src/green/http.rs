@@ -26,24 +26,25 @@
 //! (`ureq::config::Config::timeout_*`) still fail with [`ureq::Error::Timeout`].
 //!
 //! Stack: ureq and rustls need more stack than the scheduler's default 64 KiB
-//! in debug builds (a plain GET measured about 96 KiB there; release builds fit).
-//! Give green threads that fetch 256 KiB with
-//! [`configure`](crate::configure)`(Config::default().stack_size(256 * 1024))`.
+//! in debug builds (`tests/http_client.rs` overflows it there; in release
+//! builds all of it passes with 64 KiB). Give green threads that fetch 256 KiB
+//! with [`configure`](crate::configure)`(Config::default().stack_size(256 * 1024))`.
 //!
-//! Not supported: [`ureq::Agent::shutdown`] does not interrupt transfers that
-//! are under way on green connections (use a `Timeout` or kill the green thread).
+//! [`ureq::Agent::shutdown`] interrupts the agent's transfers under way (their
+//! sockets are shut down) and makes its later requests fail.
 
 use crate::net::Stream;
 use crate::timeout::{Timeout, TimeoutError};
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
-use std::sync::OnceLock;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration as StdDuration;
 use ureq::config::Config;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, RustlsConnector, Transport,
+    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout,
+    RustlsConnector, ShutdownHandle, Transport,
 };
 use ureq::Agent;
 
@@ -57,7 +58,7 @@ pub fn agent() -> Agent {
     agent_with_config(Config::default())
 }
 
-/// [`agent`] with ureq settings (timeouts, redirects, TLS roots, proxy-less).
+/// [`agent`] with ureq settings (timeouts, redirects, TLS roots, proxy).
 ///
 /// ```
 /// use eventlet::green::http::ureq;
@@ -69,11 +70,14 @@ pub fn agent() -> Agent {
 /// # drop(agent);
 /// ```
 pub fn agent_with_config(config: Config) -> Agent {
-    Agent::with_parts(
-        config,
-        GreenConnector::default().chain(RustlsConnector::default()),
-        GreenResolver::default(),
-    )
+    // ureq's own chain with the TCP step made green: a CONNECT proxy (from
+    // the config or `HTTPS_PROXY`/`ALL_PROXY`) reaches its proxy through this
+    // same chain, so it is green too.
+    let connector =
+        ().chain(ConnectProxyConnector::default())
+            .chain(GreenConnector::default())
+            .chain(RustlsConnector::default());
+    Agent::with_parts(config, connector, GreenResolver::default())
 }
 
 fn shared_agent() -> &'static Agent {
@@ -113,22 +117,23 @@ pub fn urlopen_post(url: &str, data: &[u8]) -> io::Result<Vec<u8>> {
 /// A ureq [`Connector`] that opens plain TCP connections with
 /// [`connect`](crate::connect): every address the resolver gave, in turn,
 /// within ureq's connect timeout and the caller's [`Timeout`](crate::Timeout).
-/// Chain ureq's `RustlsConnector` after it for https ([`agent`] does).
+/// Chain ureq's `RustlsConnector` after it for https, and its
+/// `ConnectProxyConnector` before it for CONNECT proxies ([`agent`] does both);
+/// a transport an earlier step made is passed on as it is.
 #[derive(Debug, Default)]
 pub struct GreenConnector(());
 
 impl<In: Transport> Connector<In> for GreenConnector {
-    type Out = GreenTransport;
+    type Out = Either<In, GreenTransport>;
 
     fn connect(
         &self,
         details: &ConnectionDetails,
         chained: Option<In>,
     ) -> Result<Option<Self::Out>, ureq::Error> {
-        if chained.is_some() {
-            // Proxies or test transports earlier in a chain are not green:
-            // refuse rather than silently block a worker.
-            return Err(ureq::Error::ConnectionFailed);
+        if let Some(t) = chained {
+            // A connection an earlier step made (a CONNECT proxy tunnel).
+            return Ok(Some(Either::A(t)));
         }
         let own = details.timeout.not_zero().map(|d| Timeout::new(*d));
         let mut last = None;
@@ -141,7 +146,10 @@ impl<In: Transport> Connector<In> for GreenConnector {
                     let config = details.config;
                     let buffers =
                         LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size());
-                    return Ok(Some(GreenTransport::new(stream, buffers)));
+                    let transport = GreenTransport::new(stream, buffers);
+                    let handle: Arc<dyn ShutdownHandle> = transport.shutdown.clone();
+                    (details.register_shutdown)(Arc::downgrade(&handle))?;
+                    return Ok(Some(Either::B(transport)));
                 }
                 Err(e) => {
                     if own.as_ref().is_some_and(|t| t.is_io(&e)) {
@@ -163,9 +171,40 @@ impl<In: Transport> Connector<In> for GreenConnector {
 /// buffers. ureq's per-read and per-write timeouts become the stream's idle
 /// timeouts; the caller's [`Timeout`](crate::Timeout) applies as on any stream.
 pub struct GreenTransport {
+    /// Declared first: `Drop` retires it before `stream` closes the fd.
+    shutdown: Arc<SocketShutdown>,
     stream: Exclusive<Stream>,
     buffers: LazyBuffers,
     peer: Option<std::net::SocketAddr>,
+}
+
+impl Drop for GreenTransport {
+    fn drop(&mut self) {
+        // From now on the fd number may be reused: the handle must not touch it.
+        *self
+            .shutdown
+            .fd
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
+
+/// What [`ureq::Agent::shutdown`] uses to interrupt a transfer under way: a
+/// `shutdown(2)` of the socket, which wakes the green thread blocked on it.
+/// It holds the fd number only while the transport is alive (the lock makes
+/// sure the number is not reused under it).
+struct SocketShutdown {
+    fd: Mutex<Option<RawFd>>,
+}
+
+impl ShutdownHandle for SocketShutdown {
+    fn shutdown(&self) {
+        if let Some(fd) = *self.fd.lock().unwrap_or_else(PoisonError::into_inner) {
+            // SAFETY: `fd` is open: the transport owning it clears this slot
+            // under the same lock before it closes the socket.
+            unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        }
+    }
 }
 
 impl fmt::Debug for GreenTransport {
@@ -179,7 +218,11 @@ impl fmt::Debug for GreenTransport {
 impl GreenTransport {
     fn new(stream: Stream, buffers: LazyBuffers) -> GreenTransport {
         let peer = stream.peer_addr().ok().and_then(|a| a.inet());
+        let shutdown = Arc::new(SocketShutdown {
+            fd: Mutex::new(Some(stream.as_raw_fd())),
+        });
         GreenTransport {
+            shutdown,
             stream: Exclusive(stream),
             buffers,
             peer,

@@ -457,3 +457,44 @@ fn wait_checked(c: &mut std::process::Child) -> io::Result<ExitStatus> {
         pause = (pause * 2).min(Duration::from_millis(20));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// The fallback for kernels without pidfds: a child waited for by checks.
+    fn checked(cmd: &mut Command) -> Child {
+        let child = cmd.spawn().unwrap();
+        Child {
+            stdin: None,
+            stdout: None,
+            stderr: None,
+            pid: child.id(),
+            proc: Proc::Checked(child),
+        }
+    }
+
+    #[test]
+    fn checked_wait_sees_the_exit_and_honours_a_timeout() {
+        let gt = crate::spawn(|| {
+            let mut child = checked(Command::new("sh").args(["-c", "sleep 0.1; exit 4"]));
+            let code = child.wait().unwrap().code();
+
+            let mut sleeper = checked(Command::new("sleep").arg("30"));
+            let t = Timeout::new(Duration::from_millis(50));
+            let start = Instant::now();
+            let err = sleeper.wait().unwrap_err();
+            let cut = (t.is_io(&err), start.elapsed());
+            drop(t);
+            sleeper.kill().unwrap();
+            let killed = sleeper.wait().unwrap();
+            (code, cut, killed.success())
+        });
+        let (code, (mine, took), killed_ok) = gt.join().unwrap();
+        assert_eq!(code, Some(4));
+        assert!(mine, "the error must be the Timeout's");
+        assert!(took < Duration::from_millis(500), "cut after {took:?}");
+        assert!(!killed_ok);
+    }
+}
