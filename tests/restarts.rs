@@ -61,8 +61,52 @@ fn hup_and_usr2_under_load_lose_nothing() {
         &report.errors[..report.errors.len().min(20)],
         master.log_text()
     );
-    // Two first workers, two after HUP, two under the new master.
-    assert!(report.pids.len() >= 6, "pids {:?}", report.pids);
+    // Every generation answered: the first workers, the ones after HUP,
+    // and the new master's.
+    let log = master.log_text();
+    let started = |master_pid: Option<i32>, ids: &[usize]| -> Vec<String> {
+        log.lines()
+            .filter(|l| l.contains("master: worker ") && l.contains(" started (pid "))
+            .filter(|l| match master_pid {
+                Some(m) => l.contains(&format!("({m}) master")),
+                None => !l.contains(&format!("({new_master}) master")),
+            })
+            .filter(|l| {
+                let id: usize = l
+                    .split("worker ")
+                    .nth(1)
+                    .unwrap()
+                    .split(' ')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                ids.contains(&id)
+            })
+            .map(|l| {
+                l.rsplit("(pid ")
+                    .next()
+                    .unwrap()
+                    .trim_end_matches(')')
+                    .to_string()
+            })
+            .collect()
+    };
+    for (what, gen) in [
+        ("first workers", started(None, &[0, 1])),
+        ("workers after HUP", started(None, &[2, 3])),
+        (
+            "the new master's workers",
+            started(Some(new_master), &[0, 1]),
+        ),
+    ] {
+        assert_eq!(gen.len(), 2, "{what}: {gen:?}\n{log}");
+        assert!(
+            gen.iter().any(|p| report.pids.contains(p)),
+            "no answer from {what} {gen:?}: {:?}",
+            report.pids
+        );
+    }
     assert!(report.ok > 900);
 }
 
