@@ -173,3 +173,42 @@ fn max_requests_recycles_without_losing_requests() {
     master.signal(libc::SIGINT);
     assert!(master.wait_exit(Duration::from_secs(30)).is_some());
 }
+
+#[test]
+fn memory_ceiling_replaces_workers_without_losing_requests() {
+    let dir = scratch("memory");
+    // 1 MiB: every worker is over it, so each is replaced about once a second.
+    let (mut master, addr) = start_echo(
+        "master",
+        &dir,
+        &[
+            "--workers",
+            "1",
+            "--max-memory-mb",
+            "1",
+            "--graceful-timeout-s",
+            "10",
+        ],
+    );
+    let load = Load::start(addr, 2, 2, "/load");
+    master.wait_log(
+        "worker 0 is over the memory limit: replacing it",
+        Duration::from_secs(30),
+    );
+    master.wait_log("worker 0 replaced: stopping it", Duration::from_secs(30));
+    master.wait_log("worker 0 stopped", Duration::from_secs(30));
+    wait_requests(&load, 100);
+    let report = load.finish();
+    eprintln!(
+        "memory ceiling under load: {} ok, {} socket errors, {} failed responses",
+        report.ok, report.socket_errors, report.failed_responses
+    );
+    assert_eq!(
+        (report.socket_errors, report.failed_responses),
+        (0, 0),
+        "{:?}",
+        report.errors
+    );
+    master.signal(libc::SIGTERM);
+    assert!(master.wait_exit(Duration::from_secs(60)).is_some());
+}
