@@ -430,6 +430,43 @@ fn systemd_units_with_socket_activation() {
     );
 }
 
+/// One process (no master) on the socket unit's socket: `systemd` as the
+/// address takes `LISTEN_FDS` through `listeners::systemd_listeners`.
+#[test]
+fn systemd_socket_activation_single_process() {
+    let Some(bin) = need("systemd-socket-activate") else {
+        return;
+    };
+    let dir = scratch("systemd-single");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let unit = render("eventlet-app.socket", &[("LISTEN", listen.clone())]);
+    let stream = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ListenStream="))
+        .unwrap();
+    let mut cmd = Command::new(bin);
+    cmd.arg(format!("--listen={stream}"))
+        .arg("-E")
+        .arg("RUST_LOG=info,may=warn")
+        .arg(echo_bin())
+        .args(["systemd", "--health", "/healthz"]);
+    let mut p = Proc::start("activate", &mut cmd, &dir);
+    let addr: SocketAddr = listen.parse().unwrap();
+    wait_port(addr, &p);
+    let (status, body) = get(addr, "/one").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json_field(&body, "remote_addr"), "127.0.0.1");
+    p.wait_log("echo listening on 127.0.0.1:", Duration::from_secs(10));
+    assert!(!p.log_text().contains("master:"), "no master expected");
+    p.signal(libc::SIGTERM);
+    assert!(
+        p.wait_exit(Duration::from_secs(30))
+            .is_some_and(|s| s.success()),
+        "{}",
+        p.log_text()
+    );
+}
+
 /// The container arguments and the Kubernetes probes: the paths answer, and
 /// on TERM readiness turns 503 while liveness stays 200, then the process
 /// exits within the grace period.

@@ -61,8 +61,52 @@ fn hup_and_usr2_under_load_lose_nothing() {
         &report.errors[..report.errors.len().min(20)],
         master.log_text()
     );
-    // Two first workers, two after HUP, two under the new master.
-    assert!(report.pids.len() >= 6, "pids {:?}", report.pids);
+    // Every generation answered: the first workers, the ones after HUP,
+    // and the new master's.
+    let log = master.log_text();
+    let started = |master_pid: Option<i32>, ids: &[usize]| -> Vec<String> {
+        log.lines()
+            .filter(|l| l.contains("master: worker ") && l.contains(" started (pid "))
+            .filter(|l| match master_pid {
+                Some(m) => l.contains(&format!("({m}) master")),
+                None => !l.contains(&format!("({new_master}) master")),
+            })
+            .filter(|l| {
+                let id: usize = l
+                    .split("worker ")
+                    .nth(1)
+                    .unwrap()
+                    .split(' ')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                ids.contains(&id)
+            })
+            .map(|l| {
+                l.rsplit("(pid ")
+                    .next()
+                    .unwrap()
+                    .trim_end_matches(')')
+                    .to_string()
+            })
+            .collect()
+    };
+    for (what, gen) in [
+        ("first workers", started(None, &[0, 1])),
+        ("workers after HUP", started(None, &[2, 3])),
+        (
+            "the new master's workers",
+            started(Some(new_master), &[0, 1]),
+        ),
+    ] {
+        assert_eq!(gen.len(), 2, "{what}: {gen:?}\n{log}");
+        assert!(
+            gen.iter().any(|p| report.pids.contains(p)),
+            "no answer from {what} {gen:?}: {:?}",
+            report.pids
+        );
+    }
     assert!(report.ok > 900);
 }
 
@@ -128,4 +172,43 @@ fn max_requests_recycles_without_losing_requests() {
     assert!(report.pids.len() >= 2, "{:?}", report.pids);
     master.signal(libc::SIGINT);
     assert!(master.wait_exit(Duration::from_secs(30)).is_some());
+}
+
+#[test]
+fn memory_ceiling_replaces_workers_without_losing_requests() {
+    let dir = scratch("memory");
+    // 1 MiB: every worker is over it, so each is replaced about once a second.
+    let (mut master, addr) = start_echo(
+        "master",
+        &dir,
+        &[
+            "--workers",
+            "1",
+            "--max-memory-mb",
+            "1",
+            "--graceful-timeout-s",
+            "10",
+        ],
+    );
+    let load = Load::start(addr, 2, 2, "/load");
+    master.wait_log(
+        "worker 0 is over the memory limit: replacing it",
+        Duration::from_secs(30),
+    );
+    master.wait_log("worker 0 replaced: stopping it", Duration::from_secs(30));
+    master.wait_log("worker 0 stopped", Duration::from_secs(30));
+    wait_requests(&load, 100);
+    let report = load.finish();
+    eprintln!(
+        "memory ceiling under load: {} ok, {} socket errors, {} failed responses",
+        report.ok, report.socket_errors, report.failed_responses
+    );
+    assert_eq!(
+        (report.socket_errors, report.failed_responses),
+        (0, 0),
+        "{:?}",
+        report.errors
+    );
+    master.signal(libc::SIGTERM);
+    assert!(master.wait_exit(Duration::from_secs(60)).is_some());
 }

@@ -75,7 +75,10 @@ impl Proc {
     pub fn wait_log(&self, needle: &str, limit: Duration) -> String {
         let end = Instant::now() + limit;
         loop {
-            if let Some(l) = self.log_text().lines().find(|l| l.contains(needle)) {
+            // Complete lines only: the program may be mid-write.
+            let text = self.log_text();
+            let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+            if let Some(l) = complete.lines().find(|l| l.contains(needle)) {
                 return l.to_string();
             }
             assert!(

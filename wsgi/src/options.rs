@@ -459,10 +459,10 @@ impl ServerOptions {
         self
     }
 
-    /// On a graceful stop, keep idle keep-alive connections open this long:
-    /// a request that arrives on one is served with `Connection: close`,
-    /// and the connection is closed once answered (or at the end of the
-    /// grace). This closes the race of a client sending on a connection the
+    /// On a graceful stop, keep connections open this long: the next
+    /// request on each (and the one in flight) is served, the first one
+    /// started after the stop with `Connection: close`, and the connection
+    /// is closed once that is answered (or at the end of the grace). This closes the race of a client sending on a connection the
     /// server is closing, which a client sees as a reset: with sockets
     /// shared between processes (restarts) nothing else is lost. Default:
     /// zero (idle connections close at once, as in eventlet).

@@ -123,25 +123,6 @@ impl Shared {
         }
     }
 
-    /// Mark busy connections to close after their response; idle ones stay.
-    fn close_busy(&self) {
-        for entry in self.conns().values() {
-            let _ = entry.state.compare_exchange(
-                STATE_REQUEST,
-                STATE_CLOSE,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            );
-        }
-    }
-
-    fn idle_count(&self) -> usize {
-        self.conns()
-            .values()
-            .filter(|e| e.state.load(Ordering::Acquire) == STATE_IDLE)
-            .count()
-    }
-
     /// True once the server is stopping (a request read now is its connection's last).
     pub(crate) fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::Acquire)
@@ -423,13 +404,14 @@ fn start_connection(
 fn shutdown(shared: &Arc<Shared>, pool: &GreenPool) {
     let grace = shared.opts.idle_grace;
     if !grace.is_zero() {
-        // Idle connections get one more request (answered with
-        // `Connection: close`) until the grace ends.
-        shared.close_busy();
+        // Every connection gets one more request, answered with
+        // `Connection: close`, until the grace ends. A response already on
+        // its way keeps its `keep-alive`: closing after it would cut the
+        // client's next request, so that connection too ends only after
+        // answering one more request.
         let end = std::time::Instant::now() + grace;
-        while shared.idle_count() > 0 && std::time::Instant::now() < end {
+        while !shared.conns().is_empty() && std::time::Instant::now() < end {
             eventlet::sleep(Duration::from_millis(20));
-            shared.close_busy();
         }
     }
     shared.close_connections();

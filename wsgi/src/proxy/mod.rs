@@ -87,7 +87,10 @@ pub(crate) fn accept_proxy_header(
         return Err(ProxyError::Untrusted);
     }
     let deadline = Instant::now() + opts.head_timeout.max(Duration::from_millis(1));
-    let header = protocol::read_header(stream, deadline)?;
+    let header = protocol::read_header(stream, deadline);
+    // The connection's own IO sets its timeouts from a clean slate.
+    let _ = stream.set_read_timeout(None);
+    let header = header?;
     Ok(match header.addrs {
         ProxyAddrs::Local => None,
         ProxyAddrs::Inet { source, .. } => Some(Addr::Inet(source)),

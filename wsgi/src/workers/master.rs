@@ -165,6 +165,7 @@ impl Master {
                     }
                 }
             } else {
+                m.kill_overdue();
                 m.scale();
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -327,6 +328,20 @@ impl Running {
             }
             p.stop(SIGHUP);
             extra -= 1;
+        }
+    }
+
+    /// A worker that has not finished draining within the graceful timeout
+    /// is killed (gunicorn's `graceful_timeout`): a hung worker must not hold
+    /// its slot, nor the sockets, for ever.
+    fn kill_overdue(&mut self) {
+        let limit = self.opts.graceful_timeout;
+        for p in &mut self.procs {
+            if p.stopping.is_some_and(|t| t.elapsed() > limit) {
+                log::error!(target: "eventlet_wsgi", "({}) master: worker {} (pid {}) still draining after {limit:?}: killing it", std::process::id(), p.id, p.child.id());
+                p.signal(SIGKILL);
+                p.stopping = Some(Instant::now());
+            }
         }
     }
 
