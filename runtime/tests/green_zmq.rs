@@ -36,7 +36,8 @@ fn req_rep_round_trips_on_one_worker() {
         let req = Socket::new(&c2, REQ).unwrap();
         req.connect("inproc://rr").unwrap();
         for i in 0..ROUNDS {
-            req.send(format!("{i}").as_str(), 0).map_err(|e| e.to_string())?;
+            req.send(format!("{i}").as_str(), 0)
+                .map_err(|e| e.to_string())?;
             let got = req.recv_bytes(0).map_err(|e| e.to_string())?;
             assert_eq!(got, format!("re {i}").into_bytes());
         }
