@@ -59,7 +59,6 @@ pub use semaphore::{
 pub use timeout::{with_timeout, Timeout, TimeoutError};
 pub use tls::wrap_ssl;
 
-/// eventlet's `hubs.trampoline`: wait green-ly on a foreign file descriptor.
 pub mod hubs;
 
 #[cfg(feature = "zmq")]
