@@ -322,3 +322,30 @@ fn ended_waits_leave_no_fd_behind() {
         "fds: {before} before, {after} after 600 ended waits"
     );
 }
+
+/// A peer that stops sending (half-close) does not end a *write* wait: the
+/// writer's buffer is still full, so returning would make it spin. Once the
+/// peer reads, the wait ends writable.
+#[test]
+fn half_close_by_the_peer_does_not_end_a_write_wait() {
+    setup();
+    let (mut a, mut b) = pair();
+    let chunk = [7u8; 65536];
+    while a.write(&chunk).is_ok() {}
+    b.shutdown(std::net::Shutdown::Write).unwrap();
+    let err = trampoline(&a, Interest::Write, Some(Duration::from_millis(100))).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    // A read wait does end: end of file is readable.
+    let r = trampoline(&a, Interest::Read, Some(Duration::from_secs(20))).unwrap();
+    assert!(r.readable() && r.hangup());
+    // Drain everything written (the buffers are full, so it is all there).
+    let mut buf = vec![0; 1 << 20];
+    let mut total = 0;
+    while let Ok(n) = b.read(&mut buf) {
+        assert!(n > 0);
+        total += n;
+    }
+    assert!(total > 0);
+    let r = trampoline(&a, Interest::Write, Some(Duration::from_secs(20))).unwrap();
+    assert!(r.writable());
+}
