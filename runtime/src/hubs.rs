@@ -68,11 +68,13 @@ pub enum Interest {
 }
 
 impl Interest {
+    /// A half-close by the peer ends a read wait only: a writer whose send
+    /// buffer is full must keep waiting, or its retry loop would spin.
     fn poll_events(self) -> libc::c_short {
         match self {
-            Interest::Read => libc::POLLIN,
+            Interest::Read => libc::POLLIN | libc::POLLRDHUP,
             Interest::Write => libc::POLLOUT,
-            Interest::ReadWrite => libc::POLLIN | libc::POLLOUT,
+            Interest::ReadWrite => libc::POLLIN | libc::POLLRDHUP | libc::POLLOUT,
         }
     }
 
@@ -191,7 +193,7 @@ pub fn trampoline(
         let err = io::Error::last_os_error();
         // epoll refuses regular files and directories, which are always ready.
         if err.raw_os_error() == Some(libc::EPERM) {
-            return Ok(Ready::from_poll(interest.poll_events()));
+            return Ok(Ready::from_poll(interest.poll_events() & !libc::POLLRDHUP));
         }
         return Err(err);
     }
@@ -216,7 +218,7 @@ pub fn trampoline(
 fn poll_now(fd: RawFd, interest: Interest) -> io::Result<Option<Ready>> {
     let mut p = libc::pollfd {
         fd,
-        events: interest.poll_events() | libc::POLLRDHUP,
+        events: interest.poll_events(),
         revents: 0,
     };
     loop {

@@ -137,7 +137,6 @@ pub use timeout::{with_timeout, Timeout, TimeoutError};
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use tls::wrap_ssl;
 
-/// eventlet's `hubs.trampoline`: wait green-ly on a foreign file descriptor.
 pub mod hubs;
 
 #[cfg(feature = "zmq")]

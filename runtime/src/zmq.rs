@@ -1,7 +1,7 @@
 //! eventlet's `green.zmq`: ZeroMQ sockets whose blocking sends and receives
 //! park only the calling green thread (cargo feature `zmq`).
 //!
-//! Built on the [`zmq`](::zmq) crate (libzmq, compiled from source by its
+//! Built on the `zmq` crate (libzmq, compiled from source by its
 //! `zmq-sys`). A [`Socket`] does every operation non-blocking; when libzmq
 //! answers `EAGAIN` it waits on the socket's `ZMQ_FD` with
 //! [`hubs::trampoline`](crate::hubs::trampoline) and re-reads `ZMQ_EVENTS`, as
@@ -41,7 +41,7 @@ pub use ::zmq::{
 };
 
 /// A ZeroMQ socket with green blocking calls. Everything else of
-/// [`zmq::Socket`](::zmq::Socket) (bind, connect, options) is reached through
+/// [`zmq::Socket`] (bind, connect, options) is reached through
 /// `Deref`.
 pub struct Socket {
     inner: ::zmq::Socket,

@@ -287,3 +287,65 @@ fn timeouts_racing_data_never_hang() {
     });
     assert_eq!(common::finish_within(&gt, 60).unwrap(), (200, true));
 }
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Every ended wait closes its duplicate fd: 300 timed-out and 300 killed
+/// waits leave the fd count where it was (other tests of this binary open a
+/// few meanwhile, hence the margin; a leak would show 300 or more).
+#[test]
+fn ended_waits_leave_no_fd_behind() {
+    setup();
+    let (a, _b) = pair();
+    let before = open_fds();
+    for _ in 0..300 {
+        let err = trampoline(&a, Interest::Read, Some(Duration::from_millis(1))).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+    }
+    let a = Arc::new(a);
+    let waiters: Vec<_> = (0..300)
+        .map(|_| {
+            let a = a.clone();
+            eventlet::spawn(move || trampoline(&*a, Interest::Read, None).is_ok())
+        })
+        .collect();
+    // Each parked wait holds its duplicate: the count really moves.
+    common::wait_until("all 300 waits are parked", || open_fds() >= before + 290);
+    for gt in &waiters {
+        kill(gt);
+    }
+    let after = open_fds();
+    assert!(
+        after < before + 100,
+        "fds: {before} before, {after} after 600 ended waits"
+    );
+}
+
+/// A peer that stops sending (half-close) does not end a *write* wait: the
+/// writer's buffer is still full, so returning would make it spin. Once the
+/// peer reads, the wait ends writable.
+#[test]
+fn half_close_by_the_peer_does_not_end_a_write_wait() {
+    setup();
+    let (mut a, mut b) = pair();
+    let chunk = [7u8; 65536];
+    while a.write(&chunk).is_ok() {}
+    b.shutdown(std::net::Shutdown::Write).unwrap();
+    let err = trampoline(&a, Interest::Write, Some(Duration::from_millis(100))).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    // A read wait does end: end of file is readable.
+    let r = trampoline(&a, Interest::Read, Some(Duration::from_secs(20))).unwrap();
+    assert!(r.readable() && r.hangup());
+    // Drain everything written (the buffers are full, so it is all there).
+    let mut buf = vec![0; 1 << 20];
+    let mut total = 0;
+    while let Ok(n) = b.read(&mut buf) {
+        assert!(n > 0);
+        total += n;
+    }
+    assert!(total > 0);
+    let r = trampoline(&a, Interest::Write, Some(Duration::from_secs(20))).unwrap();
+    assert!(r.writable());
+}

@@ -249,3 +249,180 @@ pub fn closed_by_server(s: &mut TcpStream) -> bool {
         Ok(_) => false,
     }
 }
+
+// ---- Examples run as real processes (tests/examples_ports.rs) ----
+
+/// A program of `examples/` running as a child process; killed on drop. Its
+/// stdout and stderr lines are collected (merged) as they come.
+pub struct ExampleProcess {
+    pub name: String,
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+/// Build `examples/NAME.rs` with the features this test binary has (once per
+/// name) and return the binary's path. `cargo test --test X` builds no
+/// examples, so the test asks cargo itself; cargo holds no lock while tests run.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    use std::collections::HashSet;
+    static BUILT: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test> -> target/<profile>/examples/<name>
+    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let path = profile_dir.join("examples").join(name);
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if built
+        .get_or_insert_with(HashSet::new)
+        .insert(name.to_string())
+    {
+        let mut cmd = std::process::Command::new(env!("CARGO"));
+        cmd.args(["build", "--quiet", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        // The variables cargo sets for this test process are not the caller's
+        // environment; build scripts that track them (ring's) would otherwise
+        // rebuild half the tree each time.
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy().into_owned();
+            if k.starts_with("CARGO_MANIFEST")
+                || k.starts_with("CARGO_PKG_")
+                || k.starts_with("CARGO_BIN_")
+                || [
+                    "CARGO_CRATE_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                ]
+                .contains(&k.as_str())
+                || k == "CARGO_RUSTC_CURRENT_DIR"
+                || k == "OUT_DIR"
+            {
+                cmd.env_remove(&k);
+            }
+        }
+        if cfg!(feature = "zmq") {
+            cmd.args(["--features", "zmq"]);
+        }
+        if !cfg!(debug_assertions) {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "cargo build --example {name} failed");
+    }
+    path
+}
+
+impl ExampleProcess {
+    /// Start `examples/NAME` with `args`.
+    pub fn start(name: &str, args: &[&str]) -> ExampleProcess {
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(example_binary(name))
+            .args(args)
+            .env("RUST_BACKTRACE", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start example {name}: {e}"));
+        let (tx, lines) = std::sync::mpsc::channel();
+        let out = child.stdout.take().expect("stdout");
+        let err = child.stderr.take().expect("stderr");
+        for stream in [Box::new(out) as Box<dyn Read + Send>, Box::new(err)] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        ExampleProcess {
+            name: name.to_string(),
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first output line (seen before or arriving within `secs`) that
+    /// `pred` accepts; panics with everything seen so far otherwise.
+    pub fn wait_line(&mut self, secs: u64, pred: impl Fn(&str) -> bool) -> String {
+        self.wait_lines(1, secs, pred).remove(0)
+    }
+
+    /// Wait until `n` output lines accepted by `pred` have been seen; returns them.
+    pub fn wait_lines(&mut self, n: usize, secs: u64, pred: impl Fn(&str) -> bool) -> Vec<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let found: Vec<String> = self.seen.iter().filter(|l| pred(l)).cloned().collect();
+            if found.len() >= n {
+                return found;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!(
+                    "{}: wanted {n} matching lines within {secs} s, got {}; output so far:\n{}",
+                    self.name,
+                    found.len(),
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// The port at the end of the first line that contains `text`.
+    pub fn port_after(&mut self, text: &str) -> u16 {
+        let line = self.wait_line(60, |l| l.contains(text));
+        let digits: String = line
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_digit())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        digits
+            .parse()
+            .unwrap_or_else(|_| panic!("no port in {line:?}"))
+    }
+
+    /// Every line seen so far (call `wait_*` first to collect).
+    pub fn seen(&mut self) -> &[String] {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        &self.seen
+    }
+
+    /// Wait for the process to exit on its own within `secs`; collects the
+    /// rest of its output.
+    pub fn wait_exit(&mut self, secs: u64) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // The readers end at EOF; take what they still have.
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+                    self.seen.push(line);
+                }
+                return status;
+            }
+            if std::time::Instant::now() >= deadline {
+                let output = self.seen().join("\n");
+                panic!(
+                    "{} did not exit within {secs} s; output:\n{output}",
+                    self.name
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ExampleProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
