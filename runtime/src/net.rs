@@ -947,17 +947,21 @@ impl Stream {
         self.sock_mut().read(buf)
     }
 
-    /// A second handle to the same plain socket (a `dup` of the fd), e.g. to
+    /// A second handle to the same socket (a `dup` of the fd), e.g. to
     /// write from one green thread while another reads. Timeouts are not
-    /// copied. TLS streams cannot be split: [`Unsupported`](io::ErrorKind::Unsupported).
+    /// copied. A TLS stream's handles share one TLS session: a read and
+    /// writes may run at the same time on different green threads (records
+    /// are written in order under a green lock; no lock is held while a read
+    /// waits for the socket). `close_notify` is sent by an explicit
+    /// [`shutdown`](Self::shutdown) or when the last handle is dropped.
     pub fn try_clone(&self) -> io::Result<Stream> {
         match &self.inner {
             Inner::Plain(s) => Ok(Stream::plain(Sock::new(s.socket().try_clone()?, s.unix)?)),
             #[cfg(feature = "tls")]
-            Inner::Tls(_) => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "a TLS stream cannot be cloned",
-            )),
+            Inner::Tls(t) => {
+                let sock = Sock::new(t.sock().socket().try_clone()?, t.sock().unix)?;
+                Ok(Stream::tls(t.clone_with(sock)))
+            }
         }
     }
 }

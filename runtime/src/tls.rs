@@ -182,19 +182,44 @@ pub fn connect(
     wrap_ssl_client(crate::net::connect(addr)?, server_name, config)
 }
 
-/// A rustls connection over a green socket.
+/// The rustls session shared by every handle of one TLS stream
+/// ([`Stream::try_clone`]): a reader green thread and writer green threads
+/// can use it at the same time.
+///
+/// The session is behind a `std` mutex held only for in-memory work
+/// (decrypting bytes already read, encrypting a write), never across socket
+/// IO. Socket writes of records happen under `write_lock`, a green lock, in
+/// the order the records were made; reads need no lock (each handle reads
+/// from the socket itself, then feeds rustls).
+struct Session {
+    conn: std::sync::Mutex<Connection>,
+    write_lock: may::sync::Mutex<()>,
+    /// One handle runs the handshake; the others wait here instead of
+    /// blocking in a read of their own that nothing might ever answer (a
+    /// writer must not wait for the peer's data once the handshake is done).
+    handshake_lock: may::sync::Mutex<()>,
+    sent_close_notify: std::sync::atomic::AtomicBool,
+}
+
+/// A rustls connection over a green socket (one handle of it).
 pub(crate) struct TlsStream {
-    conn: Connection,
+    session: Arc<Session>,
     sock: Sock,
-    sent_close_notify: bool,
+    /// Encrypted bytes on their way to the socket (kept for reuse).
+    out: Vec<u8>,
 }
 
 impl TlsStream {
     fn new(sock: Sock, conn: Connection) -> TlsStream {
         TlsStream {
-            conn,
+            session: Arc::new(Session {
+                conn: std::sync::Mutex::new(conn),
+                write_lock: may::sync::Mutex::new(()),
+                handshake_lock: may::sync::Mutex::new(()),
+                sent_close_notify: std::sync::atomic::AtomicBool::new(false),
+            }),
             sock,
-            sent_close_notify: false,
+            out: Vec::new(),
         }
     }
 
@@ -202,6 +227,15 @@ impl TlsStream {
     pub(crate) fn server(sock: Sock, config: Arc<ServerConfig>) -> io::Result<TlsStream> {
         let conn = ServerConnection::new(config).map_err(invalid_data)?;
         Ok(TlsStream::new(sock, conn.into()))
+    }
+
+    /// Another handle to the same session over `sock`, a `dup` of the socket.
+    pub(crate) fn clone_with(&self, sock: Sock) -> TlsStream {
+        TlsStream {
+            session: self.session.clone(),
+            sock,
+            out: Vec::new(),
+        }
     }
 
     pub(crate) fn sock(&self) -> &Sock {
@@ -212,14 +246,34 @@ impl TlsStream {
         &mut self.sock
     }
 
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.session.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn is_handshaking(&self) -> bool {
+        self.conn().is_handshaking()
+    }
+
     /// Run the handshake to its end (a no-op once done).
     pub(crate) fn handshake(&mut self) -> io::Result<()> {
-        while self.conn.is_handshaking() {
+        if !self.is_handshaking() {
+            return Ok(());
+        }
+        let session = self.session.clone();
+        let _one = session
+            .handshake_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if !self.is_handshaking() {
+            return Ok(());
+        }
+        let mut buf = vec![0u8; 4096];
+        while self.is_handshaking() {
             self.write_pending()?;
-            if !self.conn.is_handshaking() {
+            if !self.is_handshaking() {
                 break;
             }
-            if !self.read_records()? && self.conn.is_handshaking() {
+            if !self.read_records(&mut buf)? && self.is_handshaking() {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the peer closed the connection during the TLS handshake",
@@ -230,28 +284,62 @@ impl TlsStream {
         self.write_pending()
     }
 
-    /// Send every record rustls has queued.
-    fn write_pending(&mut self) -> io::Result<()> {
-        while self.conn.wants_write() {
-            if self.conn.write_tls(&mut self.sock)? == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
+    /// Encrypt with `f` (under the session lock), then send every record
+    /// rustls has queued, in order, under the write lock.
+    fn write_with<R>(&mut self, f: impl FnOnce(&mut Connection) -> io::Result<R>) -> io::Result<R> {
+        let session = self.session.clone();
+        let _order = session.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let r = {
+            let mut conn = session.conn.lock().unwrap_or_else(|p| p.into_inner());
+            let r = f(&mut conn);
+            while conn.wants_write() {
+                if conn.write_tls(&mut self.out)? == 0 {
+                    break;
+                }
             }
+            r
+        };
+        let sent = self.sock.write_all(&self.out);
+        self.out.clear();
+        if self.out.capacity() > 64 * 1024 {
+            self.out = Vec::new();
         }
-        Ok(())
+        sent?;
+        r
     }
 
-    /// Read once from the socket and decrypt; `Ok(false)` at EOF.
-    fn read_records(&mut self) -> io::Result<bool> {
+    /// Send every record rustls has queued.
+    fn write_pending(&mut self) -> io::Result<()> {
+        self.write_with(|_| Ok(()))
+    }
+
+    /// Read once from the socket into `scratch` and decrypt; `Ok(false)` at
+    /// EOF. No lock is held while the socket read waits.
+    fn read_records(&mut self, scratch: &mut [u8]) -> io::Result<bool> {
         let n = loop {
-            match self.conn.read_tls(&mut self.sock) {
+            match self.sock.read(scratch) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 r => break r?,
             }
         };
-        if let Err(e) = self.conn.process_new_packets() {
-            // Tell the peer why (the alert rustls queued); the error is ours.
-            let _ = self.write_pending();
-            return Err(invalid_data(e));
+        let mut conn = self.conn();
+        if n == 0 {
+            // rustls notes the EOF (its reader then reports it).
+            let _ = conn.read_tls(&mut io::empty());
+        }
+        let mut rest = &scratch[..n];
+        while !rest.is_empty() {
+            let took = conn.read_tls(&mut rest);
+            let processed = conn.process_new_packets();
+            if let Err(e) = processed {
+                drop(conn);
+                // Tell the peer why (the alert rustls queued); the error is ours.
+                let _ = self.write_pending();
+                return Err(invalid_data(e));
+            }
+            if took? == 0 {
+                break;
+            }
         }
         Ok(n > 0)
     }
@@ -262,43 +350,49 @@ impl TlsStream {
         }
         self.handshake()?;
         loop {
-            match self.conn.reader().read(buf) {
+            let (r, wants_write) = {
+                let mut conn = self.conn();
+                (conn.reader().read(buf), conn.wants_write())
+            };
+            match r {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 // A TCP EOF without close_notify: Python's suppress_ragged_eofs.
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
                 Err(e) => return Err(e),
             }
-            self.read_records()?;
-            // Key updates and the like.
-            self.write_pending()?;
+            if wants_write {
+                // Key updates and the like.
+                self.write_pending()?;
+            }
+            // `buf` is the scratch space for the encrypted bytes: plaintext
+            // is only copied into it once they were handed to rustls. At most
+            // 8 KiB at a time: rustls refuses input while 16 KiB of plaintext
+            // wait, and bytes it refused would be lost.
+            let n = buf.len().min(8 * 1024);
+            self.read_records(&mut buf[..n])?;
         }
     }
 
     pub(crate) fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.handshake()?;
-        let n = self.conn.writer().write(buf)?;
-        self.write_pending()?;
-        Ok(n)
+        self.write_with(|c| c.writer().write(buf))
     }
 
     pub(crate) fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         self.handshake()?;
-        let n = self.conn.writer().write_vectored(bufs)?;
-        self.write_pending()?;
-        Ok(n)
+        self.write_with(|c| c.writer().write_vectored(bufs))
     }
 
     pub(crate) fn flush(&mut self) -> io::Result<()> {
-        self.conn.writer().flush()?;
-        self.write_pending()
+        self.write_with(|c| c.writer().flush())
     }
 
-    /// Send `close_notify` (once): the peer reads a clean EOF.
+    /// Send `close_notify` (once per session): the peer reads a clean EOF.
     pub(crate) fn close_notify(&mut self) -> io::Result<()> {
-        if !self.sent_close_notify {
-            self.sent_close_notify = true;
-            self.conn.send_close_notify();
+        use std::sync::atomic::Ordering;
+        if !self.session.sent_close_notify.swap(true, Ordering::AcqRel) {
+            self.conn().send_close_notify();
         }
         self.write_pending()
     }
@@ -306,14 +400,22 @@ impl TlsStream {
 
 impl Drop for TlsStream {
     fn drop(&mut self) {
-        if self.sent_close_notify || self.conn.is_handshaking() {
+        use std::sync::atomic::Ordering;
+        // Only the last handle ends the session.
+        if Arc::strong_count(&self.session) > 1
+            || self.session.sent_close_notify.load(Ordering::Acquire)
+        {
+            return;
+        }
+        let mut conn = self.conn();
+        if conn.is_handshaking() {
             return;
         }
         // Best effort and without waiting: a drop must not block.
-        self.conn.send_close_notify();
+        conn.send_close_notify();
         let mut sock = self.sock.socket();
-        while self.conn.wants_write() {
-            match self.conn.write_tls(&mut sock) {
+        while conn.wants_write() {
+            match conn.write_tls(&mut sock) {
                 Ok(n) if n > 0 => {}
                 _ => break,
             }

@@ -56,8 +56,8 @@ pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {
     p
 }
 
-pub struct Client {
-    pub s: TcpStream,
+pub struct Client<S = TcpStream> {
+    pub s: S,
     buf: Vec<u8>,
     pub status: u16,
     pub head: String,
@@ -86,6 +86,19 @@ impl Client {
         let s = TcpStream::connect(addr).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         s.set_nodelay(true).unwrap();
+        Client::over(s, request, after)
+    }
+
+    pub fn connect(addr: SocketAddr, path: &str) -> Client {
+        let c = Client::open(addr, &handshake_request(path, &[]), b"");
+        assert_eq!(c.status, 101, "{}", c.head);
+        c
+    }
+}
+
+impl<S: Read + Write> Client<S> {
+    /// Send `request` (plus `after` in the same write) over `s`.
+    pub fn over(s: S, request: &[u8], after: &[u8]) -> Client<S> {
         let mut c = Client {
             s,
             buf: Vec::new(),
@@ -96,12 +109,6 @@ impl Client {
         all.extend_from_slice(after);
         c.s.write_all(&all).unwrap();
         c.read_head();
-        c
-    }
-
-    pub fn connect(addr: SocketAddr, path: &str) -> Client {
-        let c = Client::open(addr, &handshake_request(path, &[]), b"");
-        assert_eq!(c.status, 101, "{}", c.head);
         c
     }
 

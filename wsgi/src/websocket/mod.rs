@@ -262,7 +262,8 @@ impl Shared {
         }
         let me = self.clone();
         eventlet::spawn_n(move || {
-            if me.done.wait_timeout(me.close_timeout).is_err() {
+            // `Ok(None)`: the timeout passed before the connection ended.
+            if !matches!(me.done.wait_timeout(me.close_timeout), Ok(Some(()))) {
                 me.cut();
             }
         });
@@ -374,6 +375,11 @@ impl WebSocket {
                 Err(fault) => {
                     let (code, reason) = fault.close_code().expect("a close code");
                     let _ = shared.start_close(Some(code), reason);
+                    if r.saw_close {
+                        // A bad close frame is still the client's last one.
+                        shared.finish();
+                        return None;
+                    }
                     drop(r);
                     self.drain_until_close();
                     return None;

@@ -78,6 +78,8 @@ pub(crate) struct Reader<R> {
     partial: Option<Partial>,
     inflater: Option<Inflater>,
     limits: Limits,
+    /// The client sent a close frame (valid or not): it will send no other.
+    pub(crate) saw_close: bool,
 }
 
 fn unmask(data: &mut [u8], mask: [u8; 4]) {
@@ -121,6 +123,7 @@ impl<R: Read> Reader<R> {
             partial: None,
             inflater,
             limits,
+            saw_close: false,
         }
     }
 
@@ -198,7 +201,10 @@ impl<R: Read> Reader<R> {
             match hdr.opcode {
                 OpCode::Control(Control::Ping) => return Ok(Event::Ping(payload)),
                 OpCode::Control(Control::Pong) => return Ok(Event::Pong),
-                OpCode::Control(Control::Close) => return parse_close(&payload).map(Event::Close),
+                OpCode::Control(Control::Close) => {
+                    self.saw_close = true;
+                    return parse_close(&payload).map(Event::Close);
+                }
                 OpCode::Control(Control::Reserved(_)) | OpCode::Data(Data::Reserved(_)) => {
                     return Err(Fault::Protocol("reserved opcode"))
                 }
