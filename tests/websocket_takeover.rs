@@ -197,7 +197,11 @@ fn stop_shuts_down_an_upgraded_connection_without_hook() {
 
 #[test]
 fn stop_runs_the_hook_of_an_upgraded_connection() {
-    let app = |env: &mut Environ, _sr: &mut StartResponse| -> Body {
+    // The 101 reaches the client before the app registers its hook: stop
+    // only once the hook is in place (a stop before it shuts the socket down).
+    let hooked = Arc::new(Event::<()>::new());
+    let h2 = hooked.clone();
+    let app = move |env: &mut Environ, _sr: &mut StartResponse| -> Body {
         let mut conn = env
             .upgrade("101 Switching Protocols", [("Upgrade", "x")])
             .unwrap();
@@ -206,6 +210,7 @@ fn stop_runs_the_hook_of_an_upgraded_connection() {
             let _ = writer.write_all(b"bye");
             let _ = writer.shutdown(std::net::Shutdown::Both);
         });
+        let _ = h2.send(());
         let mut buf = [0u8; 16];
         while let Ok(1..) = conn.read(&mut buf) {}
         Body::empty()
@@ -215,7 +220,8 @@ fn stop_runs_the_hook_of_an_upgraded_connection() {
     c.write_all(HEAD).unwrap();
     let expect = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n";
     assert_eq!(read_exact_timeout(&mut c, expect.len()), expect);
-    // The app is now blocked in read: stop the server.
+    hooked.wait().unwrap();
+    // The app is now (about to be) blocked in read: stop the server.
     let t = Instant::now();
     srv.stop().unwrap();
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
