@@ -1,8 +1,10 @@
 //! A green thread that wakes from a socket read and closes the socket at once
-//! races with the worker that parked it (may's `subscribe`, still running on
-//! another thread). may 0.3.51 read the freed socket there; the patched copy
-//! in `vendor/may` does not. The race is silent in a normal build: run this
-//! under AddressSanitizer (`sh asan/run.sh --test io_close_race`) to check it.
+//! races with the worker that parked it (may's `subscribe`, possibly still
+//! running on another thread). may 0.3.51 read the freed socket there; the
+//! patched copy in `vendor/may` does not. This exercises that path (2,000
+//! wake-and-close cycles); the window is narrow, so it is a stress run, not a
+//! reliable detector: in 20 AddressSanitizer runs against unpatched may it
+//! did not hit, while `tests/hardening.rs` under `asan/run.sh` did.
 
 use std::io::{Read, Write};
 use std::time::Duration;
