@@ -53,12 +53,15 @@ pub(crate) fn install(stack_bytes: usize) {
     });
 }
 
+/// The interrupted stack pointer. Safety: `ctx` is the `ucontext_t` the
+/// kernel passed to an `SA_SIGINFO` handler.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 unsafe fn stack_pointer(ctx: *mut libc::c_void) -> Option<usize> {
     let uc = &*(ctx as *const libc::ucontext_t);
     Some(uc.uc_mcontext.gregs[libc::REG_RSP as usize] as usize)
 }
 
+/// As above, for aarch64.
 #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
 unsafe fn stack_pointer(ctx: *mut libc::c_void) -> Option<usize> {
     let uc = &*(ctx as *const libc::ucontext_t);
@@ -147,6 +150,8 @@ unsafe fn on_signal_stack(sp: usize) -> bool {
 }
 
 /// Hand a fault that is not ours to the handler that was there before.
+/// Safety: called from our handler with the kernel's arguments, after
+/// `install` filled `PREVIOUS` (it runs before the handler is installed).
 unsafe fn chain(signum: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     let prev = (*std::ptr::addr_of!(PREVIOUS)).0.assume_init_ref();
     let old = if signum == libc::SIGSEGV {

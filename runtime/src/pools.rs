@@ -30,14 +30,14 @@ struct State<T> {
 /// use eventlet::pools::Pool;
 /// let created = std::sync::atomic::AtomicUsize::new(0);
 /// let pool = Pool::new(0, 2, move || created.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
-/// {
-///     let a = pool.get().unwrap();
-///     let b = pool.get().unwrap();
-///     assert_eq!((*a, *b), (0, 1));
-///     assert!(pool.try_get().is_none()); // max_size reached
-/// } // both go back
+/// let a = pool.get().unwrap();
+/// let b = pool.get().unwrap();
+/// assert_eq!((*a, *b), (0, 1));
+/// assert!(pool.try_get().is_none()); // max_size reached
+/// drop(a); // back to the pool
+/// drop(b);
 /// assert_eq!(pool.free(), 2);
-/// assert_eq!(*pool.get().unwrap(), 0); // reused, oldest first
+/// assert_eq!(*pool.get().unwrap(), 0); // reused, least recently returned first
 /// ```
 pub struct Pool<T> {
     state: Mutex<State<T>>,
