@@ -12,6 +12,9 @@
 //!   to core *i*); anything else or unset leaves pinning off (the default).
 //! - `EVENTLET_BENCH_WORKERS=N`: worker threads (default: the CPUs the process
 //!   may use, so 1 under `taskset -c 0`).
+//! - `EVENTLET_BENCH_LOG=1`: the access log on, through `env_logger` to
+//!   stderr exactly as `examples/wsgi.rs` sets it up (for the log-on vs
+//!   log-off cost).
 
 use eventlet_wsgi::{Body, Environ, ServerOptions, StartResponse};
 use std::io;
@@ -69,8 +72,15 @@ fn main() -> io::Result<()> {
     let listener = eventlet::ListenOptions::new()
         .backlog(1024)
         .listen(addr.as_str())?;
+    let log_on = std::env::var("EVENTLET_BENCH_LOG").is_ok_and(|v| v == "1");
+    if log_on {
+        env_logger::Builder::from_env(
+            env_logger::Env::default().default_filter_or("info,may=warn"),
+        )
+        .init();
+    }
     let opts = ServerOptions::new()
-        .log_output(false)
+        .log_output(log_on)
         .max_size(MAX_CONNECTIONS);
     eventlet_wsgi::server_with(listener, hello_world, opts)
 }
