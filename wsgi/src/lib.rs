@@ -29,6 +29,7 @@
 
 #![warn(missing_docs)]
 
+mod accesslog;
 #[doc(hidden)]
 pub mod bench_support;
 mod body;
@@ -46,6 +47,7 @@ mod server;
 mod signals;
 pub mod status;
 
+pub use accesslog::BatchWriter;
 pub use body::{Body, Chunk, IntoChunk};
 pub use chunked::ChunkError;
 pub use date::format_date_time;

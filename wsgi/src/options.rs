@@ -51,7 +51,12 @@ impl LogSink {
         }
     }
 
-    fn line(&self, level: log::Level, msg: &str) {
+    /// The writer, for the batching flusher (`None`: the `log` crate).
+    pub(crate) fn writer_ref(&self) -> Option<&Mutex<Box<dyn Write + Send>>> {
+        self.writer.as_deref()
+    }
+
+    pub(crate) fn line(&self, level: log::Level, msg: &str) {
         match &self.writer {
             Some(w) => {
                 // A short critical section with no blocking green-thread call
@@ -135,6 +140,7 @@ pub struct ServerOptions {
     pub(crate) drain_timeout: Option<Duration>,
     pub(crate) handle_signals: bool,
     pub(crate) require_host: bool,
+    pub(crate) log_buffer_size: usize,
 }
 
 impl Default for ServerOptions {
@@ -166,6 +172,7 @@ impl Default for ServerOptions {
             drain_timeout: None,
             handle_signals: true,
             require_host: true,
+            log_buffer_size: crate::accesslog::DEFAULT_BUFFER,
         }
     }
 }
@@ -347,6 +354,16 @@ impl ServerOptions {
     /// 400 otherwise). Default: on (eventlet accepts requests without Host).
     pub fn require_host(mut self, on: bool) -> Self {
         self.require_host = on;
+        self
+    }
+
+    /// Most bytes of log lines held for the log's writer thread (1 MiB).
+    /// Lines are written in batches, at least once a second, off the request
+    /// path; when this much is pending because the sink is slower than the
+    /// server, requests wait to log (no line is dropped; the waits are counted
+    /// in one error line at shutdown).
+    pub fn log_buffer_size(mut self, bytes: usize) -> Self {
+        self.log_buffer_size = bytes.max(1);
         self
     }
 

@@ -1,6 +1,7 @@
 //! The server: accept loop, connection registry and the shutdown state
 //! machine (eventlet's `wsgi.server()` and its `finally` block).
 
+use crate::accesslog::AccessLog;
 use crate::conn;
 use crate::options::{LogSink, ServerOptions};
 use crate::App;
@@ -38,11 +39,15 @@ pub(crate) struct Shared {
     killing: AtomicBool,
     conns: Mutex<HashMap<u64, ConnEntry>>,
     next_id: AtomicU64,
+    /// Log lines, batched off the request path while the server runs.
+    pub(crate) access: AccessLog,
 }
 
 impl Shared {
     pub(crate) fn new(listener: Listener, app: Box<dyn App>, opts: ServerOptions) -> Shared {
+        let access = AccessLog::new(opts.log.clone(), opts.log_buffer_size);
         Shared {
+            access,
             opts,
             app,
             is_tls: listener.is_tls(),
@@ -60,13 +65,16 @@ impl Shared {
 
     pub(crate) fn log_error(&self, msg: &str) {
         if self.opts.log_output {
-            self.opts.log.error(msg);
+            // Through the batch, so that it stays in order with access lines.
+            self.access
+                .line(log::Level::Error, |out: &mut String| out.push_str(msg));
         }
     }
 
     fn log_info(&self, msg: &str) {
         if self.opts.log_output {
-            self.opts.log.info(msg);
+            self.access
+                .line(log::Level::Info, |out: &mut String| out.push_str(msg));
         }
     }
 
@@ -212,9 +220,18 @@ impl Server {
             .custom_pool
             .clone()
             .unwrap_or_else(|| GreenPool::new(shared.opts.max_size));
+        if shared.opts.log_output {
+            if let Err(e) = shared.access.start() {
+                shared.log_error(&format!(
+                    "cannot start the log writer thread, logging directly: {e}"
+                ));
+            }
+        }
         let result = accept_loop(&shared, &pool);
         shared.stop();
         shutdown(&shared, &pool);
+        // Every pending line is written before `run` returns.
+        shared.access.close();
         shared.log_info(&format!(
             "({}) wsgi exited, is_accepting=False",
             std::process::id()
