@@ -27,7 +27,10 @@ struct CountingSink {
 impl Write for CountingSink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if !self.delay.is_zero() {
-            std::thread::sleep(self.delay);
+            // The first write is much slower still, so that the buffer
+            // certainly fills while it lasts, however fast the machine.
+            let first = self.writes.lock().unwrap().is_empty();
+            std::thread::sleep(if first { self.delay * 25 } else { self.delay });
         }
         self.writes.lock().unwrap().push(buf.to_vec());
         Ok(buf.len())
@@ -204,15 +207,15 @@ fn everything_is_written_by_the_time_run_returns() {
 
 #[test]
 fn a_slow_sink_slows_requests_but_memory_stays_bounded_and_nothing_is_lost() {
-    // 40 ms per write, a 256-byte buffer: the sink is far slower than the
-    // server, so requests must wait for room.
+    // 40 ms per write (1 s for the first), a 256-byte buffer: the sink is
+    // far slower than the server, so requests must wait for room.
     let sink = CountingSink {
         delay: Duration::from_millis(40),
         ..CountingSink::default()
     };
     let mut srv = start_with(
         sink.clone(),
-        ServerOptions::new().log_buffer_size(256),
+        ServerOptions::new().log_buffer_size(256).debug(false),
         "%(client_port)s %(request_line)s",
     );
     let n = 60;
