@@ -18,7 +18,9 @@
 //! until the line is written; access logs are audit and billing records. How
 //! often this happened is counted and reported in one ERROR line at shutdown.
 //! At most twice the buffer size is held: the pending lines and the batch
-//! being written.
+//! being written. A process that ends without `Server::run` returning (a
+//! second SIGINT, `process::exit`, an abort) loses at most the last second's
+//! lines.
 //!
 //! [`BatchWriter`] extends the batching to a `log` backend's own writes:
 //! given to a logger as its output (e.g. `env_logger`'s `Target::Pipe`), it
