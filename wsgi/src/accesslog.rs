@@ -319,11 +319,22 @@ impl Held {
 /// else the program logs) flush what is held, then go straight through, so
 /// their order and timing are unchanged. The bytes are the same either way.
 ///
-/// ```no_run
-/// use eventlet_wsgi::BatchWriter;
+/// With `env_logger` (as `examples/wsgi.rs` does when stderr is not a
+/// terminal):
+///
+/// ```text
 /// env_logger::Builder::from_default_env()
 ///     .target(env_logger::Target::Pipe(Box::new(BatchWriter::new(std::io::stderr()))))
 ///     .init();
+/// ```
+///
+/// Outside a batch it is a plain pass-through writer:
+///
+/// ```
+/// use std::io::Write;
+/// let mut w = eventlet_wsgi::BatchWriter::new(Vec::new());
+/// w.write_all(b"written at once\n").unwrap();
+/// w.flush().unwrap();
 /// ```
 pub struct BatchWriter {
     held: Arc<Mutex<Held>>,
