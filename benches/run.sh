@@ -86,6 +86,7 @@ build() {
     export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
     log "building examples/bench_server (release)"
     (cd "$ROOT" && cargo build --release --quiet --example bench_server)
+    (cd "$ROOT" && cargo build --release --quiet --example bench_reqseq)
     log "building benches/refservers (release)"
     cargo build --release --quiet --manifest-path "$ROOT/benches/refservers/Cargo.toml" --bins
     BIN=$CARGO_TARGET_DIR/release
@@ -330,6 +331,24 @@ for id in "${MAIN_IDS[@]}" "${VARIANT_IDS[@]}"; do
     if is_pinned "$id"; then memory_phase "$id" "$port"; fi
     load_phase "$id" "$port"
 done
+
+# Instructions per request under callgrind (independent of the load): ours
+# (log off and on), may and hyper at 64, 256 and 1000 connections.
+if command -v valgrind >/dev/null && command -v strace >/dev/null; then
+    instr_ids=""
+    for id in ours may hyper; do selected "$id" && instr_ids+="${instr_ids:+,}$id"; done
+    if selected ours; then instr_ids+="${instr_ids:+,}ours-log"; fi
+    if [ -n "$instr_ids" ]; then
+        log "instructions per request (callgrind): $instr_ids"
+        requests=20000
+        [ "$MODE" = quick ] && requests=6000
+        bash "$ROOT/benches/instr.sh" --no-build --syscalls --only "$instr_ids" --requests "$requests" \
+            --tsv "$RAW" >"$WORK/instr.txt" 2>&1 || log "instr.sh failed (see $WORK/instr.txt)"
+        meta "instructions" "benches/instr.sh --syscalls --requests $requests (callgrind, fixed sequence; see benches/README.md)"
+    fi
+else
+    log "valgrind or strace missing: no instructions-per-request figures"
+fi
 
 meta "load average at end" "$(cut -d' ' -f1-3 /proc/loadavg)"
 mkdir -p "$RESULTS"

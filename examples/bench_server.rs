@@ -12,9 +12,13 @@
 //!   to core *i*); anything else or unset leaves pinning off (the default).
 //! - `EVENTLET_BENCH_WORKERS=N`: worker threads (default: the CPUs the process
 //!   may use, so 1 under `taskset -c 0`).
+//! - `EVENTLET_BENCH_LOG=1`: the access log on, through `env_logger` to
+//!   stderr exactly as `examples/wsgi.rs` sets it up (for the log-on vs
+//!   log-off cost); `EVENTLET_BENCH_LOG_UNBATCHED=1` leaves env_logger's own
+//!   stderr target (one write per line, from the server's log thread).
 
 use eventlet_wsgi::{Body, Environ, ServerOptions, StartResponse};
-use std::io;
+use std::io::{self, IsTerminal};
 
 /// Enough for the 10,000-idle-connections memory test: eventlet's default of
 /// 1024 would leave the rest waiting in the accept queue.
@@ -69,8 +73,21 @@ fn main() -> io::Result<()> {
     let listener = eventlet::ListenOptions::new()
         .backlog(1024)
         .listen(addr.as_str())?;
+    let log_on = std::env::var("EVENTLET_BENCH_LOG").is_ok_and(|v| v == "1");
+    if log_on {
+        // As examples/wsgi.rs does.
+        let mut logger = env_logger::Builder::from_env(
+            env_logger::Env::default().default_filter_or("info,may=warn"),
+        );
+        let unbatched = std::env::var_os("EVENTLET_BENCH_LOG_UNBATCHED").is_some();
+        if !std::io::stderr().is_terminal() && !unbatched {
+            let batched = eventlet_wsgi::BatchWriter::new(std::io::stderr());
+            logger.target(env_logger::Target::Pipe(Box::new(batched)));
+        }
+        logger.init();
+    }
     let opts = ServerOptions::new()
-        .log_output(false)
+        .log_output(log_on)
         .max_size(MAX_CONNECTIONS);
     eventlet_wsgi::server_with(listener, hello_world, opts)
 }

@@ -5,9 +5,8 @@ use eventlet::net::Stream;
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
-/// First read-buffer size: holds a typical request head, and is small enough
-/// for malloc's per-thread cache, so dropping it between requests (idle
-/// connections hold no buffer) and taking it again costs a few nanoseconds.
+/// First read-buffer size: holds a typical request head. A connection keeps
+/// one this size for its whole life (see [`ConnIo::shrink_idle`]).
 const READ_FIRST: usize = 1024;
 /// Later growth step, for big heads, pipelined batches and bodies.
 const READ_CHUNK: usize = 16 * 1024;
@@ -148,10 +147,19 @@ impl ConnIo {
         self.end = bytes.len();
     }
 
-    /// Give the read buffer's memory back while the connection idles.
+    /// Give grown buffers' memory back while the connection idles.
+    ///
+    /// A first-size read buffer is kept: the next head read needs it at once
+    /// (before it waits), so dropping it saved no memory while idle, and
+    /// re-taking it cost a malloc, a free and zeroing 1 KiB per request — 16
+    /// cache lines of memory that was cold again by the time the request came
+    /// (measured with callgrind's cache model at 1000 connections, where it
+    /// was the largest single source of misses).
     pub fn shrink_idle(&mut self) {
         if self.start == self.end {
-            self.buf = Vec::new();
+            if self.buf.capacity() > READ_FIRST {
+                self.buf = Vec::new();
+            }
             self.start = 0;
             self.end = 0;
         }

@@ -5,7 +5,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// A hook run after the response was sent (eventlet's `eventlet.posthooks`).
 pub type Posthook = Box<dyn FnOnce(&Environ<'_>)>;
@@ -107,12 +107,44 @@ impl<'c> Environ<'c> {
 
     /// Forget the previous request, keeping every allocation for the next.
     pub(crate) fn clear(&mut self) {
+        if self.vars.capacity() == 0 {
+            self.take_spare_storage();
+        }
         self.len = 0;
         self.http_keys = 0;
         self.raw_len = 0;
         self.posthooks.clear();
         self.ext.clear();
         self.min_chunk = None;
+    }
+
+    /// Hand this environ's strings to the next request of any connection
+    /// while this one idles (see [`SPARE`]); [`clear`](Self::clear) takes
+    /// storage back for the next request.
+    pub(crate) fn park_storage(&mut self) {
+        self.clear();
+        if self.vars.capacity() == 0 {
+            return;
+        }
+        let storage = (
+            std::mem::take(&mut self.vars),
+            std::mem::take(&mut self.raw_headers),
+        );
+        let mut spare = SPARE.lock().unwrap_or_else(|p| p.into_inner());
+        if spare.len() < SPARE_MAX {
+            spare.push(storage);
+        }
+    }
+
+    fn take_spare_storage(&mut self) {
+        let spare = SPARE.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match spare {
+            Some((vars, raw)) => {
+                self.vars = vars;
+                self.raw_headers = raw;
+            }
+            None => self.vars.reserve(24),
+        }
     }
 
     /// The CGI variable `key`, if set.
@@ -337,6 +369,18 @@ pub(crate) fn push_latin1(out: &mut String, bytes: &[u8]) {
         out.extend(bytes.iter().map(|&b| b as char));
     }
 }
+
+/// The variable strings of idle connections' environs, most recently used
+/// last. A request takes the top one, whose memory is still in the CPU's
+/// caches, instead of its own connection's strings, which went cold while
+/// it idled (at 1000 connections, writing them was the largest share of the
+/// cache misses per request, measured with callgrind's cache model); idle
+/// connections hold none. A std mutex: the critical sections are a push or
+/// a pop.
+type Storage = (Vec<Var>, Vec<Var>);
+static SPARE: Mutex<Vec<Storage>> = Mutex::new(Vec::new());
+/// More spare sets than requests in flight at once buy nothing.
+const SPARE_MAX: usize = 64;
 
 /// The used prefix of `slots` grown by one, reusing an old entry's strings.
 #[inline]

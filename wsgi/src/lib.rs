@@ -109,6 +109,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod access_record;
+mod accesslog;
 #[doc(hidden)]
 pub mod bench_support;
 mod body;
@@ -135,6 +136,7 @@ pub mod upgrade;
 pub mod websocket;
 pub mod workers;
 
+pub use accesslog::BatchWriter;
 pub use body::{Body, Chunk, IntoChunk};
 pub use chunked::ChunkError;
 pub use date::format_date_time;

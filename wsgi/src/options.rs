@@ -71,11 +71,16 @@ impl LogSink {
     }
 
     /// True when lines go to stderr because no logger is installed.
-    fn to_stderr(&self) -> bool {
+    pub(crate) fn to_stderr(&self) -> bool {
         self.auto && self.writer.is_none() && log::max_level() == log::LevelFilter::Off
     }
 
-    fn line(&self, level: log::Level, msg: &str) {
+    /// The writer, for the batching flusher (`None`: the `log` crate or stderr).
+    pub(crate) fn writer_ref(&self) -> Option<&Mutex<Box<dyn Write + Send>>> {
+        self.writer.as_deref()
+    }
+
+    pub(crate) fn line(&self, level: log::Level, msg: &str) {
         if self.to_stderr() {
             // One write per line so that lines from several green threads
             // never interleave.
@@ -178,6 +183,7 @@ pub struct ServerOptions {
     pub(crate) stats: Option<std::sync::Arc<crate::stats::Stats>>,
     pub(crate) access_hook: Option<crate::access_record::HookSlot>,
     pub(crate) idle_grace: Duration,
+    pub(crate) log_buffer_size: usize,
 }
 
 impl Default for ServerOptions {
@@ -214,6 +220,7 @@ impl Default for ServerOptions {
             stats: Some(crate::stats::Stats::new()),
             access_hook: None,
             idle_grace: Duration::ZERO,
+            log_buffer_size: crate::accesslog::DEFAULT_BUFFER,
         }
     }
 }
@@ -468,6 +475,16 @@ impl ServerOptions {
     /// zero (idle connections close at once, as in eventlet).
     pub fn idle_grace(mut self, t: Duration) -> Self {
         self.idle_grace = t;
+        self
+    }
+
+    /// Most bytes of log lines held for the log's writer thread (1 MiB).
+    /// Lines are written in batches, at least once a second, off the request
+    /// path; when this much is pending because the sink is slower than the
+    /// server, requests wait to log (no line is dropped; the waits are counted
+    /// in one error line at shutdown).
+    pub fn log_buffer_size(mut self, bytes: usize) -> Self {
+        self.log_buffer_size = bytes.max(1);
         self
     }
 

@@ -1,6 +1,7 @@
 //! The server: accept loop, connection registry and the shutdown state
 //! machine (eventlet's `wsgi.server()` and its `finally` block).
 
+use crate::accesslog::AccessLog;
 use crate::conn;
 use crate::options::{LogSink, ServerOptions};
 use crate::App;
@@ -40,6 +41,8 @@ pub(crate) struct Shared {
     killing: AtomicBool,
     conns: Mutex<HashMap<u64, ConnEntry>>,
     next_id: AtomicU64,
+    /// Log lines, batched off the request path while the server runs.
+    pub(crate) access: AccessLog,
 }
 
 impl Shared {
@@ -48,7 +51,9 @@ impl Shared {
     }
 
     fn with_listeners(listeners: Vec<Listener>, app: Box<dyn App>, opts: ServerOptions) -> Shared {
+        let access = AccessLog::new(opts.log.clone(), opts.log_buffer_size);
         Shared {
+            access,
             opts,
             app,
             listeners,
@@ -65,13 +70,16 @@ impl Shared {
 
     pub(crate) fn log_error(&self, msg: &str) {
         if self.opts.log_output {
-            self.opts.log.error(msg);
+            // Through the batch, so that it stays in order with access lines.
+            self.access
+                .line(log::Level::Error, |out: &mut String| out.push_str(msg));
         }
     }
 
     fn log_info(&self, msg: &str) {
         if self.opts.log_output {
-            self.opts.log.info(msg);
+            self.access
+                .line(log::Level::Info, |out: &mut String| out.push_str(msg));
         }
     }
 
@@ -287,6 +295,13 @@ impl Server {
             .custom_pool
             .clone()
             .unwrap_or_else(|| GreenPool::new(shared.opts.max_size));
+        if shared.opts.log_output {
+            if let Err(e) = shared.access.start() {
+                shared.log_error(&format!(
+                    "cannot start the log writer thread, logging directly: {e}"
+                ));
+            }
+        }
         // One accept loop per extra listener, in green threads of their own.
         let extra: Vec<_> = (1..shared.listeners.len())
             .map(|i| {
@@ -308,6 +323,8 @@ impl Server {
         }
         shared.stop();
         shutdown(&shared, &pool);
+        // Every pending line is written before `run` returns.
+        shared.access.close();
         shared.log_info(&format!(
             "({}) wsgi exited, is_accepting=False",
             std::process::id()

@@ -169,6 +169,64 @@ fn throughput_table(raw: &Raw, out: &mut String) {
     out.push('\n');
 }
 
+/// Servers measured by `benches/instr.sh` that are not in the main list.
+const INSTR_EXTRA: [(&str, &str); 2] = [
+    ("ours-log", "eventlet-rs, access log on (env_logger, as examples/wsgi.rs)"),
+    (
+        "ours-log-unbatched",
+        "eventlet-rs, access log on, env_logger writing each line",
+    ),
+];
+
+fn instr_table(raw: &Raw, out: &mut String) {
+    let conns = ["64", "256", "1000"];
+    let has = |id: &str| {
+        conns
+            .iter()
+            .any(|c| raw.get(id, &format!("instr_c{c}")).is_some())
+    };
+    let mut rows: Vec<(&str, &str)> = raw
+        .main_servers()
+        .map(|s| (s.id.as_str(), s.label.as_str()))
+        .collect();
+    rows.extend(INSTR_EXTRA);
+    rows.retain(|(id, _)| has(id));
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str("## Instructions per request (callgrind; independent of the machine's load)
+
+");
+    out.push_str("`benches/instr.sh`: a fixed keep-alive sequence (examples/bench_reqseq.rs), server under `valgrind --tool=callgrind` on one CPU; two runs that differ only in the number of rounds, so start-up and shutdown cancel out. User-space instructions only: the syscalls/request columns (strace, same method) show what the kernel adds.\n\n");
+    out.push_str("| server | instr/req c64 | c256 | c1000 | syscalls/req c64 | c256 | c1000 |\n|---|---|---|---|---|---|---|\n");
+    for (id, label) in rows {
+        let _ = write!(out, "| {label} |");
+        for c in conns {
+            let _ = write!(
+                out,
+                " {} |",
+                opt(raw.get(id, &format!("instr_c{c}")), thousands)
+            );
+        }
+        for c in conns {
+            let _ = write!(
+                out,
+                " {} |",
+                opt(raw.get(id, &format!("sys_c{c}")), |v| format!("{v:.2}"))
+            );
+        }
+        out.push('\n');
+    }
+    if let (Some(on), Some(off)) = (raw.get("ours-log", "instr_c64"), raw.get(OURS, "instr_c64")) {
+        let _ = writeln!(
+            out,
+            "\nAccess log on / off at c64: {:.2}x instructions per request.",
+            on / off
+        );
+    }
+    out.push('\n');
+}
+
 fn memory_table(raw: &Raw, out: &mut String) {
     out.push_str("## Memory (VmRSS of a freshly started server, median)\n\n");
     out.push_str("Idle, then holding 1,000 and then 10,000 idle keep-alive connections that each made one request.\n\n");
@@ -193,7 +251,16 @@ fn memory_table(raw: &Raw, out: &mut String) {
 /// One row of the ratio table: the metric's name and how to read it for a server.
 type RatioRow = (&'static str, fn(&Raw, &str) -> Option<f64>);
 
-const RATIO_ROWS: [RatioRow; 9] = [
+const RATIO_ROWS: [RatioRow; 12] = [
+    ("instructions/request c64 (lower is better)", |r, id| {
+        r.get(id, "instr_c64")
+    }),
+    ("instructions/request c256 (lower is better)", |r, id| {
+        r.get(id, "instr_c256")
+    }),
+    ("instructions/request c1000 (lower is better)", |r, id| {
+        r.get(id, "instr_c1000")
+    }),
     ("req/s keep-alive c64", |r, id| r.get(id, "ka64_rps")),
     ("req/s keep-alive c256", |r, id| r.get(id, "ka256_rps")),
     ("req/s keep-alive c1000", |r, id| r.get(id, "ka1000_rps")),
@@ -322,6 +389,7 @@ fn markdown(raw: &Raw) -> String {
     }
     out.push('\n');
     throughput_table(raw, &mut out);
+    instr_table(raw, &mut out);
     memory_table(raw, &mut out);
     ratio_table(raw, &mut out);
     pinning_table(raw, &mut out);
