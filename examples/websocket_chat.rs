@@ -69,6 +69,11 @@ pub fn app() -> impl App {
 fn main() -> std::io::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,may=warn"))
         .init();
+    // zlib's state (permessage-deflate) takes far more stack in unoptimised
+    // builds than the 64 KiB default: give debug builds room.
+    if cfg!(debug_assertions) {
+        let _ = eventlet::configure(eventlet::Config::default().stack_size(512 * 1024));
+    }
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:7000".into());

@@ -197,6 +197,11 @@ impl<H: Fn(WebSocket) + Send + Sync + 'static> WebSocketWsgi<H> {
     }
 
     /// Negotiate permessage-deflate when the client offers it (default on).
+    ///
+    /// zlib's state takes much more stack in unoptimised (debug) builds than
+    /// the runtime's 64 KiB default: there, configure a bigger stack
+    /// (`eventlet::Config::stack_size(512 * 1024)`) or turn deflate off.
+    /// Optimised builds run it within the default.
     pub fn permessage_deflate(mut self, on: bool) -> Self {
         self.cfg().deflate = on;
         self
