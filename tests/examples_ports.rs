@@ -4,6 +4,8 @@
 //! The ZeroMQ ones run with `--features zmq`.
 
 mod common;
+#[cfg(feature = "zmq")]
+mod ws_common;
 
 use common::{read_http, ExampleProcess};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -426,5 +428,134 @@ mod zmq_ports {
         }
         drop((a, ra));
         ex.wait_line(20, |l| l == "Participant left chat.");
+    }
+
+    /// A WebSocket text frame's payload (skips anything else the server sends).
+    fn next_text(c: &mut ws_common::Client) -> String {
+        loop {
+            let f = c.read_frame().expect("a frame before EOF");
+            if f.opcode() == 1 {
+                return String::from_utf8(f.payload).unwrap();
+            }
+        }
+    }
+
+    /// Read text frames until `want`; the only other one allowed is `repeat`
+    /// (a late copy of a probe).
+    fn skip_until(c: &mut ws_common::Client, want: &str, repeat: &str) {
+        loop {
+            let got = next_text(c);
+            if got == want {
+                return;
+            }
+            assert_eq!(got, repeat, "waiting for {want:?}");
+        }
+    }
+
+    /// `from` sends `text` until `to` gets `expected` (PUB/SUB drops what
+    /// comes before every hop's subscription is in place); each try waits
+    /// 300 ms. Returns how many times it was sent.
+    fn send_until_seen(
+        from: &mut ws_common::Client,
+        to: &mut ws_common::Client,
+        text: &str,
+        expected: &str,
+    ) -> usize {
+        to.s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        for tries in 1..=100 {
+            from.send(&ws_common::frame(0x81, text.as_bytes()));
+            loop {
+                match to.try_read_frame() {
+                    Ok(Some(f)) if f.opcode() == 1 => {
+                        let got = String::from_utf8(f.payload).unwrap();
+                        assert_eq!(got, expected);
+                        to.s.set_read_timeout(Some(IO_WAIT)).unwrap();
+                        return tries;
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) => panic!("EOF waiting for {expected:?}"),
+                    Err(_) => break, // timed out: send again
+                }
+            }
+        }
+        panic!("{expected:?} never came through");
+    }
+
+    #[test]
+    fn distributed_websocket_chat_rejects_a_bad_port() {
+        let mut ex = ExampleProcess::start("distributed_websocket_chat", &["-p", "x", "seven"]);
+        assert_eq!(ex.wait_exit(60).code(), Some(1));
+        assert_eq!(
+            ex.seen(),
+            [
+                "Error port supplied couldn't be converted to int",
+                " usage: websocket_chat -p pub address -s sub address port number"
+            ]
+        );
+    }
+
+    #[test]
+    fn distributed_websocket_chat_reaches_the_other_server() {
+        let (input, output) = (Ipc::new("dwc-in"), Ipc::new("dwc-out"));
+        let (pub_addr, sub_addr) = (input.endpoint(), output.endpoint());
+        let mut bridge = ExampleProcess::start("chat_bridge", &[&pub_addr, &sub_addr]);
+        bridge.wait_line(60, |l| l == format!("Sending on {sub_addr}"));
+        let args = ["-p", &pub_addr, "-s", &sub_addr, "0"];
+        let mut one = ExampleProcess::start("distributed_websocket_chat", &args);
+        let mut two = ExampleProcess::start("distributed_websocket_chat", &args);
+        let mut ports = Vec::new();
+        for ex in [&mut one, &mut two] {
+            ex.wait_line(60, |l| l == format!("Publishing to {pub_addr}"));
+            ex.wait_line(60, |l| l == format!("Subscribing to {sub_addr}"));
+            let line = ex.wait_line(60, |l| l.starts_with("Visit http://localhost:"));
+            let port: u16 = line
+                .strip_prefix("Visit http://localhost:")
+                .and_then(|r| r.strip_suffix("/ in your websocket-capable browser."))
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+            ports.push(port);
+        }
+        let addr = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+        // The page is served on any other path.
+        let mut page = client(ports[0]);
+        page.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        let resp = read_http(&mut BufReader::new(page)).unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(resp.body_str().contains("/chat"), "{}", resp.body_str());
+
+        let mut a = ws_common::Client::connect(addr(ports[0]), "/chat");
+        let mut b = ws_common::Client::connect(addr(ports[1]), "/chat");
+        let greeting = |c: &mut ws_common::Client| {
+            let g = next_text(c);
+            let id = g
+                .strip_prefix("Connected as ")
+                .and_then(|r| r.strip_suffix(", change name with 'name: new_name'"))
+                .unwrap_or_else(|| panic!("greeting {g:?}"))
+                .to_string();
+            // A uuid1: version nibble 1.
+            let u = uuid::Uuid::parse_str(&id).expect("a uuid");
+            assert_eq!(u.get_version_num(), 1, "{id}");
+            id
+        };
+        let (id_a, id_b) = (greeting(&mut a), greeting(&mut b));
+        assert_ne!(id_a, id_b);
+
+        // a (server one) -> b (server two), named by uuid until renamed.
+        let sent = send_until_seen(&mut a, &mut b, "probe", &format!("{id_a} says: probe"));
+        assert!(sent >= 1);
+        a.send(&ws_common::frame(0x81, b"name: alice"));
+        let renamed = format!("alice says: Changed name from {id_a}");
+        skip_until(&mut b, &renamed, &format!("{id_a} says: probe"));
+        // a sees its own messages as `you said` (those probes that got
+        // through to its own server, then the rename).
+        let renamed = format!("you said: Changed name from {id_a}");
+        skip_until(&mut a, &renamed, "you said: probe");
+
+        // b (server two) -> a (server one).
+        send_until_seen(&mut b, &mut a, "hello", &format!("{id_b} says: hello"));
+        a.send(&ws_common::frame(0x81, b"hi bob"));
+        skip_until(&mut b, "alice says: hi bob", "you said: hello");
+        skip_until(&mut a, "you said: hi bob", &format!("{id_b} says: hello"));
     }
 }

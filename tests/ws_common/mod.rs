@@ -162,6 +162,13 @@ impl<S: Read + Write> Client<S> {
 
     /// The next frame, or `None` at EOF.
     pub fn read_frame(&mut self) -> Option<Frame> {
+        self.try_read_frame()
+            .unwrap_or_else(|e| panic!("read: {e}"))
+    }
+
+    /// The next frame, `None` at EOF, or the read error (a read timeout:
+    /// what was read so far stays buffered for the next call).
+    pub fn try_read_frame(&mut self) -> io::Result<Option<Frame>> {
         loop {
             if self.buf.len() >= 2 {
                 let first = self.buf[0];
@@ -180,14 +187,14 @@ impl<S: Read + Write> Client<S> {
                 if len != usize::MAX && self.buf.len() >= hl + len {
                     let payload = self.buf[hl..hl + len].to_vec();
                     self.buf.drain(..hl + len);
-                    return Some(Frame { first, payload });
+                    return Ok(Some(Frame { first, payload }));
                 }
             }
             match self.fill() {
-                Ok(0) => return None,
+                Ok(0) => return Ok(None),
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return None,
-                Err(e) => panic!("read: {e}"),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(None),
+                Err(e) => return Err(e),
             }
         }
     }
