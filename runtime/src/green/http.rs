@@ -1,11 +1,11 @@
 //! A green HTTP client: eventlet's `green.urllib.request` / `green.http.client`.
 //!
-//! The client is [`ureq`] 3 (re-exported here as [`ureq`](self::ureq), use
+//! The client is [`ureq`] 3 (re-exported here as `green::http::ureq`, use
 //! that path so the versions match) running over this crate's green sockets:
 //! [`GreenConnector`] opens connections with [`connect`](crate::connect) and
 //! [`GreenResolver`] looks names up with [`dns`](super::dns). A fetch
 //! therefore parks only its green thread, many fetches share one worker, and a
-//! [`Timeout`](crate::Timeout) cuts a fetch on time (connect, TLS handshake,
+//! [`Timeout`] cuts a fetch on time (connect, TLS handshake,
 //! request, response head or body). What ureq brings is kept: keep-alive
 //! connection reuse (per agent), redirects (10 by default), https through
 //! rustls with the Mozilla roots (`webpki-roots`), ureq's own timeouts.
@@ -93,7 +93,7 @@ pub fn get(url: &str) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
 
 /// eventlet's `urllib.request.urlopen(url).read()`: GET `url` and return the
 /// body (at most 10 MiB, ureq's default limit). A status of 400 or more is an
-/// error, as with urllib's `HTTPError`; so is a [`Timeout`](crate::Timeout)
+/// error, as with urllib's `HTTPError`; so is a [`Timeout`]
 /// expiring (kind [`TimedOut`](io::ErrorKind::TimedOut)).
 pub fn urlopen(url: &str) -> io::Result<Vec<u8>> {
     let mut res = get(url).call().map_err(ureq::Error::into_io)?;
@@ -116,7 +116,7 @@ pub fn urlopen_post(url: &str, data: &[u8]) -> io::Result<Vec<u8>> {
 
 /// A ureq [`Connector`] that opens plain TCP connections with
 /// [`connect`](crate::connect): every address the resolver gave, in turn,
-/// within ureq's connect timeout and the caller's [`Timeout`](crate::Timeout).
+/// within ureq's connect timeout and the caller's [`Timeout`].
 /// Chain ureq's `RustlsConnector` after it for https, and its
 /// `ConnectProxyConnector` before it for CONNECT proxies ([`agent`] does both);
 /// a transport an earlier step made is passed on as it is.
@@ -169,7 +169,7 @@ impl<In: Transport> Connector<In> for GreenConnector {
 
 /// A connection made by [`GreenConnector`]: a green [`Stream`] with ureq's
 /// buffers. ureq's per-read and per-write timeouts become the stream's idle
-/// timeouts; the caller's [`Timeout`](crate::Timeout) applies as on any stream.
+/// timeouts; the caller's [`Timeout`] applies as on any stream.
 pub struct GreenTransport {
     /// Declared first: `Drop` retires it before `stream` closes the fd.
     shutdown: Arc<SocketShutdown>,
@@ -240,7 +240,7 @@ fn check(t: NextTimeout) -> Result<Option<StdDuration>, ureq::Error> {
 
 /// A stream error as ureq's: the expiry of ureq's own timeout (the stream's
 /// idle timeout, an anonymous [`TimeoutError`]) is `Error::Timeout`; the
-/// caller's [`Timeout`](crate::Timeout) stays an `Io` error carrying it.
+/// caller's [`Timeout`] stays an `Io` error carrying it.
 fn transport_error(e: io::Error, reason: ureq::Timeout) -> ureq::Error {
     match TimeoutError::from_io(&e) {
         Some(t) if t == TimeoutError::anonymous() => ureq::Error::Timeout(reason),
@@ -313,7 +313,7 @@ unsafe impl<T: Send> Sync for Exclusive<T> {}
 /// A ureq [`Resolver`] that looks names up with
 /// [`green::dns::getaddrinfo`](super::dns::getaddrinfo) (off the worker
 /// threads), within ureq's resolve timeout and the caller's
-/// [`Timeout`](crate::Timeout).
+/// [`Timeout`].
 #[derive(Debug, Default)]
 pub struct GreenResolver(());
 

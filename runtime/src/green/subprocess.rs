@@ -6,7 +6,7 @@
 //! with the scheduler, and [`Child::wait`] waits for the exit without holding
 //! a worker (a pidfd polled by the scheduler; on kernels without pidfds, a
 //! check every few milliseconds). Every read, write and wait honours the
-//! caller's [`Timeout`](crate::Timeout).
+//! caller's [`Timeout`].
 //!
 //! ```
 //! use std::io::{BufRead, Write};
@@ -355,7 +355,7 @@ impl Child {
 
     /// Wait for the child to exit, green-ly (eventlet's `wait()`). Closes
     /// stdin first, as std does, so a child reading it sees EOF. Fails with
-    /// [`TimedOut`](io::ErrorKind::TimedOut) when a [`Timeout`](crate::Timeout)
+    /// [`TimedOut`](io::ErrorKind::TimedOut) when a [`Timeout`]
     /// of the caller expires; the child keeps running and can be waited for again.
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
         drop(self.stdin.take());
