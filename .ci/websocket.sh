@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 cargo build --example websocket --example websocket_chat
 
 AUTOBAHN_SH=${AUTOBAHN_SH:-/work/shared/tools/autobahn.sh}
-AUTOBAHN_CASES=${AUTOBAHN_CASES:-1.*,2.*,3.*,4.*,5.*,6.*,7.*,10.*,12.1.*,13.1.*,13.3.*}
+AUTOBAHN_CASES=${AUTOBAHN_CASES:-1.*,2.*,3.*,4.*,5.*,6.*,7.*,10.*,12.1.1,12.1.2,12.1.3,12.1.4,12.1.5,13.1.1,13.1.2,13.3.1,13.3.2}
 if [ -x "$AUTOBAHN_SH" ]; then
   log=$(mktemp)
   ./target/debug/examples/websocket 127.0.0.1:0 > "$log" &

@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --example websocket                    # 127.0.0.1:7000, as eventlet
 //! cargo run --example websocket -- 127.0.0.1:0     # any address; prints it
+//! cargo run --example websocket -- 127.0.0.1:0 20000   # and a connection limit (default 1024)
 //! ```
 //!
 //! Limits as eventlet's defaults (8 MiB per frame, and here per message too),
@@ -75,5 +76,12 @@ fn main() -> std::io::Result<()> {
         "Visit http://{}/ in your websocket-capable browser.",
         listener.local_addr()?
     );
-    eventlet_wsgi::server(listener, app())
+    // Second argument: the connection limit (eventlet's `max_size`, 1024);
+    // the idle-memory benchmark holds 10,000 WebSockets.
+    let max_size = std::env::args()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1024);
+    let opts = eventlet_wsgi::ServerOptions::new().max_size(max_size);
+    eventlet_wsgi::server_with(listener, app(), opts)
 }

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Memory per idle WebSocket: open N WebSockets to an echo server (handshake
+plus one echoed message each), hold them, and report the server's RSS growth
+per connection (from /proc/PID/status).
+
+    python3 benches/ws/idle_ws.py SERVER_PID HOST:PORT [N] [PATH]
+"""
+import os
+import socket
+import sys
+import time
+
+KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+
+
+def rss_kib(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise SystemExit("no VmRSS")
+
+
+def frame(payload):
+    mask = b"\x01\x02\x03\x04"
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes([0x81, 0x80 | len(payload)]) + mask + masked
+
+
+def open_ws(host, port, path):
+    s = socket.create_connection((host, port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (path, host, KEY)).encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(4096)
+        if not chunk:
+            raise SystemExit("closed during handshake")
+        buf += chunk
+    assert buf.startswith(b"HTTP/1.1 101"), buf[:40]
+    rest = buf.split(b"\r\n\r\n", 1)[1]
+    s.sendall(frame(b"ping"))
+    while len(rest) < 6:
+        rest += s.recv(64)
+    assert rest[2:6] == b"ping", rest
+    return s
+
+
+def main():
+    pid, addr = int(sys.argv[1]), sys.argv[2]
+    n = int(sys.argv[3]) if len(sys.argv) > 3 else 10000
+    path = sys.argv[4] if len(sys.argv) > 4 else "/echo"
+    host, port = addr.rsplit(":", 1)
+    port = int(port)
+    warm = [open_ws(host, port, path) for _ in range(100)]
+    time.sleep(1)
+    before = rss_kib(pid)
+    held = [open_ws(host, port, path) for _ in range(n)]
+    time.sleep(2)
+    after = rss_kib(pid)
+    print("idle WebSockets: %d, server RSS %d KiB -> %d KiB, %.1f KiB per WebSocket"
+          % (n, before, after, (after - before) / n))
+    del held, warm
+
+
+if __name__ == "__main__":
+    main()
