@@ -1,7 +1,7 @@
 //! HAProxy's PROXY protocol, versions 1 (text) and 2 (binary): the header a
 //! proxy (HAProxy `send-proxy`/`send-proxy-v2`, AWS NLB, ...) puts before the
 //! first byte of a connection to say who the client is. [`parse`] is a pure,
-//! strict parser over the bytes received so far; [`read_header`] reads one
+//! strict parser over the bytes received so far; `read_header` reads one
 //! header off a new connection, before any TLS, without reading past it.
 
 use eventlet::net::Stream;
