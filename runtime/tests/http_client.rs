@@ -2,7 +2,7 @@
 //! against a small HTTP/1.1 fixture server on loopback, with ONE worker:
 //! concurrent slow fetches overlap, a ticker is not starved, Timeout cuts a
 //! fetch on time, keep-alive reuses connections, redirects, https (rustls).
-#![cfg(feature = "http-client")]
+#![cfg(all(feature = "http-client", feature = "tls"))]
 
 mod common;
 
