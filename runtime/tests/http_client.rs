@@ -98,6 +98,17 @@ fn serve_conn(stream: Stream, conn_no: usize) -> io::Result<()> {
     }
 }
 
+/// GET `url` with `agent` and read the whole body as text.
+fn get_text(agent: &ureq::Agent, url: &str) -> String {
+    agent
+        .get(url)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+}
+
 fn plain_fixture() -> Fixture {
     fixture(eventlet::listen("127.0.0.1:0").unwrap())
 }
@@ -286,20 +297,8 @@ fn https_through_rustls_over_green_sockets() {
             .build();
         let agent = http::agent_with_config(ureq::Agent::config_builder().tls_config(tls).build());
         let url = format!("https://localhost:{port}/conn");
-        let a = agent
-            .get(&url)
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap();
-        let b = agent
-            .get(&url)
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap();
+        let a = get_text(&agent, &url);
+        let b = get_text(&agent, &url);
         // An untrusted certificate is refused.
         let refused = http::get(&url).call().is_err();
         (a, b, refused)
@@ -394,20 +393,8 @@ fn fetches_go_through_a_connect_proxy() {
         let proxy = ureq::Proxy::new(&format!("http://{proxy_addr}")).unwrap();
         let agent =
             http::agent_with_config(ureq::Agent::config_builder().proxy(Some(proxy)).build());
-        let a = agent
-            .get(&url)
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap();
-        let b = agent
-            .get(&url)
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap();
+        let a = get_text(&agent, &url);
+        let b = get_text(&agent, &url);
         (a, b)
     });
     let (a, b) = finish(&gt).unwrap();
