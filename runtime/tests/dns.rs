@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::finish;
+use common::{finish, ticker};
 use eventlet::green::dns;
 use eventlet::Timeout;
 use std::io;
@@ -33,17 +33,6 @@ fn setup() -> MutexGuard<'static, ()> {
     });
     static SERIAL: Mutex<()> = Mutex::new(());
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn ticker(stop: Arc<AtomicBool>) -> eventlet::GreenThread<usize> {
-    eventlet::spawn(move || {
-        let mut n = 0;
-        while !stop.load(Ordering::Relaxed) {
-            eventlet::sleep(Duration::from_millis(10));
-            n += 1;
-        }
-        n
-    })
 }
 
 #[test]

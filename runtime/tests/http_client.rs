@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::finish;
+use common::{finish, ticker};
 use eventlet::green::http::{self, ureq};
 use eventlet::net::Listener;
 use eventlet::{Stream, Timeout};
@@ -111,17 +111,6 @@ fn get_text(agent: &ureq::Agent, url: &str) -> String {
 
 fn plain_fixture() -> Fixture {
     fixture(eventlet::listen("127.0.0.1:0").unwrap())
-}
-
-fn ticker(stop: Arc<AtomicBool>) -> eventlet::GreenThread<usize> {
-    eventlet::spawn(move || {
-        let mut n = 0;
-        while !stop.load(Ordering::Relaxed) {
-            eventlet::sleep(Duration::from_millis(10));
-            n += 1;
-        }
-        n
-    })
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::finish;
+use common::{finish, ticker};
 use eventlet::queue::Queue;
 use eventlet::tpool::{self, Proxy, TpoolError};
 use eventlet::{Event, Semaphore, Timeout};
@@ -23,18 +23,6 @@ fn setup() -> MutexGuard<'static, ()> {
     // Tests that resize the pool or fill it must not overlap others.
     static SERIAL: Mutex<()> = Mutex::new(());
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// A green thread that counts 10 ms ticks until `stop` is set.
-fn ticker(stop: Arc<AtomicBool>) -> eventlet::GreenThread<usize> {
-    eventlet::spawn(move || {
-        let mut n = 0;
-        while !stop.load(Ordering::Relaxed) {
-            eventlet::sleep(Duration::from_millis(10));
-            n += 1;
-        }
-        n
-    })
 }
 
 #[test]

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 use eventlet::{sleep, GreenResult, GreenThread, Timeout};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Poll `cond` until it holds; fail after 10 s instead of hanging.
@@ -39,4 +41,17 @@ pub fn kill<T>(gt: &GreenThread<T>) {
         !t.expired(),
         "the killed green thread did not end within 10 s"
     );
+}
+
+/// A green thread that counts 10 ms ticks until `stop` is set: shows whether
+/// other green threads kept running while something waited.
+pub fn ticker(stop: Arc<AtomicBool>) -> GreenThread<usize> {
+    eventlet::spawn(move || {
+        let mut n = 0;
+        while !stop.load(Ordering::Relaxed) {
+            sleep(Duration::from_millis(10));
+            n += 1;
+        }
+        n
+    })
 }
