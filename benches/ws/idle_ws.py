@@ -3,7 +3,11 @@
 plus one echoed message each), hold them, and report the server's RSS growth
 per connection (from /proc/PID/status).
 
-    python3 benches/ws/idle_ws.py SERVER_PID HOST:PORT [N] [PATH]
+    python3 benches/ws/idle_ws.py SERVER_PID HOST:PORT [N] [PATH] [--hold SECONDS]
+
+--hold keeps the WebSockets open that long after the report (to inspect the
+server meanwhile, e.g. /proc/PID/smaps). 10,000 WebSockets need
+`ulimit -n` above 10,100 for this script.
 """
 import os
 import socket
@@ -47,6 +51,11 @@ def open_ws(host, port, path):
 
 
 def main():
+    hold = 0.0
+    if "--hold" in sys.argv:
+        i = sys.argv.index("--hold")
+        hold = float(sys.argv[i + 1])
+        del sys.argv[i:i + 2]
     pid, addr = int(sys.argv[1]), sys.argv[2]
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 10000
     path = sys.argv[4] if len(sys.argv) > 4 else "/echo"
@@ -59,7 +68,8 @@ def main():
     time.sleep(2)
     after = rss_kib(pid)
     print("idle WebSockets: %d, server RSS %d KiB -> %d KiB, %.1f KiB per WebSocket"
-          % (n, before, after, (after - before) / n))
+          % (n, before, after, (after - before) / n), flush=True)
+    time.sleep(hold)
     del held, warm
 
 

@@ -702,13 +702,67 @@ impl AsRawFd for Listener {
 
 // ===== Stream =====
 
+/// The descriptor shared by every handle of one connection
+/// ([`Stream::try_clone`]): closed when the last handle is dropped.
+#[derive(Debug)]
+struct SharedFd(Arc<Socket>);
+
+impl AsRawFd for SharedFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+impl Read for SharedFd {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+impl Write for SharedFd {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A may registration, dropped in the safe order: deregister, then let the
+/// descriptor go (`CoIo`'s own field order would close first: a new socket
+/// could reuse the number and lose its registration).
+struct Registration(ManuallyDrop<CoIo<SharedFd>>);
+
+impl Registration {
+    fn new(sock: Arc<Socket>) -> io::Result<Registration> {
+        let io = CoIo::new(SharedFd(sock)).map_err(io::Error::from)?;
+        Ok(Registration(ManuallyDrop::new(io)))
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` is taken exactly once, here, and never used afterwards.
+        let io = unsafe { ManuallyDrop::take(&mut self.0) };
+        // `into_inner` drops the registration first; the descriptor after.
+        drop(io.into_inner());
+    }
+}
+
 /// A connected socket registered with may, with the timeout bookkeeping that
 /// turns the caller's Timeout into may's per-operation timeouts.
+///
+/// may keeps one parked green thread per registered descriptor (one waiter
+/// slot and one readiness flag for both directions), so two handles of one
+/// socket cannot wait on the same registration. The first handle owns the
+/// socket's registration; a clone ([`Stream::try_clone`]) reads and writes
+/// the shared descriptor directly and, only when it has to wait, registers a
+/// `dup` of it for that one wait. An idle clone costs no descriptor (a
+/// WebSocket's writer handle, 10,000 of them).
 pub(crate) struct Sock {
-    /// `ManuallyDrop` so that `Drop` can deregister the fd before closing it
-    /// (`CoIo`'s own field order would close first: a new socket could reuse
-    /// the number and lose its registration).
-    io: ManuallyDrop<CoIo<Socket>>,
+    /// This handle's own registration (`None` for a clone).
+    io: Option<Registration>,
+    sock: Arc<Socket>,
     unix: bool,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
@@ -717,20 +771,12 @@ pub(crate) struct Sock {
     cur_write: Option<Duration>,
 }
 
-impl Drop for Sock {
-    fn drop(&mut self) {
-        // SAFETY: `io` is taken exactly once, here, and never used afterwards.
-        let io = unsafe { ManuallyDrop::take(&mut self.io) };
-        // `into_inner` drops the registration first; the socket closes after.
-        drop(io.into_inner());
-    }
-}
-
 impl Sock {
     pub(crate) fn new(sock: Socket, unix: bool) -> io::Result<Sock> {
-        let io = CoIo::new(sock).map_err(io::Error::from)?;
+        let sock = Arc::new(sock);
         Ok(Sock {
-            io: ManuallyDrop::new(io),
+            io: Some(Registration::new(sock.clone())?),
+            sock,
             unix,
             read_timeout: None,
             write_timeout: None,
@@ -739,15 +785,30 @@ impl Sock {
         })
     }
 
+    /// Another handle to the same descriptor, registered only while it waits.
+    fn clone_handle(&self) -> Sock {
+        Sock {
+            io: None,
+            sock: self.sock.clone(),
+            unix: self.unix,
+            read_timeout: None,
+            write_timeout: None,
+            cur_read: None,
+            cur_write: None,
+        }
+    }
+
     pub(crate) fn socket(&self) -> &Socket {
-        self.io.inner()
+        &self.sock
     }
 
     fn arm_read(&mut self, d: &Deadline) {
         let t = op_timeout(self.read_timeout, d);
         if t != self.cur_read {
-            // CoIo's setter only stores the value; it cannot fail.
-            let _ = self.io.set_read_timeout(t);
+            if let Some(io) = &self.io {
+                // CoIo's setter only stores the value; it cannot fail.
+                let _ = io.0.set_read_timeout(t);
+            }
             self.cur_read = t;
         }
     }
@@ -755,9 +816,32 @@ impl Sock {
     fn arm_write(&mut self, d: &Deadline) {
         let t = op_timeout(self.write_timeout, d);
         if t != self.cur_write {
-            let _ = self.io.set_write_timeout(t);
+            if let Some(io) = &self.io {
+                let _ = io.0.set_write_timeout(t);
+            }
             self.cur_write = t;
         }
+    }
+
+    /// A clone's wait: register a `dup` of the descriptor, run `op` through
+    /// it (may retries until ready or timed out), deregister and close it.
+    fn wait_with_dup<R>(
+        &self,
+        op: impl FnOnce(&mut CoIo<SharedFd>) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let mut reg = Registration::new(Arc::new(self.sock.try_clone()?))?;
+        let io = &mut *reg.0;
+        let _ = io.set_read_timeout(self.cur_read);
+        let _ = io.set_write_timeout(self.cur_write);
+        op(io)
+    }
+}
+
+/// The result of a nonblocking attempt: `None` when it would block.
+fn ready<R>(r: io::Result<R>) -> Option<io::Result<R>> {
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+        r => Some(r),
     }
 }
 
@@ -765,7 +849,14 @@ impl Read for Sock {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let d = Deadline::for_op(None);
         self.arm_read(&d);
-        self.io.read(buf).map_err(|e| op_error(e, &d))
+        let r = match &mut self.io {
+            Some(io) => io.0.read(buf),
+            None => match ready((&*self.sock).read(buf)) {
+                Some(r) => r,
+                None => self.wait_with_dup(|io| io.read(buf)),
+            },
+        };
+        r.map_err(|e| op_error(e, &d))
     }
 }
 
@@ -773,12 +864,19 @@ impl Write for Sock {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let d = Deadline::for_op(None);
         self.arm_write(&d);
-        self.io.write(buf).map_err(|e| op_error(e, &d))
+        let r = match &mut self.io {
+            Some(io) => io.0.write(buf),
+            None => match ready((&*self.sock).write(buf)) {
+                Some(r) => r,
+                None => self.wait_with_dup(|io| io.write(buf)),
+            },
+        };
+        r.map_err(|e| op_error(e, &d))
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         // One `sendmsg` when the socket has room; otherwise wait through `write`.
-        match self.io.inner().send_vectored(bufs) {
+        match self.sock.send_vectored(bufs) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 match bufs.iter().find(|b| !b.is_empty()) {
                     Some(first) => self.write(first),
@@ -947,21 +1045,23 @@ impl Stream {
         self.sock_mut().read(buf)
     }
 
-    /// A second handle to the same socket (a `dup` of the fd), e.g. to
-    /// write from one green thread while another reads. Timeouts are not
-    /// copied. A TLS stream's handles share one TLS session: a read and
+    /// A second handle to the same socket, e.g. to write from one green
+    /// thread while another reads. The handles share one descriptor (so
+    /// [`as_raw_fd`](AsRawFd::as_raw_fd) is the same), closed when the last
+    /// handle is dropped. A clone registers a `dup` of it with the hub only
+    /// while it has to wait for the socket, so an idle clone costs no
+    /// descriptor; the handle it was cloned from keeps the socket's own
+    /// registration (give the clone to the side that waits less, usually
+    /// the writer). Timeouts are not copied. A TLS stream's handles share one TLS session: a read and
     /// writes may run at the same time on different green threads (records
     /// are written in order under a green lock; no lock is held while a read
     /// waits for the socket). `close_notify` is sent by an explicit
     /// [`shutdown`](Self::shutdown) or when the last handle is dropped.
     pub fn try_clone(&self) -> io::Result<Stream> {
         match &self.inner {
-            Inner::Plain(s) => Ok(Stream::plain(Sock::new(s.socket().try_clone()?, s.unix)?)),
+            Inner::Plain(s) => Ok(Stream::plain(s.clone_handle())),
             #[cfg(feature = "tls")]
-            Inner::Tls(t) => {
-                let sock = Sock::new(t.sock().socket().try_clone()?, t.sock().unix)?;
-                Ok(Stream::tls(t.clone_with(sock)))
-            }
+            Inner::Tls(t) => Ok(Stream::tls(t.clone_with(t.sock().clone_handle()))),
         }
     }
 }

@@ -56,6 +56,27 @@ impl TimeoutError {
     pub(crate) fn anonymous() -> TimeoutError {
         TimeoutError { id: 0 }
     }
+
+    /// True when no [`Timeout`] fired but the operation's own time limit
+    /// ran out (a socket's [`set_read_timeout`](crate::net::Stream::set_read_timeout)).
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::time::Duration;
+    /// use eventlet::TimeoutError;
+    /// let l = eventlet::listen("127.0.0.1:0").unwrap();
+    /// let mut c = eventlet::connect(l.local_addr().unwrap()).unwrap();
+    /// c.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+    /// let err = c.read(&mut [0u8; 1]).unwrap_err();
+    /// assert!(TimeoutError::from_io(&err).unwrap().is_operation_limit());
+    /// c.set_read_timeout(None).unwrap();
+    /// let _t = eventlet::Timeout::new(Duration::from_millis(10));
+    /// let err = c.read(&mut [0u8; 1]).unwrap_err();
+    /// assert!(!TimeoutError::from_io(&err).unwrap().is_operation_limit());
+    /// ```
+    pub fn is_operation_limit(&self) -> bool {
+        self.id == 0
+    }
 }
 
 impl fmt::Display for TimeoutError {

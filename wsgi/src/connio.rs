@@ -168,12 +168,32 @@ impl ConnIo {
         }
     }
 
+    /// Give both buffers back: the app took the connection over, the server
+    /// reads and writes nothing more while it runs (an idle WebSocket).
+    pub fn release_buffers(&mut self) {
+        debug_assert!(self.start == self.end && self.out.is_empty());
+        self.buf = Vec::new();
+        self.start = 0;
+        self.end = 0;
+        self.out = Vec::new();
+    }
+
     /// Bytes read and written since the last call.
     pub fn take_bytes(&mut self) -> (u64, u64) {
         let r = (self.bytes_in, self.bytes_out);
         self.bytes_in = 0;
         self.bytes_out = 0;
         r
+    }
+
+    /// Put `other` (a handle of the same socket) in the stream's place and
+    /// return the old one; the timeouts in force carry over to `other`.
+    pub fn swap_stream(&mut self, other: Stream) -> Stream {
+        let old = std::mem::replace(&mut self.stream, other);
+        // Valid values: they were accepted before.
+        let _ = self.stream.set_read_timeout(self.read_timeout);
+        let _ = self.stream.set_write_timeout(self.write_timeout);
+        old
     }
 
     pub fn set_read_timeout(&mut self, t: Option<Duration>) -> io::Result<()> {

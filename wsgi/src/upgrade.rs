@@ -309,11 +309,14 @@ impl Environ<'_> {
             .queue(&head)
             .and_then(|_| io.flush_out())
             .and_then(|_| io.stream.try_clone());
-        let mut stream = r.map_err(UpgradeError::Io)?;
+        // The app gets the socket's own handle (it waits in reads); the
+        // server keeps a clone, which costs no descriptor while idle.
+        let mut stream = io.swap_stream(r.map_err(UpgradeError::Io)?);
         stream.set_read_timeout(None).map_err(UpgradeError::Io)?;
         stream.set_write_timeout(None).map_err(UpgradeError::Io)?;
         let leftover = io.buffered().to_vec();
         io.consume(usize::MAX);
+        io.release_buffers();
         Ok(Upgraded {
             stream,
             leftover,

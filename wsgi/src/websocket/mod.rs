@@ -28,14 +28,15 @@
 mod deflate;
 mod handshake;
 mod proto;
+mod vars;
 
 use crate::environ::Environ;
 use crate::response::StartResponse;
 use crate::upgrade::UpgradeError;
 use crate::{App, Body};
 use eventlet::net::Stream;
-use eventlet::Event;
-use may::sync::Mutex as GreenMutex;
+use eventlet::sync::{Mutex as GreenMutex, MutexGuard as GreenGuard};
+use eventlet::{Event, TimeoutError};
 use proto::{Event as WsEvent, Fault, Limits, Reader, Writer};
 use std::fmt;
 use std::io;
@@ -207,8 +208,12 @@ impl<H: Fn(WebSocket) + Send + Sync + 'static> WebSocketWsgi<H> {
         self
     }
 
-    /// Ping an idle client every `interval`; close when nothing came from it
-    /// for `dead_after`.
+    /// Ping an idle client every `interval` while a green thread waits in
+    /// [`WebSocket::wait`]. When nothing (no pong, no message) came from it
+    /// for `dead_after`, the peer counts as dead: the server sends the close
+    /// frame `1011` "keepalive ping timeout" (if the socket takes it),
+    /// closes the TCP connection without waiting for an answer, and `wait()`
+    /// returns `None`.
     pub fn keepalive(mut self, interval: Duration, dead_after: Duration) -> Self {
         self.cfg().keepalive = Some((interval, dead_after));
         self
@@ -245,8 +250,35 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn writer(&self) -> may::sync::MutexGuard<'_, Writer<Stream>> {
-        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    /// The writer, once it is this green thread's turn. Fails (kind
+    /// `TimedOut`) only when the caller's [`Timeout`](eventlet::Timeout)
+    /// expires first; nothing was written then.
+    fn writer(&self) -> io::Result<GreenGuard<'_, Writer<Stream>>> {
+        Ok(self.writer.lock()?)
+    }
+
+    /// Write with `f`; a failure that leaves the stream unusable (a frame
+    /// torn by a Timeout or an error in the middle, or any failed TLS or
+    /// compressed write) closes the connection, so that no peer ever sees
+    /// a half-written frame followed by another one.
+    fn write(&self, f: impl FnOnce(&mut Writer<Stream>) -> io::Result<()>) -> io::Result<()> {
+        let mut w = self.writer()?;
+        if w.close_sent {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the WebSocket is closing",
+            ));
+        }
+        let r = f(&mut w);
+        if let Err(e) = &r {
+            let clean_timeout = TimeoutError::from_io(e).is_some() && !w.stream.is_tls();
+            if w.torn || !clean_timeout {
+                w.close_sent = true;
+                drop(w);
+                self.cut();
+            }
+        }
+        r
     }
 
     fn cut(&self) {
@@ -272,7 +304,7 @@ impl Shared {
                 me.cut();
             }
         });
-        let mut w = self.writer();
+        let mut w = self.writer()?;
         if w.close_sent {
             return Ok(());
         }
@@ -288,10 +320,8 @@ impl Shared {
 
 /// Facts about the handshake request, kept for the handler.
 struct Info {
-    path: String,
-    origin: Option<String>,
-    protocol: Option<String>,
-    environ: Vec<(String, String)>,
+    protocol: Option<Box<str>>,
+    environ: vars::Vars,
 }
 
 struct Inner {
@@ -312,20 +342,25 @@ pub struct WebSocket {
 impl fmt::Debug for WebSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebSocket")
-            .field("path", &self.inner.info.path)
-            .field("protocol", &self.inner.info.protocol)
+            .field("path", &self.path())
+            .field("protocol", &self.protocol())
             .finish()
     }
 }
 
 impl WebSocket {
     /// The next message, or `None` once the WebSocket is closed (by the
-    /// client, by [`close`](Self::close), by server shutdown, or by a
-    /// protocol violation, which is answered with its close code). Pings are
-    /// answered while waiting.
+    /// client, by [`close`](Self::close), by server shutdown, by a protocol
+    /// violation, which is answered with its close code, or by the keepalive
+    /// as a dead peer). Pings are answered while waiting.
+    ///
+    /// `None` also comes when a [`Timeout`](eventlet::Timeout) of the caller
+    /// expires first (waiting for the socket, or for another green thread's
+    /// `wait`): the WebSocket stays open then ([`closed`](Self::closed) is
+    /// false) and nothing is lost; the next `wait` goes on.
     pub fn wait(&self) -> Option<Message> {
         let shared = &self.inner.shared;
-        let mut r = self.inner.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let mut r = self.inner.reader.lock().ok()?;
         if shared.state().finished {
             return None;
         }
@@ -339,18 +374,19 @@ impl WebSocket {
                     last_rx = Instant::now();
                     match ev {
                         WsEvent::Message(m) => {
-                            if !shared.writer().close_sent {
+                            // A Timeout while waiting for the lock: the
+                            // message is delivered (it was read).
+                            if !shared.writer().is_ok_and(|w| w.close_sent) {
                                 return Some(m);
                             }
                             // Closing: data is dropped until the client's close.
                         }
                         WsEvent::Ping(p) => {
-                            let _ = shared.writer().pong(&p);
+                            let _ = shared.write(|w| w.pong(&p));
                         }
                         WsEvent::Pong => {}
                         WsEvent::Close(peer) => {
-                            {
-                                let mut w = shared.writer();
+                            if let Ok(mut w) = shared.writer() {
                                 if !w.close_sent {
                                     let _ = w.close(peer.as_ref().map(|p| p.0), "");
                                 }
@@ -361,16 +397,21 @@ impl WebSocket {
                         }
                     }
                 }
-                Err(Fault::Io(e)) if e.kind() == io::ErrorKind::TimedOut => {
-                    let Some((_, dead_after)) = self.inner.keepalive else {
-                        continue;
+                Err(Fault::Io(e)) if TimeoutError::from_io(&e).is_some() => {
+                    let limit = TimeoutError::from_io(&e).is_some_and(|t| t.is_operation_limit());
+                    let Some((_, dead_after)) = self.inner.keepalive.filter(|_| limit) else {
+                        // The caller's Timeout: the reader resumes next time.
+                        return None;
                     };
                     if last_rx.elapsed() >= dead_after {
                         log::debug!(target: "eventlet_wsgi::websocket", "no answer to pings: closing");
+                        // Say why if the socket takes it, but do not wait for
+                        // an answer from a peer that stopped answering.
+                        let _ = shared.start_close(Some(1011), "keepalive ping timeout");
                         shared.finish();
                         return None;
                     }
-                    let _ = shared.writer().ping(b"");
+                    let _ = shared.write(|w| w.ping(b""));
                 }
                 Err(Fault::Io(_)) => {
                     // The client went away (or the watchdog cut us): not an error.
@@ -397,7 +438,11 @@ impl WebSocket {
     /// or the close timeout, then close the connection.
     fn drain_until_close(&self) {
         let shared = &self.inner.shared;
-        let mut r = self.inner.reader.lock().unwrap_or_else(|p| p.into_inner());
+        // A caller's Timeout (around the app) cuts the wait short.
+        let Ok(mut r) = self.inner.reader.lock() else {
+            shared.finish();
+            return;
+        };
         if shared.state().finished {
             return;
         }
@@ -421,6 +466,14 @@ impl WebSocket {
 
     /// Send a message (`&str`/`String` → text, `Vec<u8>`/`&[u8]` → binary)
     /// from any green thread. Fails once the WebSocket is closing or closed.
+    ///
+    /// Sends from several green threads go out one whole frame at a time.
+    /// When a [`Timeout`](eventlet::Timeout) of the caller expires first,
+    /// `send` fails with kind `TimedOut`: if nothing of the frame went out
+    /// yet (still waiting for another sender, or for room in a plain TCP
+    /// socket) the WebSocket stays usable; if part of it did (or the stream
+    /// is TLS, or the message was compressed) the connection is closed, so
+    /// the client never sees a half-written frame followed by another one.
     pub fn send(&self, msg: impl Into<Message>) -> io::Result<()> {
         let msg = msg.into();
         let shared = &self.inner.shared;
@@ -430,15 +483,15 @@ impl WebSocket {
                 "the WebSocket is closed",
             ));
         }
-        shared.writer().message(&msg)
+        shared.write(|w| w.message(&msg))
     }
 
     /// Send a ping (the client's pong is read by [`wait`](Self::wait)).
+    /// Timeouts as for [`send`](Self::send).
     pub fn ping(&self, data: &[u8]) -> io::Result<()> {
         self.inner
             .shared
-            .writer()
-            .ping(&data[..data.len().min(125)])
+            .write(|w| w.ping(&data[..data.len().min(125)]))
     }
 
     /// eventlet's `close(close_data=(code, reason))`: send a close frame;
@@ -457,12 +510,12 @@ impl WebSocket {
 
     /// The request path (`PATH_INFO`).
     pub fn path(&self) -> &str {
-        &self.inner.info.path
+        self.environ_get("PATH_INFO").unwrap_or("")
     }
 
     /// The `Origin` header, if any.
     pub fn origin(&self) -> Option<&str> {
-        self.inner.info.origin.as_deref()
+        self.environ_get("HTTP_ORIGIN")
     }
 
     /// The chosen subprotocol, if any.
@@ -470,19 +523,22 @@ impl WebSocket {
         self.inner.info.protocol.as_deref()
     }
 
-    /// The handshake request's environ variables (a copy).
-    pub fn environ(&self) -> &[(String, String)] {
-        &self.inner.info.environ
+    /// The handshake request's environ variables (a copy), as `(key, value)`.
+    ///
+    /// ```no_run
+    /// # fn handler(ws: eventlet_wsgi::websocket::WebSocket) {
+    /// for (key, value) in ws.environ() {
+    ///     println!("{key}={value}");
+    /// }
+    /// # }
+    /// ```
+    pub fn environ(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.inner.info.environ.iter()
     }
 
     /// One environ variable of the handshake request.
     pub fn environ_get(&self, key: &str) -> Option<&str> {
-        self.inner
-            .info
-            .environ
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.inner.info.environ.get(key)
     }
 
     /// The protocol version: always 13 (RFC 6455).
@@ -553,13 +609,8 @@ impl<H: Fn(WebSocket) + Send + Sync + 'static> App for WebSocketWsgi<H> {
             Err(r) => return refuse(sr, r.status, r.message, r.version_header),
         };
         let info = Info {
-            path: env.get("PATH_INFO").unwrap_or("").to_string(),
-            origin: req.origin.map(str::to_string),
-            protocol: accepted.protocol.clone(),
-            environ: env
-                .vars()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            protocol: accepted.protocol.as_deref().map(Box::from),
+            environ: vars::Vars::new(env.vars()),
         };
         let mut headers = vec![
             ("Upgrade", "websocket".to_string()),

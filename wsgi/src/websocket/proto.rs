@@ -13,9 +13,14 @@ use std::io::{self, Cursor, Read, Write};
 use tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
 use tungstenite::protocol::frame::FrameHeader;
 
-/// The read buffer while frames are small; it grows for a bigger frame and
-/// shrinks back after it.
-pub(crate) const READ_BUF: usize = 4096;
+/// The read buffer between messages: it is what an idle WebSocket keeps
+/// (10,000 idle ones are the goal), and holds a burst of small frames. It
+/// grows for bigger frames (at least [`GROW_TO`]) and shrinks back to this
+/// once every byte read was used.
+pub(crate) const READ_BUF: usize = 512;
+/// The least the read buffer grows to when it is full.
+const GROW_TO: usize = 4096;
+/// The writer's frame buffer is given back above this.
 const SHRINK_ABOVE: usize = 64 * 1024;
 
 /// A violation of the protocol by the client: the close code it earns.
@@ -138,7 +143,7 @@ impl<R: Read> Reader<R> {
             self.buf.resize(need, 0);
         }
         if self.end == self.buf.len() {
-            self.buf.resize(self.buf.len() + READ_BUF, 0);
+            self.buf.resize((self.buf.len() * 2).max(GROW_TO), 0);
         }
         loop {
             match self.stream.read(&mut self.buf[self.end..]) {
@@ -183,8 +188,9 @@ impl<R: Read> Reader<R> {
             if self.start == self.end {
                 self.start = 0;
                 self.end = 0;
-                if self.buf.len() > SHRINK_ABOVE {
-                    self.buf = vec![0; READ_BUF];
+                if self.buf.len() > READ_BUF {
+                    self.buf.truncate(READ_BUF);
+                    self.buf.shrink_to_fit();
                 }
             }
             if let Some(mask) = hdr.mask {
@@ -315,6 +321,26 @@ pub(crate) struct Writer<W> {
     deflater: Option<Deflater>,
     /// A close frame went out: nothing may follow it.
     pub(crate) close_sent: bool,
+    /// A write failed after part of a frame went out: the stream is unusable
+    /// (nothing more is sent; the caller closes the connection).
+    pub(crate) torn: bool,
+}
+
+/// `write_all` that counts what went out, so that a failed write tells a
+/// torn frame from one that never started.
+fn write_counted<W: Write>(w: &mut W, mut buf: &[u8], sent: &mut usize) -> io::Result<()> {
+    while !buf.is_empty() {
+        match w.write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                *sent += n;
+                buf = &buf[n..];
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 impl<W: Write> Writer<W> {
@@ -324,6 +350,7 @@ impl<W: Write> Writer<W> {
             out: Vec::new(),
             deflater,
             close_sent: false,
+            torn: false,
         }
     }
 
@@ -345,14 +372,18 @@ impl<W: Write> Writer<W> {
         let start = self.out.len();
         hdr.format(payload.len() as u64, &mut self.out)
             .map_err(|e| io::Error::other(e.to_string()))?;
+        let mut sent = 0;
         let r = if payload.len() <= 16 * 1024 {
             self.out.extend_from_slice(payload);
-            self.stream.write_all(&self.out[start..])
+            write_counted(&mut self.stream, &self.out[start..], &mut sent)
         } else {
-            self.stream
-                .write_all(&self.out[start..])
-                .and_then(|_| self.stream.write_all(payload))
+            write_counted(&mut self.stream, &self.out[start..], &mut sent)
+                .and_then(|_| write_counted(&mut self.stream, payload, &mut sent))
         };
+        if r.is_err() && sent > 0 {
+            self.torn = true;
+            self.close_sent = true;
+        }
         self.out.truncate(start);
         if self.out.capacity() > SHRINK_ABOVE {
             self.out = Vec::new();
@@ -373,7 +404,14 @@ impl<W: Write> Writer<W> {
             Some(d) => {
                 let mut z = Vec::new();
                 d.compress(data, &mut z);
-                self.frame(opcode, &z, true)
+                let r = self.frame(opcode, &z, true);
+                if r.is_err() {
+                    // The compressor's window now holds a message the client
+                    // never got: later ones could not be inflated.
+                    self.torn = true;
+                    self.close_sent = true;
+                }
+                r
             }
             None => self.frame(opcode, data, false),
         }
