@@ -111,3 +111,43 @@ fn decompression_bomb_closes_with_1009() {
     c.send(&frame(0xc2, &bomb));
     assert_eq!(c.expect_close(), Some(1009));
 }
+
+#[test]
+fn idle_compressor_is_dropped_and_the_stream_stays_valid() {
+    // Context takeover both ways (what browsers negotiate): the server's
+    // compressor refers back to earlier messages while it lives, and is
+    // dropped after ~2 s without messages (its ~300 KiB are most of an idle
+    // WebSocket). The client's inflater keeps its window throughout.
+    big_stacks();
+    let srv = spawn_server(echo_app(), ServerOptions::new());
+    let req = handshake_request(
+        "/",
+        &["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"],
+    );
+    let mut c = Client::open(srv.addr, &req, b"");
+    assert_eq!(
+        c.header("Sec-WebSocket-Extensions").as_deref(),
+        Some("permessage-deflate")
+    );
+    let text: String = (0..300)
+        .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
+        .collect();
+    let mut client_inflater = Decompress::new(false);
+    let mut echo = |c: &mut Client| {
+        c.send(&frame(0x81, text.as_bytes()));
+        let f = c.read_frame().unwrap();
+        assert_eq!(f.first, 0xc1, "compressed text");
+        assert_eq!(inflate(&mut client_inflater, &f.payload), text.as_bytes());
+        f.payload.len()
+    };
+    let fresh = echo(&mut c);
+    let again = echo(&mut c);
+    assert!(again < fresh / 2, "a back-reference: {again} vs {fresh}");
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    // A fresh compressor: the same bytes as the first time, still valid for
+    // the client's inflater that kept its window.
+    assert_eq!(echo(&mut c), fresh);
+    assert!(echo(&mut c) < fresh / 2);
+    c.send(&frame(0x88, &close_payload(1000, "")));
+    assert_eq!(c.expect_close(), Some(1000));
+}

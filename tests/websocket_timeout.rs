@@ -10,7 +10,7 @@ mod ws_common;
 
 use common::*;
 use eventlet::Timeout;
-use eventlet_wsgi::websocket::{WebSocket, WebSocketWsgi};
+use eventlet_wsgi::websocket::{Message, WebSocket, WebSocketWsgi};
 use eventlet_wsgi::ServerOptions;
 use std::sync::mpsc;
 use std::sync::Mutex;
@@ -33,8 +33,9 @@ fn send_timing_out_behind_another_sender_leaves_the_websocket_usable() {
     let app = WebSocketWsgi::new(move |ws: WebSocket| {
         let big = ws.clone();
         let sender = eventlet::spawn(move || big.send(vec![7u8; BIG]).is_ok());
-        // The big send now holds the writer: the client reads nothing yet.
-        eventlet::sleep(Duration::from_millis(500));
+        // The client saw the big frame start: its send holds the writer, and
+        // cannot end before the client reads (it reads nothing yet).
+        assert_eq!(ws.wait(), Some(Message::Text("go".into())));
         let t = Timeout::new(Duration::from_millis(200));
         let r = ws.send("small");
         let timed_out = matches!(&r, Err(e) if t.is_io(e));
@@ -48,6 +49,9 @@ fn send_timing_out_behind_another_sender_leaves_the_websocket_usable() {
     .permessage_deflate(false);
     let srv = spawn_server(app, ServerOptions::new());
     let mut c = Client::connect(srv.addr, "/");
+    // Bytes of the big frame are arriving (nothing else is sent before it).
+    assert_eq!(c.s.peek(&mut [0u8; 1]).unwrap(), 1);
+    c.send(&frame(0x81, b"go"));
     assert_eq!(recv(&rx), (true, false), "send timed out, WebSocket open");
     // Now read: the big frame arrives whole, then the next message.
     let f = c.read_frame().unwrap();
@@ -66,8 +70,9 @@ fn send_timing_out_in_its_own_frame_closes_the_connection() {
     let (tx, rx) = mpsc::channel();
     let tx = Mutex::new(tx);
     let app = WebSocketWsgi::new(move |ws: WebSocket| {
+        let big = vec![9u8; BIG];
         let t = Timeout::new(Duration::from_millis(300));
-        let r = ws.send(vec![9u8; BIG]);
+        let r = ws.send(big);
         let timed_out = matches!(&r, Err(e) if t.is_io(e));
         drop(t);
         let later_fails = ws.send("later").is_err();

@@ -76,3 +76,26 @@ fn an_idle_clone_costs_no_descriptor_and_outlives_the_original() {
     // The last handle is gone: the peer reads EOF.
     assert_eq!(c.read(&mut back).unwrap(), 0);
 }
+
+#[test]
+fn original_reads_while_the_clone_stays_blocked_in_a_write() {
+    let (mut s, mut c) = pair();
+    let mut w = s.try_clone().unwrap();
+    let writer = eventlet::spawn(move || w.write_all(&vec![1u8; BIG]));
+    // The writer is blocked (the peer reads nothing); data for the reader
+    // must still wake it, several times over.
+    for i in 0..20u8 {
+        let reader = eventlet::spawn(move || {
+            let mut b = [0u8; 1];
+            s.read_exact(&mut b).map(|_| (s, b[0]))
+        });
+        eventlet::sleep(Duration::from_millis(20));
+        c.write_all(&[i]).unwrap();
+        let (back, got) = reader.join().unwrap().unwrap();
+        assert_eq!(got, i);
+        s = back;
+    }
+    assert!(!writer.is_done());
+    drop(c);
+    assert!(writer.join().unwrap().is_err());
+}

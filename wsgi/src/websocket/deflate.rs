@@ -4,6 +4,7 @@
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use std::fmt;
+use std::time::{Duration, Instant};
 
 /// Negotiated parameters (RFC 7692 §7.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,15 +128,39 @@ impl fmt::Display for InflateError {
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
 /// The server's compressor. Created on first use, and dropped after each
-/// message without context takeover (zlib state is ~256 KiB).
+/// message without context takeover, or after a while without messages
+/// (zlib's state is ~300 KiB resident: most of an idle WebSocket otherwise).
 pub(crate) struct Deflater {
     params: DeflateParams,
     c: Option<Compress>,
+    /// When `c` last compressed a message.
+    used: Option<Instant>,
 }
 
 impl Deflater {
     pub(crate) fn new(params: DeflateParams) -> Deflater {
-        Deflater { params, c: None }
+        Deflater {
+            params,
+            c: None,
+            used: None,
+        }
+    }
+
+    /// Whether a compressor is allocated.
+    pub(crate) fn is_live(&self) -> bool {
+        self.c.is_some()
+    }
+
+    /// Drop the compressor if it compressed nothing for `idle`; the next
+    /// message starts a fresh one. The client may keep its window (context
+    /// takeover): a compressor is always free not to refer back to earlier
+    /// messages, so the stream stays valid. True when none is left.
+    pub(crate) fn release_if_idle(&mut self, idle: Duration) -> bool {
+        if self.used.is_some_and(|t| t.elapsed() >= idle) {
+            self.c = None;
+            self.used = None;
+        }
+        self.c.is_none()
     }
 
     /// Compress one message: a sync-flushed raw deflate stream without its
@@ -174,6 +199,32 @@ impl Deflater {
         }
         if self.params.server_no_context_takeover {
             self.c = None;
+        } else {
+            self.used = Some(Instant::now());
+        }
+    }
+}
+
+/// After compressors were dropped: hand freed heap memory back to the OS,
+/// at most once a second for the whole process. glibc's malloc keeps freed
+/// memory inside its heaps (a dropped compressor's ~300 KiB stays resident,
+/// and small long-lived allocations placed in the hole keep the heap from
+/// shrinking); `malloc_trim` returns the free pages in the middle too. It
+/// walks the allocator's heaps for a few milliseconds: hence the rate limit.
+pub(crate) fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::OnceLock;
+        static START: OnceLock<Instant> = OnceLock::new();
+        static LAST: AtomicU64 = AtomicU64::new(u64::MAX);
+        let second = START.get_or_init(Instant::now).elapsed().as_secs();
+        if LAST.swap(second, Ordering::Relaxed) != second {
+            // SAFETY: malloc_trim only works on glibc's own heaps, under
+            // their locks; it touches no memory of ours.
+            unsafe {
+                libc::malloc_trim(0);
+            }
         }
     }
 }

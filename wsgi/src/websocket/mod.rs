@@ -42,6 +42,7 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -236,7 +237,18 @@ struct Shared {
     state: Mutex<CloseState>,
     done: Event<()>,
     close_timeout: Duration,
+    /// We are closing: our close frame went out or waits for the writer.
+    /// Read without the writer's lock: a reader must not wait behind a
+    /// sender stuck on a full socket.
+    closing: AtomicBool,
+    /// The writer holds a permessage-deflate compressor: the reader's wait
+    /// wakes after [`COMPRESSOR_IDLE`] to drop it if no send used it since.
+    compressor_live: AtomicBool,
 }
+
+/// How long a compressor is kept without messages to compress (it is most
+/// of an idle WebSocket's memory when the client negotiated deflate).
+const COMPRESSOR_IDLE: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 struct CloseState {
@@ -270,10 +282,14 @@ impl Shared {
             ));
         }
         let r = f(&mut w);
+        if w.compressor_live() {
+            self.compressor_live.store(true, Ordering::Relaxed);
+        }
         if let Err(e) = &r {
             let clean_timeout = TimeoutError::from_io(e).is_some() && !w.stream.is_tls();
             if w.torn || !clean_timeout {
                 w.close_sent = true;
+                self.closing.store(true, Ordering::Release);
                 drop(w);
                 self.cut();
             }
@@ -304,6 +320,9 @@ impl Shared {
                 me.cut();
             }
         });
+        // From now on messages are dropped, even while a sender stuck on a
+        // full socket keeps the close frame waiting.
+        self.closing.store(true, Ordering::Release);
         let mut w = self.writer()?;
         if w.close_sent {
             return Ok(());
@@ -366,17 +385,21 @@ impl WebSocket {
         }
         let mut last_rx = Instant::now();
         loop {
-            if let Some((interval, _)) = self.inner.keepalive {
-                let _ = r.stream.set_read_timeout(Some(interval));
-            }
+            // Our own wake-ups: keepalive pings, else dropping an idle compressor.
+            let wake = match self.inner.keepalive {
+                Some((interval, _)) => Some(interval),
+                None => shared
+                    .compressor_live
+                    .load(Ordering::Relaxed)
+                    .then_some(COMPRESSOR_IDLE),
+            };
+            let _ = r.stream.set_read_timeout(wake);
             match r.next_event() {
                 Ok(ev) => {
                     last_rx = Instant::now();
                     match ev {
                         WsEvent::Message(m) => {
-                            // A Timeout while waiting for the lock: the
-                            // message is delivered (it was read).
-                            if !shared.writer().is_ok_and(|w| w.close_sent) {
+                            if !shared.closing.load(Ordering::Acquire) {
                                 return Some(m);
                             }
                             // Closing: data is dropped until the client's close.
@@ -398,10 +421,22 @@ impl WebSocket {
                     }
                 }
                 Err(Fault::Io(e)) if TimeoutError::from_io(&e).is_some() => {
-                    let limit = TimeoutError::from_io(&e).is_some_and(|t| t.is_operation_limit());
-                    let Some((_, dead_after)) = self.inner.keepalive.filter(|_| limit) else {
+                    if !TimeoutError::from_io(&e).is_some_and(|t| t.is_operation_limit()) {
                         // The caller's Timeout: the reader resumes next time.
                         return None;
+                    }
+                    if shared.compressor_live.load(Ordering::Relaxed) {
+                        // A sender holding the writer is using it: keep it.
+                        if let Some(mut w) = shared.writer.try_lock() {
+                            if w.release_idle_compressor(COMPRESSOR_IDLE) {
+                                shared.compressor_live.store(false, Ordering::Relaxed);
+                                drop(w);
+                                deflate::give_back_freed_memory();
+                            }
+                        }
+                    }
+                    let Some((_, dead_after)) = self.inner.keepalive else {
+                        continue;
                     };
                     if last_rx.elapsed() >= dead_after {
                         log::debug!(target: "eventlet_wsgi::websocket", "no answer to pings: closing");
@@ -651,6 +686,8 @@ impl<H: Fn(WebSocket) + Send + Sync + 'static> App for WebSocketWsgi<H> {
             state: Mutex::new(CloseState::default()),
             done: Event::new(),
             close_timeout: cfg.close_timeout,
+            compressor_live: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
         });
         let stop = shared.clone();
         up.on_server_stop(move || {

@@ -417,6 +417,18 @@ impl<W: Write> Writer<W> {
         }
     }
 
+    /// Whether a compressor is allocated (see [`Deflater::release_if_idle`]).
+    pub(crate) fn compressor_live(&self) -> bool {
+        self.deflater.as_ref().is_some_and(Deflater::is_live)
+    }
+
+    /// Drop the compressor if it was idle for `idle`; true when none is left.
+    pub(crate) fn release_idle_compressor(&mut self, idle: std::time::Duration) -> bool {
+        self.deflater
+            .as_mut()
+            .is_none_or(|d| d.release_if_idle(idle))
+    }
+
     pub(crate) fn ping(&mut self, data: &[u8]) -> io::Result<()> {
         self.frame(OpCode::Control(Control::Ping), data, false)
     }
