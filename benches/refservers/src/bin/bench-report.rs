@@ -169,9 +169,38 @@ fn throughput_table(raw: &Raw, out: &mut String) {
     out.push('\n');
 }
 
+/// Server CPU µs per request at each keep-alive cell (pinned servers).
+fn cpu_table(raw: &Raw, out: &mut String) {
+    let cells = ["ka64", "ka256", "ka1000"];
+    let metric = |id: &str, cell: &str| raw.get(id, &format!("{cell}_cpu_us"));
+    if !raw
+        .main_servers()
+        .any(|s| cells.iter().any(|c| metric(&s.id, c).is_some()))
+    {
+        return;
+    }
+    out.push_str(
+        "## Server CPU per request (median µs, user + system, from /proc)
+
+",
+    );
+    out.push_str("| server | c64 | c256 | c1000 |\n|---|---|---|---|\n");
+    for s in raw.main_servers() {
+        let _ = write!(out, "| {} |", s.label);
+        for c in cells {
+            let _ = write!(out, " {} |", opt(metric(&s.id, c), |v| format!("{v:.2}")));
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+}
+
 /// Servers measured by `benches/instr.sh` that are not in the main list.
 const INSTR_EXTRA: [(&str, &str); 2] = [
-    ("ours-log", "eventlet-rs, access log on (env_logger, as examples/wsgi.rs)"),
+    (
+        "ours-log",
+        "eventlet-rs, access log on (env_logger, as examples/wsgi.rs)",
+    ),
     (
         "ours-log-unbatched",
         "eventlet-rs, access log on, env_logger writing each line",
@@ -194,9 +223,11 @@ fn instr_table(raw: &Raw, out: &mut String) {
     if rows.is_empty() {
         return;
     }
-    out.push_str("## Instructions per request (callgrind; independent of the machine's load)
+    out.push_str(
+        "## Instructions per request (callgrind; independent of the machine's load)
 
-");
+",
+    );
     out.push_str("`benches/instr.sh`: a fixed keep-alive sequence (examples/bench_reqseq.rs), server under `valgrind --tool=callgrind` on one CPU; two runs that differ only in the number of rounds, so start-up and shutdown cancel out. User-space instructions only: the syscalls/request columns (strace, same method) show what the kernel adds.\n\n");
     out.push_str("| server | instr/req c64 | c256 | c1000 | syscalls/req c64 | c256 | c1000 |\n|---|---|---|---|---|---|---|\n");
     for (id, label) in rows {
@@ -251,7 +282,7 @@ fn memory_table(raw: &Raw, out: &mut String) {
 /// One row of the ratio table: the metric's name and how to read it for a server.
 type RatioRow = (&'static str, fn(&Raw, &str) -> Option<f64>);
 
-const RATIO_ROWS: [RatioRow; 12] = [
+const RATIO_ROWS: [RatioRow; 14] = [
     ("instructions/request c64 (lower is better)", |r, id| {
         r.get(id, "instr_c64")
     }),
@@ -269,7 +300,15 @@ const RATIO_ROWS: [RatioRow; 12] = [
     }),
     ("new conn/s (RST close)", |r, id| r.get(id, "rst_rps")),
     ("POST 1 MiB echo req/s", |r, id| r.get(id, "post_rps")),
-    ("CPU µs/req (lower is better)", |r, id| r.get(id, "cpu_us")),
+    ("CPU µs/req c64 (lower is better)", |r, id| {
+        r.get(id, "cpu_us")
+    }),
+    ("CPU µs/req c256 (lower is better)", |r, id| {
+        r.get(id, "ka256_cpu_us")
+    }),
+    ("CPU µs/req c1000 (lower is better)", |r, id| {
+        r.get(id, "ka1000_cpu_us")
+    }),
     ("KiB/conn at 1,000 (lower is better)", |r, id| {
         r.kib_per_conn(id, "1k", 1000.0)
     }),
@@ -389,6 +428,7 @@ fn markdown(raw: &Raw) -> String {
     }
     out.push('\n');
     throughput_table(raw, &mut out);
+    cpu_table(raw, &mut out);
     instr_table(raw, &mut out);
     memory_table(raw, &mut out);
     ratio_table(raw, &mut out);
