@@ -285,12 +285,25 @@ fn write_batch(sink: &LogSink, batch: &Pending) {
         let _ = io::stderr().write_all(&batch.joined());
         return;
     }
+    emit_batch(|| {
+        for (level, line) in batch.lines() {
+            sink.line(level, line);
+        }
+    });
+}
+
+/// Runs `emit` as a batch: what it logs through the `log` crate from this
+/// thread is held by every [`BatchWriter`] and written at the end.
+pub(crate) fn emit_batch(emit: impl FnOnce()) {
     IN_BATCH.with(|b| b.set(true));
-    for (level, line) in batch.lines() {
-        sink.line(level, line);
-    }
+    emit();
     IN_BATCH.with(|b| b.set(false));
     BatchWriter::flush_all();
+}
+
+/// Whether this thread is emitting a batch (see [`emit_batch`]).
+pub(crate) fn in_batch() -> bool {
+    IN_BATCH.with(Cell::get)
 }
 
 thread_local! {
@@ -364,6 +377,13 @@ impl BatchWriter {
         BatchWriter { held }
     }
 
+    /// A handle to append to what this writer holds during a batch.
+    pub(crate) fn handle(&self) -> BatchHandle {
+        BatchHandle {
+            held: self.held.clone(),
+        }
+    }
+
     fn held(&self) -> MutexGuard<'_, Held> {
         self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -398,6 +418,19 @@ impl Write for BatchWriter {
             return Ok(());
         }
         self.held().flush_buf()
+    }
+}
+
+/// Appends to a [`BatchWriter`]'s held bytes directly (a logger's fast path;
+/// only during a batch, which writes them at its end).
+pub(crate) struct BatchHandle {
+    held: Arc<Mutex<Held>>,
+}
+
+impl BatchHandle {
+    /// Runs `f` on the held bytes, under the writer's lock.
+    pub(crate) fn append<R>(&self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        f(&mut self.held.lock().unwrap_or_else(|p| p.into_inner()).buf)
     }
 }
 

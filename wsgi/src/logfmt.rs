@@ -243,6 +243,8 @@ struct Field {
     flags: Flags,
     width: usize,
     precision: Option<usize>,
+    /// No flags, width or (except for `%f`) precision: [`render_plain`] applies.
+    plain: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -328,6 +330,7 @@ impl LogFormat {
         for piece in &self.pieces {
             match piece {
                 Piece::Literal(r) => out.push_str(&self.literals[r.clone()]),
+                Piece::Field(field) if field.plain => render_plain(field, rec, out),
                 Piece::Field(field) => render_field(field, value_of(field.key, rec), out),
             }
         }
@@ -419,12 +422,16 @@ impl Parser<'_> {
                 pos: pct,
             });
         }
+        let plain = flags == Flags::default()
+            && width == 0
+            && (precision.is_none() || matches!(conv, Conv::Float { .. }));
         Ok(Field {
             key,
             conv,
             flags,
             width,
             precision,
+            plain,
         })
     }
 
@@ -514,6 +521,22 @@ fn value_of<'a>(key: LogKey, rec: &LogRecord<'a>) -> Value<'a> {
     }
 }
 
+/// A field without flags, width or precision (every field of the default format): written
+/// straight from the record, falling back to [`render_field`] for the rare values (a negative
+/// or non-finite `%f`, an AF_UNIX peer's empty port) that need its rules.
+fn render_plain(field: &Field, rec: &LogRecord<'_>, out: &mut String) {
+    match (field.key, field.conv) {
+        (LogKey::ClientIp, _) => out.push_str(rec.client_ip),
+        (LogKey::RequestLine, _) => out.push_str(rec.request_line),
+        (LogKey::DateTime, _) => push_log_date_time(rec.date_time, out),
+        (LogKey::StatusCode, Conv::Str | Conv::Int) => push_u64(rec.status_code.into(), out),
+        (LogKey::BodyLength, Conv::Str | Conv::Int) => push_u64(rec.body_length, out),
+        (LogKey::WallSeconds, Conv::Float { .. })
+            if push_fixed(rec.wall_seconds, field.precision.unwrap_or(6), out) => {}
+        _ => render_field(field, value_of(field.key, rec), out),
+    }
+}
+
 fn render_field(field: &Field, value: Value<'_>, out: &mut String) {
     let start = out.len();
     let sign_len = match (field.conv, value) {
@@ -525,7 +548,10 @@ fn render_field(field: &Field, value: Value<'_>, out: &mut String) {
             }
             0
         }
-        (Conv::Int, Value::Int(Some(n))) => write_int(false, field, out, |o| write!(o, "{n}")),
+        (Conv::Int, Value::Int(Some(n))) => write_int(false, field, out, |o| {
+            push_u64(n, o);
+            Ok(())
+        }),
         (Conv::Int, Value::Float(x)) if x.is_finite() => {
             // Python's `%d` of a float truncates toward zero (`int(x)`); `-0.5` gives `0`.
             // `{:.0}` of an integral float prints all its digits exactly, like Python's int().
@@ -549,15 +575,64 @@ fn render_field(field: &Field, value: Value<'_>, out: &mut String) {
 fn write_str_value(value: Value<'_>, out: &mut String) {
     match value {
         Value::Str(s) => out.push_str(s),
-        // Writing to a String cannot fail.
-        Value::Int(Some(n)) => {
-            let _ = write!(out, "{n}");
-        }
+        Value::Int(Some(n)) => push_u64(n, out),
         Value::Int(None) => {}
         Value::Float(x) => write_py_float_repr(x, out),
-        Value::Date(t) => write_log_date_time(t, out),
+        Value::Date(t) => push_log_date_time(t, out),
     }
 }
+
+/// `n` in decimal, by hand: `write!(out, "{n}")` costs several times more, once per request.
+fn push_u64(mut n: u64, out: &mut String) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    push_ascii(&buf[i..], out);
+}
+
+/// Appends bytes known to be ASCII without `from_utf8`'s validation pass (a third of the cost
+/// of a short number). Panics in debug builds if they are not ASCII.
+fn push_ascii(ascii: &[u8], out: &mut String) {
+    debug_assert!(ascii.is_ascii());
+    // SAFETY: every caller passes ASCII bytes only (digits, and the ASCII date text of
+    // `write_log_date_time`), which are valid UTF-8 on their own.
+    out.push_str(unsafe { std::str::from_utf8_unchecked(ascii) });
+}
+
+/// [`write_log_date_time`] with the text kept per thread for the current second: every line
+/// of a second has the same date, so it is rendered once a second per worker, not per request.
+fn push_log_date_time(t: SystemTime, out: &mut String) {
+    thread_local! {
+        /// (seconds since the epoch + 1, or 0 for none yet; the date text).
+        static LAST: std::cell::Cell<(u64, [u8; DATE_TIME_LEN])> =
+            const { std::cell::Cell::new((0, [0; DATE_TIME_LEN])) };
+    }
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (key, mut text) = LAST.with(std::cell::Cell::get);
+    if key != secs.wrapping_add(1) {
+        let mut s = String::with_capacity(DATE_TIME_LEN);
+        write_log_date_time(t, &mut s);
+        if s.len() != DATE_TIME_LEN || !s.is_ascii() {
+            // A year past 9999: not cached.
+            out.push_str(&s);
+            return;
+        }
+        text.copy_from_slice(s.as_bytes());
+        LAST.with(|c| c.set((secs.wrapping_add(1), text)));
+    }
+    // `write_log_date_time` writes ASCII only (checked below before caching).
+    push_ascii(&text, out);
+}
+
+/// The length of `dd/Mon/YYYY HH:MM:SS`.
+const DATE_TIME_LEN: usize = 20;
 
 /// Writes the sign and then, via `digits`, the magnitude of an integer conversion; returns the
 /// length of the sign.
@@ -589,7 +664,9 @@ fn write_float(x: f64, conv: Conv, field: &Field, out: &mut String) -> usize {
         out.push_str(if upper { "INF" } else { "inf" });
     } else {
         let precision = field.precision.unwrap_or(6);
-        let _ = write!(out, "{a:.precision$}");
+        if !push_fixed(a, precision, out) {
+            let _ = write!(out, "{a:.precision$}");
+        }
         if precision == 0 && field.flags.alt {
             out.push('.');
         }
@@ -609,6 +686,77 @@ fn write_sign(negative: bool, flags: Flags, out: &mut String) -> usize {
     };
     out.push_str(sign);
     sign.len()
+}
+
+/// `{a:.precision$}` of a finite `a >= 0` by hand (Rust's and Python's `%.Nf` both give the
+/// exact binary value correctly rounded, ties to even), for `a < 2^53` and `precision <= 9`;
+/// returns false, having written nothing, for the rest. `%(wall_seconds).6f` is in every
+/// default access-log line, and `write!` spends several hundred instructions on it.
+fn push_fixed(a: f64, precision: usize, out: &mut String) -> bool {
+    const POW10: [u64; 10] = [
+        1,
+        10,
+        100,
+        1_000,
+        10_000,
+        100_000,
+        1_000_000,
+        10_000_000,
+        100_000_000,
+        1_000_000_000,
+    ];
+    let Some(&scale) = POW10.get(precision) else {
+        return false;
+    };
+    let bits = a.to_bits();
+    let biased = (bits >> 52) & 0x7ff;
+    let fraction = bits & ((1 << 52) - 1);
+    // a = m * 2^-k exactly.
+    let (m, k) = if biased == 0 {
+        (fraction, 1074)
+    } else {
+        (fraction | (1 << 52), 1075 - biased as i64)
+    };
+    if k < 0 || a.is_sign_negative() || !a.is_finite() {
+        return false;
+    }
+    // a * 10^precision = product * 2^-k; m < 2^53 and scale < 2^30, so no overflow.
+    let product = u128::from(m) * u128::from(scale);
+    let q: u128 = if k == 0 {
+        product
+    } else if k >= 127 {
+        // a * 10^precision < 2^83 * 2^-127: rounds to zero.
+        0
+    } else {
+        let q = product >> k;
+        let rest = product & ((1u128 << k) - 1);
+        let half = 1u128 << (k - 1);
+        if rest > half || (rest == half && q & 1 == 1) {
+            q + 1
+        } else {
+            q
+        }
+    };
+    // q < 2^53 * 10^9 < 2^83; the integer part q / scale < 2^54. Divide in 64 bits when q fits
+    // (any wall time under 5 hours at 6 decimals): a 128-bit division is a library call.
+    let (int, mut frac) = match u64::try_from(q) {
+        Ok(q) => (q / scale, q % scale),
+        Err(_) => (
+            (q / u128::from(scale)) as u64,
+            (q % u128::from(scale)) as u64,
+        ),
+    };
+    push_u64(int, out);
+    if precision > 0 {
+        let mut digits = [b'0'; 9];
+        for d in digits[..precision].iter_mut().rev() {
+            *d = b'0' + (frac % 10) as u8;
+            frac /= 10;
+        }
+        out.push('.');
+        push_ascii(&digits[..precision], out);
+    }
+    true
 }
 
 /// Keeps at most `max` chars of `out[start..]` (Python's `%.Ns`).
@@ -751,7 +899,7 @@ pub fn write_log_date_time(t: SystemTime, out: &mut String) {
 
 /// Proleptic Gregorian (year, month 1-12, day 1-31) of a count of days since 1970-01-01
 /// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -941,6 +1089,106 @@ mod tests {
         assert_eq!(at(1.0, "%(wall_seconds)#.0f"), "1.");
         assert_eq!(at(-0.4, "%(wall_seconds)+.0f"), "-0");
         assert_eq!(at(3.25, "%(wall_seconds).3F"), "3.250");
+    }
+
+    /// `push_fixed` against Rust's own `{:.N}` (exact, ties to even, as Python's `%.Nf`).
+    fn check_fixed(x: f64) {
+        for p in 0..=9 {
+            let mut ours = String::new();
+            if push_fixed(x, p, &mut ours) {
+                assert_eq!(ours, format!("{x:.p$}"), "{x:e} at precision {p}");
+            } else {
+                assert!(ours.is_empty() && (x >= 9_007_199_254_740_992.0 || !x.is_finite()));
+            }
+        }
+    }
+
+    #[test]
+    fn fixed_point_by_hand_matches_rust_formatting() {
+        let specials = [
+            0.0,
+            0.001_234_5,
+            0.000_000_5,
+            0.000_001_5,
+            0.000_002_5,
+            0.125,
+            0.5,
+            1.5,
+            2.5,
+            0.999_999_5,
+            9.999_999_999_5,
+            1e-300,
+            f64::MIN_POSITIVE,
+            5e-324,
+            1e15,
+            4_503_599_627_370_495.5,
+            9_007_199_254_740_991.0,
+            9_007_199_254_740_992.0,
+            1e300,
+            f64::INFINITY,
+        ];
+        for x in specials {
+            check_fixed(x);
+        }
+        // Exact ties at every precision: odd multiples of 2^-n.
+        for n in 1..=40 {
+            for odd in [1u64, 3, 5, 7, 1001, 123_457] {
+                check_fixed(odd as f64 / (1u64 << n) as f64);
+            }
+        }
+        // A deterministic spread over magnitudes (xorshift bits as doubles in [2^-40, 2^54)).
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let exp = 1023 - 40 + (state >> 58) % 94;
+            let x = f64::from_bits((exp << 52) | (state & ((1 << 52) - 1)));
+            check_fixed(x);
+            check_fixed(x / 1e6);
+        }
+    }
+
+    #[test]
+    fn integers_by_hand_match_display() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            404,
+            65_535,
+            1 << 32,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            let mut out = String::from("x");
+            push_u64(n, &mut out);
+            assert_eq!(out, format!("x{n}"));
+        }
+    }
+
+    #[test]
+    fn cached_date_follows_the_clock() {
+        let at = |secs: u64| {
+            let mut cached = String::new();
+            push_log_date_time(UNIX_EPOCH + Duration::from_secs(secs), &mut cached);
+            let mut direct = String::new();
+            write_log_date_time(UNIX_EPOCH + Duration::from_secs(secs), &mut direct);
+            assert_eq!(cached, direct);
+            cached
+        };
+        assert_eq!(at(AUG_5_2026), "05/Aug/2026 11:39:08");
+        assert_eq!(at(AUG_5_2026), "05/Aug/2026 11:39:08");
+        assert_eq!(at(AUG_5_2026 + 1), "05/Aug/2026 11:39:09");
+        // Back in time (a clock step) and the epoch itself.
+        assert_eq!(at(AUG_5_2026 - 86_400), "04/Aug/2026 11:39:08");
+        assert_eq!(at(0), "01/Jan/1970 00:00:00");
+        // Year 10000 does not fit the cached width: written directly.
+        assert_eq!(at(253_402_300_800), "01/Jan/10000 00:00:00");
+        assert_eq!(at(AUG_5_2026), "05/Aug/2026 11:39:08");
     }
 
     #[test]
