@@ -583,18 +583,36 @@ fn write_str_value(value: Value<'_>, out: &mut String) {
 }
 
 /// `n` in decimal, by hand: `write!(out, "{n}")` costs several times more, once per request.
-fn push_u64(mut n: u64, out: &mut String) {
+fn push_u64(n: u64, out: &mut String) {
     let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+    let start = digits_before(n, &mut buf, 20);
+    push_ascii(&buf[start..], out);
+}
+
+/// "00" to "99": two digits per division.
+const PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes `n` in decimal into `buf`, ending just before `end`; returns where it starts.
+fn digits_before(mut n: u64, buf: &mut [u8], mut end: usize) -> usize {
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        end -= 2;
+        buf[end..end + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
     }
-    push_ascii(&buf[i..], out);
+    if n >= 10 {
+        end -= 2;
+        buf[end..end + 2].copy_from_slice(&PAIRS[n as usize * 2..n as usize * 2 + 2]);
+    } else {
+        end -= 1;
+        buf[end] = b'0' + n as u8;
+    }
+    end
 }
 
 /// Appends bytes known to be ASCII without `from_utf8`'s validation pass (a third of the cost
@@ -610,25 +628,29 @@ fn push_ascii(ascii: &[u8], out: &mut String) {
 /// of a second has the same date, so it is rendered once a second per worker, not per request.
 fn push_log_date_time(t: SystemTime, out: &mut String) {
     thread_local! {
-        /// (seconds since the epoch + 1, or 0 for none yet; the date text).
-        static LAST: std::cell::Cell<(u64, [u8; DATE_TIME_LEN])> =
-            const { std::cell::Cell::new((0, [0; DATE_TIME_LEN])) };
+        /// The second the text is for, as `[from, to)`, and the text.
+        static LAST: std::cell::Cell<Option<(SystemTime, SystemTime, [u8; DATE_TIME_LEN])>> =
+            const { std::cell::Cell::new(None) };
+    }
+    // Two comparisons instead of a `duration_since` per line.
+    if let Some((from, to, text)) = LAST.with(std::cell::Cell::get) {
+        if from <= t && t < to {
+            // Checked to be ASCII before it was cached.
+            return push_ascii(&text, out);
+        }
     }
     let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (key, mut text) = LAST.with(std::cell::Cell::get);
-    if key != secs.wrapping_add(1) {
-        let mut s = String::with_capacity(DATE_TIME_LEN);
-        write_log_date_time(t, &mut s);
-        if s.len() != DATE_TIME_LEN || !s.is_ascii() {
-            // A year past 9999: not cached.
-            out.push_str(&s);
-            return;
+    let mut s = String::with_capacity(DATE_TIME_LEN);
+    write_log_date_time(t, &mut s);
+    let from = UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    let to = from + std::time::Duration::from_secs(1);
+    if let (Ok(text), true) = (<[u8; DATE_TIME_LEN]>::try_from(s.as_bytes()), s.is_ascii()) {
+        if from <= t && t < to {
+            LAST.with(|c| c.set(Some((from, to, text))));
         }
-        text.copy_from_slice(s.as_bytes());
-        LAST.with(|c| c.set((secs.wrapping_add(1), text)));
     }
-    // `write_log_date_time` writes ASCII only (checked below before caching).
-    push_ascii(&text, out);
+    // A year past 9999 does not fit the cached width: written, not cached.
+    out.push_str(&s);
 }
 
 /// The length of `dd/Mon/YYYY HH:MM:SS`.
@@ -739,23 +761,24 @@ fn push_fixed(a: f64, precision: usize, out: &mut String) -> bool {
     };
     // q < 2^53 * 10^9 < 2^83; the integer part q / scale < 2^54. Divide in 64 bits when q fits
     // (any wall time under 5 hours at 6 decimals): a 128-bit division is a library call.
-    let (int, mut frac) = match u64::try_from(q) {
+    let (int, frac) = match u64::try_from(q) {
         Ok(q) => (q / scale, q % scale),
         Err(_) => (
             (q / u128::from(scale)) as u64,
             (q % u128::from(scale)) as u64,
         ),
     };
-    push_u64(int, out);
+    // One buffer, one append: up to 20 integer digits, the point, up to 9 decimals.
+    let mut buf = [b'0'; 30];
+    let start = digits_before(int, &mut buf, 20);
+    let mut end = 20;
     if precision > 0 {
-        let mut digits = [b'0'; 9];
-        for d in digits[..precision].iter_mut().rev() {
-            *d = b'0' + (frac % 10) as u8;
-            frac /= 10;
-        }
-        out.push('.');
-        push_ascii(&digits[..precision], out);
+        buf[20] = b'.';
+        end = 21 + precision;
+        // Zero-padded on the left to `precision` digits (the buffer is all '0').
+        digits_before(frac, &mut buf, end);
     }
+    push_ascii(&buf[start..end], out);
     true
 }
 

@@ -31,7 +31,7 @@ use crate::accesslog::{in_batch, BatchHandle, BatchWriter};
 use log::{Log, Metadata, Record};
 use std::cell::Cell;
 use std::io::{self, IsTerminal};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Installs `env_logger` as the `log` backend, with `default_filter` when
 /// `RUST_LOG` is unset (see the module docs); panics if a logger is already
@@ -214,25 +214,13 @@ impl std::fmt::Write for VecWriter<'_> {
 
 /// Whether `text` has no byte below 0x20 and no DEL: what `anstream` leaves
 /// as it is (UTF-8 text is kept) and `env_logger`'s indentation does not
-/// touch (newlines). Eight bytes at a time.
+/// touch (newlines).
 fn is_plain(text: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = text.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        // A byte below 0x20 (exact for any threshold up to 0x80)...
-        let below = x.wrapping_sub(0x20 * ONES) & !x & HIGH;
-        // ... or a zero byte in x ^ 0x7f..7f, that is a DEL.
-        let y = x ^ (0x7f * ONES);
-        let del = y.wrapping_sub(ONES) & !y & HIGH;
-        if below | del != 0 {
-            return false;
-        }
-    }
-    chunks.remainder().iter().all(|&b| b >= 0x20 && b != 0x7f)
+    // No early exit: the compiler turns this into 16 bytes per step.
+    let bad = text
+        .iter()
+        .fold(false, |bad, &b| bad | (b < 0x20) | (b == 0x7f));
+    !bad
 }
 
 /// Length of `YYYY-MM-DDTHH:MM:SSZ`.
@@ -242,16 +230,19 @@ const TIMESTAMP_LEN: usize = 20;
 /// rendered once a second per thread; `None` before 1970 or after 9999.
 fn timestamp(now: SystemTime) -> Option<[u8; TIMESTAMP_LEN]> {
     thread_local! {
-        /// (seconds since the epoch + 1, or 0 for none yet; the text).
-        static LAST: Cell<(u64, [u8; TIMESTAMP_LEN])> = const { Cell::new((0, [0; TIMESTAMP_LEN])) };
+        /// The second the text is for, as `[from, to)`, and the text.
+        static LAST: Cell<Option<(SystemTime, SystemTime, [u8; TIMESTAMP_LEN])>> = const { Cell::new(None) };
+    }
+    // Two comparisons instead of a `duration_since` per line.
+    if let Some((from, to, text)) = LAST.with(Cell::get) {
+        if from <= now && now < to {
+            return Some(text);
+        }
     }
     let secs = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
-    let (key, text) = LAST.with(Cell::get);
-    if key == secs.wrapping_add(1) {
-        return Some(text);
-    }
     let text = render_timestamp(secs)?;
-    LAST.with(|c| c.set((secs.wrapping_add(1), text)));
+    let from = UNIX_EPOCH + Duration::from_secs(secs);
+    LAST.with(|c| c.set(Some((from, from + Duration::from_secs(1), text))));
     Some(text)
 }
 
