@@ -26,7 +26,8 @@
 //! given to a logger as its output (e.g. `env_logger`'s `Target::Pipe`), it
 //! holds what the logger writes while the flusher emits a batch, and writes
 //! it with one system call at the end of the batch; writes from any other
-//! thread pass straight through.
+//! thread pass straight through. `crate::logging` (feature `env-logger`)
+//! builds on it: `env_logger` whose batched lines skip its formatter.
 
 use crate::options::LogSink;
 use eventlet::Event;
@@ -302,6 +303,7 @@ pub(crate) fn emit_batch(emit: impl FnOnce()) {
 }
 
 /// Whether this thread is emitting a batch (see [`emit_batch`]).
+#[cfg(feature = "env-logger")]
 pub(crate) fn in_batch() -> bool {
     IN_BATCH.with(Cell::get)
 }
@@ -343,8 +345,8 @@ impl Held {
 /// else the program logs) flush what is held, then go straight through, so
 /// their order and timing are unchanged. The bytes are the same either way.
 ///
-/// With `env_logger` (as `examples/wsgi.rs` does when stderr is not a
-/// terminal):
+/// With `env_logger` ([`logging::init`](crate::logging) sets this up, with a
+/// cheaper formatter for the batched lines):
 ///
 /// ```text
 /// env_logger::Builder::from_default_env()
@@ -378,6 +380,7 @@ impl BatchWriter {
     }
 
     /// A handle to append to what this writer holds during a batch.
+    #[cfg(feature = "env-logger")]
     pub(crate) fn handle(&self) -> BatchHandle {
         BatchHandle {
             held: self.held.clone(),
@@ -423,10 +426,12 @@ impl Write for BatchWriter {
 
 /// Appends to a [`BatchWriter`]'s held bytes directly (a logger's fast path;
 /// only during a batch, which writes them at its end).
+#[cfg(feature = "env-logger")]
 pub(crate) struct BatchHandle {
     held: Arc<Mutex<Held>>,
 }
 
+#[cfg(feature = "env-logger")]
 impl BatchHandle {
     /// Runs `f` on the held bytes, under the writer's lock.
     pub(crate) fn append<R>(&self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {

@@ -573,7 +573,13 @@ impl<'a> Conn<'a> {
         }
         let mut joined = String::new();
         let mut client_ip: &str = &self.peer.remote_addr;
-        let mut client_port = self.peer.remote_port.parse().ok();
+        // Parsed only when something reads it (the default format does not).
+        let port_used =
+            opts.access_hook.is_some() || opts.log_format.uses(crate::logfmt::LogKey::ClientPort);
+        let mut client_port = None;
+        if port_used {
+            client_port = self.peer.remote_port.parse().ok();
+        }
         if self.forwarded {
             // A trusted proxy named the client: log it, not the chain.
             client_ip = env.get("REMOTE_ADDR").unwrap_or_default();
