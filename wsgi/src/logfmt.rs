@@ -279,6 +279,8 @@ pub struct LogFormat {
     literals: String,
     pieces: Vec<Piece>,
     used: u8,
+    /// The format is [`DEFAULT_LOG_FORMAT`]: [`render_default`] applies.
+    is_default: bool,
 }
 
 impl Default for LogFormat {
@@ -307,6 +309,7 @@ impl LogFormat {
                 literals: String::new(),
                 pieces: Vec::new(),
                 used: 0,
+                is_default: format == DEFAULT_LOG_FORMAT,
             },
         };
         parser.run()?;
@@ -327,6 +330,9 @@ impl LogFormat {
 
     /// Appends the line for `rec` to `out` (no newline). Allocates only to grow `out`.
     pub fn render(&self, rec: &LogRecord<'_>, out: &mut String) {
+        if self.is_default && render_default(rec, out) {
+            return;
+        }
         for piece in &self.pieces {
             match piece {
                 Piece::Literal(r) => out.push_str(&self.literals[r.clone()]),
@@ -627,6 +633,17 @@ fn push_ascii(ascii: &[u8], out: &mut String) {
 /// [`write_log_date_time`] with the text kept per thread for the current second: every line
 /// of a second has the same date, so it is rendered once a second per worker, not per request.
 fn push_log_date_time(t: SystemTime, out: &mut String) {
+    match cached_log_date_time(t) {
+        // ASCII (checked before it was cached).
+        Some(text) => push_ascii(&text, out),
+        // A year past 9999 does not fit the cached width: written, not cached.
+        None => write_log_date_time(t, out),
+    }
+}
+
+/// [`write_log_date_time`]'s text for `t`, kept per thread for the current second; `None` for
+/// a year past 9999.
+fn cached_log_date_time(t: SystemTime) -> Option<[u8; DATE_TIME_LEN]> {
     thread_local! {
         /// The second the text is for, as `[from, to)`, and the text.
         static LAST: std::cell::Cell<Option<(SystemTime, SystemTime, [u8; DATE_TIME_LEN])>> =
@@ -635,22 +652,22 @@ fn push_log_date_time(t: SystemTime, out: &mut String) {
     // Two comparisons instead of a `duration_since` per line.
     if let Some((from, to, text)) = LAST.with(std::cell::Cell::get) {
         if from <= t && t < to {
-            // Checked to be ASCII before it was cached.
-            return push_ascii(&text, out);
+            return Some(text);
         }
     }
     let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let mut s = String::with_capacity(DATE_TIME_LEN);
     write_log_date_time(t, &mut s);
+    let text = <[u8; DATE_TIME_LEN]>::try_from(s.as_bytes()).ok()?;
+    if !s.is_ascii() {
+        return None;
+    }
     let from = UNIX_EPOCH + std::time::Duration::from_secs(secs);
     let to = from + std::time::Duration::from_secs(1);
-    if let (Ok(text), true) = (<[u8; DATE_TIME_LEN]>::try_from(s.as_bytes()), s.is_ascii()) {
-        if from <= t && t < to {
-            LAST.with(|c| c.set(Some((from, to, text))));
-        }
+    if from <= t && t < to {
+        LAST.with(|c| c.set(Some((from, to, text))));
     }
-    // A year past 9999 does not fit the cached width: written, not cached.
-    out.push_str(&s);
+    Some(text)
 }
 
 /// The length of `dd/Mon/YYYY HH:MM:SS`.
@@ -715,6 +732,21 @@ fn write_sign(negative: bool, flags: Flags, out: &mut String) -> usize {
 /// returns false, having written nothing, for the rest. `%(wall_seconds).6f` is in every
 /// default access-log line, and `write!` spends several hundred instructions on it.
 fn push_fixed(a: f64, precision: usize, out: &mut String) -> bool {
+    let mut buf = [b'0'; FIXED_LEN];
+    match fixed_digits(a, precision, &mut buf) {
+        Some(range) => {
+            push_ascii(&buf[range], out);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Room for [`fixed_digits`]: up to 20 integer digits, the point, up to 9 decimals.
+const FIXED_LEN: usize = 30;
+
+/// [`push_fixed`]'s text written into `buf` (which must be all `b'0'`); returns where it is.
+fn fixed_digits(a: f64, precision: usize, buf: &mut [u8; FIXED_LEN]) -> Option<Range<usize>> {
     const POW10: [u64; 10] = [
         1,
         10,
@@ -727,9 +759,7 @@ fn push_fixed(a: f64, precision: usize, out: &mut String) -> bool {
         100_000_000,
         1_000_000_000,
     ];
-    let Some(&scale) = POW10.get(precision) else {
-        return false;
-    };
+    let scale = *POW10.get(precision)?;
     let bits = a.to_bits();
     let biased = (bits >> 52) & 0x7ff;
     let fraction = bits & ((1 << 52) - 1);
@@ -740,7 +770,7 @@ fn push_fixed(a: f64, precision: usize, out: &mut String) -> bool {
         (fraction | (1 << 52), 1075 - biased as i64)
     };
     if k < 0 || a.is_sign_negative() || !a.is_finite() {
-        return false;
+        return None;
     }
     // a * 10^precision = product * 2^-k; m < 2^53 and scale < 2^30, so no overflow.
     let product = u128::from(m) * u128::from(scale);
@@ -768,18 +798,68 @@ fn push_fixed(a: f64, precision: usize, out: &mut String) -> bool {
             (q % u128::from(scale)) as u64,
         ),
     };
-    // One buffer, one append: up to 20 integer digits, the point, up to 9 decimals.
-    let mut buf = [b'0'; 30];
-    let start = digits_before(int, &mut buf, 20);
+    let start = digits_before(int, buf, 20);
     let mut end = 20;
     if precision > 0 {
         buf[20] = b'.';
         end = 21 + precision;
         // Zero-padded on the left to `precision` digits (the buffer is all '0').
-        digits_before(frac, &mut buf, end);
+        digits_before(frac, buf, end);
     }
-    push_ascii(&buf[start..end], out);
-    true
+    Some(start..end)
+}
+
+/// Longest line [`render_default`] assembles on the stack; longer ones take the general path.
+const DEFAULT_LINE_MAX: usize = 512;
+
+/// [`DEFAULT_LOG_FORMAT`] rendered by hand:
+/// `%(client_ip)s - - [%(date_time)s] "%(request_line)s" %(status_code)s %(body_length)s %(wall_seconds).6f`,
+/// assembled in a stack buffer and appended at once — the fixed text is copied as constants and
+/// only the two strings by `memcpy`. Returns false, having written nothing, for what the general
+/// path must handle: a line over [`DEFAULT_LINE_MAX`] bytes, a wall time that is negative, not
+/// finite or over 2^53 s, a year past 9999. `render_default_matches_the_general_path` checks
+/// that both agree.
+fn render_default(rec: &LogRecord<'_>, out: &mut String) -> bool {
+    // Everything but the two strings: " - - [" date "] \"" "\" " 5 + " " 20 + " " 30.
+    const FIXED: usize = 6 + DATE_TIME_LEN + 3 + 2 + 5 + 1 + 20 + 1 + FIXED_LEN;
+    if rec.client_ip.len() + rec.request_line.len() > DEFAULT_LINE_MAX - FIXED {
+        return false;
+    }
+    let mut wall = [b'0'; FIXED_LEN];
+    let Some(wall_range) = fixed_digits(rec.wall_seconds, 6, &mut wall) else {
+        return false;
+    };
+    let Some(date) = cached_log_date_time(rec.date_time) else {
+        return false;
+    };
+    let mut line = [0u8; DEFAULT_LINE_MAX];
+    let mut n = 0;
+    let mut put = |bytes: &[u8]| {
+        line[n..n + bytes.len()].copy_from_slice(bytes);
+        n += bytes.len();
+    };
+    put(rec.client_ip.as_bytes());
+    put(b" - - [");
+    put(&date);
+    put(b"] \"");
+    put(rec.request_line.as_bytes());
+    put(b"\" ");
+    let mut digits = [0u8; 20];
+    let at = digits_before(rec.status_code.into(), &mut digits, 20);
+    put(&digits[at..]);
+    put(b" ");
+    let at = digits_before(rec.body_length, &mut digits, 20);
+    put(&digits[at..]);
+    put(b" ");
+    put(&wall[wall_range]);
+    match std::str::from_utf8(&line[..n]) {
+        Ok(text) => {
+            out.push_str(text);
+            true
+        }
+        // Cannot happen: UTF-8 strings and ASCII, joined.
+        Err(_) => false,
+    }
 }
 
 /// Keeps at most `max` chars of `out[start..]` (Python's `%.Ns`).
@@ -1170,6 +1250,83 @@ mod tests {
             check_fixed(x);
             check_fixed(x / 1e6);
         }
+    }
+
+    #[test]
+    fn render_default_matches_the_general_path() {
+        let fast = LogFormat::default();
+        assert!(fast.is_default);
+        let general = LogFormat {
+            is_default: false,
+            ..LogFormat::default()
+        };
+        let long = format!("GET /{} HTTP/1.1", "x".repeat(600));
+        let ips = [
+            "127.0.0.1",
+            "::1",
+            "1.2.3.4,5.6.7.8,10.0.0.1",
+            "unix",
+            "caf\u{e9}",
+            "",
+        ];
+        let lines = [
+            "GET / HTTP/1.1",
+            "POST /caf\u{e9}?q=%20 HTTP/1.0",
+            "",
+            long.as_str(),
+        ];
+        let walls = [
+            0.0,
+            0.000_123_4,
+            1.5,
+            0.000_000_5,
+            59.999_999_6,
+            1e9,
+            1e17,
+            -0.0,
+            -1.0,
+            f64::NAN,
+            f64::INFINITY,
+        ];
+        let dates = [
+            0,
+            AUG_5_2026,
+            AUG_5_2026 + 1,
+            253_402_300_799,
+            253_402_300_800,
+        ];
+        let mut fast_taken = 0;
+        for ip in ips {
+            for request_line in lines {
+                for (i, &wall_seconds) in walls.iter().enumerate() {
+                    let date = dates[i % dates.len()];
+                    let rec = LogRecord {
+                        client_ip: ip,
+                        client_port: None,
+                        date_time: UNIX_EPOCH + Duration::from_secs(date),
+                        request_line,
+                        status_code: [200, 404, 65_535, 0][i % 4],
+                        body_length: [0, 15, 1 << 40, u64::MAX][i % 4],
+                        wall_seconds,
+                    };
+                    let mut want = String::from(">");
+                    general.render(&rec, &mut want);
+                    let mut got = String::from(">");
+                    fast.render(&rec, &mut got);
+                    assert_eq!(got, want);
+                    let mut direct = String::new();
+                    if render_default(&rec, &mut direct) {
+                        fast_taken += 1;
+                        assert_eq!(format!(">{direct}"), want);
+                    } else {
+                        assert!(direct.is_empty());
+                    }
+                }
+            }
+        }
+        // Every ip, the three short request lines, and five wall times: not -0.0, -1, NaN,
+        // inf, 1e17 (over 2^53), nor 59.9999996, which meets year 10000.
+        assert_eq!(fast_taken, 6 * 3 * 5);
     }
 
     #[test]
