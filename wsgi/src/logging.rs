@@ -10,7 +10,7 @@
 //!
 //! On a terminal this is plain `env_logger` (colours, one write per line).
 //! Redirected to a file or a pipe — how servers run — its output goes through
-//! a [`BatchWriter`](crate::BatchWriter) on stderr (one write per access-log
+//! a [`BatchWriter`] on stderr (one write per access-log
 //! batch), and the lines a server's log thread emits in a batch are formatted
 //! by a fast path instead of `env_logger`'s own formatter: the same bytes as
 //! `env_logger`'s default format without styles
