@@ -121,18 +121,25 @@ fn get(s: &mut TcpStream, request: &str) {
     }
 }
 
-#[test]
-fn example_log_is_env_loggers_default_format_batched_and_flushed_at_exit() {
-    let started = now_secs();
-    let mut child = Command::new(common::example_binary("wsgi"))
-        .arg("127.0.0.1:0")
+/// `examples/wsgi` running with stderr on a pipe (as servers run) and `env`
+/// set (`RUST_LOG` and `RUST_LOG_STYLE` unset otherwise).
+struct Example {
+    child: std::process::Child,
+    out: Arc<Mutex<Vec<u8>>>,
+    reader: std::thread::JoinHandle<()>,
+    port: u16,
+}
+
+fn start_example(env: &[(&str, &str)]) -> Example {
+    let mut cmd = Command::new(common::example_binary("wsgi"));
+    cmd.arg("127.0.0.1:0")
         .env_remove("RUST_LOG")
         .env_remove("RUST_LOG_STYLE")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start examples/wsgi");
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("start examples/wsgi");
     let mut stderr = child.stderr.take().unwrap();
     let out = Arc::new(Mutex::new(Vec::new()));
     let reader = {
@@ -156,7 +163,40 @@ fn example_log_is_env_loggers_default_format_batched_and_flushed_at_exit() {
         .and_then(|rest| rest.lines().next())
         .and_then(|p| p.trim().parse().ok())
         .unwrap_or_else(|| panic!("no port in {text:?}"));
+    Example {
+        child,
+        out,
+        reader,
+        port,
+    }
+}
 
+impl Example {
+    /// SIGTERM (a graceful stop), then everything it wrote.
+    fn stop(mut self) -> String {
+        // SAFETY: kill(2) on our own child's pid, which has not been reaped.
+        assert_eq!(
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) },
+            0
+        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the example did not exit on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.reader.join().unwrap();
+        text_of(&self.out)
+    }
+}
+
+#[test]
+fn example_log_is_env_loggers_default_format_batched_and_flushed_at_exit() {
+    let started = now_secs();
+    let ex = start_example(&[]);
+    let (out, port) = (ex.out.clone(), ex.port);
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     get(&mut s, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -176,19 +216,8 @@ fn example_log_is_env_loggers_default_format_batched_and_flushed_at_exit() {
             &format!("GET /?last={i} HTTP/1.1\r\nHost: x\r\n\r\n"),
         );
     }
-    // SAFETY: kill(2) on our own child's pid, which has not been reaped.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the example did not exit on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    reader.join().unwrap();
+    let text = ex.stop();
     let ended = now_secs();
-    let text = text_of(&out);
 
     let access: Vec<&str> = text.lines().filter(|l| l.contains(" - - [")).collect();
     assert_eq!(access.len(), 22, "{text}");
@@ -222,4 +251,34 @@ fn example_log_is_env_loggers_default_format_batched_and_flushed_at_exit() {
         let msg = msg.strip_suffix('\n').unwrap();
         assert_eq!(line, env_logger_line(level, target, msg, ts));
     }
+}
+
+#[test]
+fn the_example_honours_rust_log_filters_and_rust_log_style() {
+    // A directive and a regex: only lines containing "starting" at INFO from
+    // the server, so the access lines are filtered out (on the fast path).
+    let ex = start_example(&[("RUST_LOG", "warn,eventlet_wsgi=info/starting")]);
+    let mut s = TcpStream::connect(("127.0.0.1", ex.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    get(&mut s, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    drop(s);
+    let text = ex.stop();
+    assert!(!text.contains("\"GET / HTTP/1.1\""), "{text}");
+    for line in text.lines() {
+        assert!(line.contains("starting"), "{text}");
+    }
+
+    // RUST_LOG_STYLE=always: env_logger's colours, as without logging::init.
+    let ex = start_example(&[("RUST_LOG_STYLE", "always")]);
+    let mut s = TcpStream::connect(("127.0.0.1", ex.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    get(&mut s, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    drop(s);
+    let text = ex.stop();
+    let access = text
+        .lines()
+        .find(|l| l.contains("\"GET / HTTP/1.1\" 200 "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(access.contains("\x1b["), "{access:?}");
+    assert!(access.contains("INFO "), "{access:?}");
 }
