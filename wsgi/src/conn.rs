@@ -571,23 +571,29 @@ impl<'a> Conn<'a> {
         if !log && opts.access_hook.is_none() {
             return;
         }
-        let mut client_ip = String::new();
-        let mut client_port = self.peer.remote_port.parse().ok();
+        let mut joined = String::new();
+        let mut client_ip: &str = &self.peer.remote_addr;
+        // Parsed only when something reads it (the default format does not).
+        let port_used =
+            opts.access_hook.is_some() || opts.log_format.uses(crate::logfmt::LogKey::ClientPort);
+        let mut client_port = None;
+        if port_used {
+            client_port = self.peer.remote_port.parse().ok();
+        }
         if self.forwarded {
             // A trusted proxy named the client: log it, not the chain.
-            client_ip.push_str(env.get("REMOTE_ADDR").unwrap_or_default());
+            client_ip = env.get("REMOTE_ADDR").unwrap_or_default();
             client_port = env.get("REMOTE_PORT").and_then(|p| p.parse().ok());
-        } else {
-            crate::logfmt::client_ip(
-                &self.peer.remote_addr,
-                env.get("HTTP_X_FORWARDED_FOR"),
-                opts.log_x_forwarded_for,
-                &mut client_ip,
-            );
+        } else if opts.log_x_forwarded_for {
+            // Joined into a new string only when the header is there.
+            if let Some(xff) = env.get("HTTP_X_FORWARDED_FOR") {
+                crate::logfmt::client_ip(&self.peer.remote_addr, Some(xff), true, &mut joined);
+                client_ip = &joined;
+            }
         }
         let duration = started.elapsed();
         let rec = crate::logfmt::LogRecord {
-            client_ip: &client_ip,
+            client_ip,
             client_port,
             date_time: std::time::SystemTime::now(),
             request_line: &self.request_line,

@@ -7,7 +7,8 @@
 //! RAW.tsv lines (tab-separated):
 //! - `meta KEY VALUE`: free-form facts about the run (date, load average, ...);
 //! - `server ID LABEL GROUP`: a server, in display order; GROUP is `main`
-//!   (compared in the tables) or `variant` (our server's pinning variants);
+//!   (compared in the tables), `variant` (our server's pinning variants) or
+//!   `log` (our server with the access log on, compared with `ours`);
 //! - `run ID METRIC VALUE`: one measurement of one run; several runs of the
 //!   same cell are reduced to their median.
 
@@ -16,6 +17,8 @@ use std::fmt::Write as _;
 
 /// Our server's id; every ratio is ours / reference.
 const OURS: &str = "ours";
+/// Our server with the access log on, as `examples/wsgi.rs` ships.
+const OURS_LOG: &str = "ours-log";
 /// Reference servers the ratios are computed against, in column order.
 const REFERENCES: [(&str, &str); 3] = [
     ("may", "vs may_minihttp"),
@@ -196,10 +199,14 @@ fn cpu_table(raw: &Raw, out: &mut String) {
 }
 
 /// Servers measured by `benches/instr.sh` that are not in the main list.
-const INSTR_EXTRA: [(&str, &str); 2] = [
+const INSTR_EXTRA: [(&str, &str); 3] = [
     (
-        "ours-log",
-        "eventlet-rs, access log on (env_logger, as examples/wsgi.rs)",
+        OURS_LOG,
+        "eventlet-rs, access log on (as examples/wsgi.rs: eventlet_wsgi::logging::init)",
+    ),
+    (
+        "ours-log-envlogger",
+        "eventlet-rs, access log on, plain env_logger into a BatchWriter",
     ),
     (
         "ours-log-unbatched",
@@ -248,7 +255,7 @@ fn instr_table(raw: &Raw, out: &mut String) {
         }
         out.push('\n');
     }
-    if let (Some(on), Some(off)) = (raw.get("ours-log", "instr_c64"), raw.get(OURS, "instr_c64")) {
+    if let (Some(on), Some(off)) = (raw.get(OURS_LOG, "instr_c64"), raw.get(OURS, "instr_c64")) {
         let _ = writeln!(
             out,
             "\nAccess log on / off at c64: {:.2}x instructions per request.",
@@ -349,7 +356,11 @@ fn ratio_table(raw: &Raw, out: &mut String) {
 }
 
 fn pinning_table(raw: &Raw, out: &mut String) {
-    let variants: Vec<&Server> = raw.servers.iter().filter(|s| !s.main).collect();
+    let variants: Vec<&Server> = raw
+        .servers
+        .iter()
+        .filter(|s| !s.main && s.id != OURS_LOG)
+        .collect();
     if variants.is_empty() {
         return;
     }
@@ -374,6 +385,36 @@ fn pinning_table(raw: &Raw, out: &mut String) {
             rate_cell(raw, &s.id, "ka64"),
             rate_cell(raw, &s.id, "ka256"),
             cpu_cell(raw, &s.id)
+        );
+    }
+    out.push('\n');
+}
+
+/// The access log's cost: our server with it on (as `examples/wsgi.rs`
+/// ships) against `ours` (off), same run.
+fn log_table(raw: &Raw, out: &mut String) {
+    if !raw.has_server(OURS_LOG) || !raw.has_server(OURS) {
+        return;
+    }
+    out.push_str("## Access log on vs off (c64)\n\n");
+    out.push_str("Our server as `examples/wsgi.rs` ships (`eventlet_wsgi::logging::init`, stderr not a terminal: /dev/null in this run) against the same server with the log off.\n\n");
+    out.push_str("| metric | log off | log on | on / off |\n|---|---|---|---|\n");
+    let rows: [(&str, &str, fn(f64) -> String); 3] = [
+        ("server CPU µs/req", "cpu_us", |v| format!("{v:.2}")),
+        ("req/s", "ka64_rps", thousands),
+        ("instructions/request (callgrind)", "instr_c64", thousands),
+    ];
+    for (name, metric, show) in rows {
+        let (off, on) = (raw.get(OURS, metric), raw.get(OURS_LOG, metric));
+        let ratio = match (on, off) {
+            (Some(on), Some(off)) if off > 0.0 => format!("{:.2}", on / off),
+            _ => "n/a".into(),
+        };
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {ratio} |",
+            opt(off, show),
+            opt(on, show)
         );
     }
     out.push('\n');
@@ -433,6 +474,7 @@ fn markdown(raw: &Raw) -> String {
     memory_table(raw, &mut out);
     ratio_table(raw, &mut out);
     pinning_table(raw, &mut out);
+    log_table(raw, &mut out);
     errors_section(raw, &mut out);
     raw_section(raw, &mut out);
     out
@@ -680,5 +722,28 @@ mod tests {
         let mut out = String::new();
         ratio_table(&raw, &mut out);
         assert!(out.contains("| req/s keep-alive c64 | 0.50 |"), "{out}");
+    }
+
+    #[test]
+    fn log_on_is_compared_with_log_off_and_is_not_a_pinning_variant() {
+        let raw = parse(
+            "server\tours\tours\tmain\nserver\tours-log\tlog on\tlog\n\
+             run\tours\tcpu_us\t4.0\nrun\tours-log\tcpu_us\t4.4\n\
+             run\tours\tinstr_c64\t7000\nrun\tours-log\tinstr_c64\t8400\n",
+        )
+        .unwrap();
+        let mut out = String::new();
+        log_table(&raw, &mut out);
+        assert!(
+            out.contains("| server CPU µs/req | 4.00 | 4.40 | 1.10 |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| instructions/request (callgrind) | 7,000 | 8,400 | 1.20 |"),
+            "{out}"
+        );
+        let mut pinning = String::new();
+        pinning_table(&raw, &mut pinning);
+        assert!(pinning.is_empty(), "{pinning}");
     }
 }
