@@ -12,7 +12,9 @@
 //! - **returned**: from the stop until `Server::run` returned;
 //! - **cpu**: the server process's CPU time (user + system) from the stop
 //!   until `run` returned, and (**cpu+1s**) until one second later, which
-//!   adds what background threads did after (freeing green threads' stacks).
+//!   adds what background threads did after (freeing green threads' stacks);
+//! - **KiB/conn**: the server's `VmRSS` growth from start until the idle
+//!   connections were open, per connection.
 //!
 //! Times come from `CLOCK_MONOTONIC`, which both processes share.
 //!
@@ -325,11 +327,24 @@ struct Figures {
     returned_ms: f64,
     cpu_ms: f64,
     cpu_later_ms: f64,
+    kib_per_conn: f64,
+}
+
+/// `VmRSS` of process `pid` in KiB (0 if unreadable).
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|st| {
+            let line = st.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
 }
 
 fn one_run(s: &Settings) -> Result<Figures, String> {
     let (mut server, port) = ServerProc::start(s.mode)?;
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let rss0 = rss_kib(server.child.id());
     let threads = s.threads.min(s.conns);
     let conns: Vec<TcpStream> = std::thread::scope(|sc| {
         let hs: Vec<_> = (0..threads)
@@ -351,6 +366,7 @@ fn one_run(s: &Settings) -> Result<Figures, String> {
     let watch = Watch::new(&conns).map_err(|e| format!("epoll: {e}"))?;
     // Let the last connections settle into their idle wait.
     std::thread::sleep(Duration::from_millis(300));
+    let rss1 = rss_kib(server.child.id());
     let pid = server.child.id();
     let mut wrapper = match &s.wrap {
         Some(cmd) => {
@@ -408,6 +424,7 @@ fn one_run(s: &Settings) -> Result<Figures, String> {
         returned_ms: ms(returned_ns),
         cpu_ms: (cpu1 - cpu0) as f64 / 1e3,
         cpu_later_ms: (cpu2 - cpu0) as f64 / 1e3,
+        kib_per_conn: rss1.saturating_sub(rss0) as f64 / s.conns as f64,
     })
 }
 
@@ -460,14 +477,20 @@ fn main() -> ExitCode {
         "{mode} with {} idle keep-alive connections (ms from the stop; cpu = server CPU)",
         s.conns
     );
-    println!("run\tclosed\tp50\tp99\treturned\tcpu\tcpu+1s");
+    println!("run\tclosed\tp50\tp99\treturned\tcpu\tcpu+1s\tKiB/conn");
     let mut all = Vec::new();
     for r in 1..=s.runs {
         match one_run(&s) {
             Ok(f) => {
                 println!(
-                    "{r}\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{:.1}",
-                    f.closed_ms, f.p50_ms, f.p99_ms, f.returned_ms, f.cpu_ms, f.cpu_later_ms
+                    "{r}\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{:.1}",
+                    f.closed_ms,
+                    f.p50_ms,
+                    f.p99_ms,
+                    f.returned_ms,
+                    f.cpu_ms,
+                    f.cpu_later_ms,
+                    f.kib_per_conn
                 );
                 all.push(f);
             }
@@ -482,13 +505,14 @@ fn main() -> ExitCode {
     }
     let col = |f: fn(&Figures) -> f64| median(all.iter().map(f).collect());
     println!(
-        "median\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{:.1}",
+        "median\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{:.1}",
         col(|f| f.closed_ms),
         col(|f| f.p50_ms),
         col(|f| f.p99_ms),
         col(|f| f.returned_ms),
         col(|f| f.cpu_ms),
-        col(|f| f.cpu_later_ms)
+        col(|f| f.cpu_later_ms),
+        col(|f| f.kib_per_conn)
     );
     ExitCode::SUCCESS
 }
