@@ -157,8 +157,9 @@ impl Shared {
 /// Connections one thread shuts down before another thread is worth starting
 /// (a thread costs ~50 µs to start; 512 shutdowns take a few ms).
 const SHUTDOWNS_PER_THREAD: usize = 512;
-/// Descriptors a thread takes from the shared list at a time.
-const SHUTDOWN_BATCH: usize = 64;
+/// Descriptors a thread takes from the shared list at a time (few: a thread
+/// preempted mid-batch delays only these).
+const SHUTDOWN_BATCH: usize = 16;
 
 /// `shutdown(2)` every descriptor in `fds`, on as many threads as there are
 /// CPUs when there are many. Each call sends the peer its FIN at once and
