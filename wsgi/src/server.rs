@@ -169,7 +169,10 @@ const SHUTDOWN_BATCH: usize = 16;
 /// threads take batches from one list, so a thread that gets less CPU (the
 /// caller shares its worker) does fewer. The caller must hold the registry
 /// lock for the whole call (see [`shutdown_fd`]); the helper threads touch
-/// nothing but the descriptor numbers.
+/// nothing but the descriptor numbers. The caller (the green thread of
+/// `run`, or the thread running it) blocks its OS thread until they finish,
+/// as the single loop before them did: connections that wake meanwhile wait
+/// for the registry lock anyway, and the pass is over in milliseconds.
 fn shutdown_all(fds: &[RawFd]) {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = cpus.min(fds.len() / SHUTDOWNS_PER_THREAD).clamp(1, 16);
