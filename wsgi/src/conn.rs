@@ -124,6 +124,13 @@ fn with_conn<R>(
             forwarded: false,
         };
         let mut env = new_environ(&io, &shared.opts);
+        let p = &conn.peer;
+        env.set_connection([
+            &p.server_name,
+            &p.server_port,
+            &p.remote_addr,
+            &p.remote_port,
+        ]);
         f(&mut conn, &mut env)
     };
     (r, io)
@@ -460,57 +467,49 @@ impl<'a> Conn<'a> {
         let io = self.io.borrow();
         let buf = io.buffered();
         env.clear();
-        env.push(
+        env.push_static(
             "wsgi.url_scheme",
             if self.peer.tls { "https" } else { "http" },
         );
         if self.peer.tls {
-            env.push("HTTPS", "on");
+            env.push_static("HTTPS", "on");
         }
         for (k, v) in &opts.environ {
             env.set(k, v);
         }
         let method = &buf[head.method.clone()];
-        env.push_latin1("REQUEST_METHOD", method);
-        env.push("SCRIPT_NAME", "");
-        let target = &buf[head.target.clone()];
-        let path_and_query = &buf[head.path.clone()];
-        let (raw_path, query) = match path_and_query.iter().position(|&b| b == b'?') {
-            Some(i) => (&path_and_query[..i], Some(&path_and_query[i + 1..])),
-            None => (path_and_query, None),
+        env.set_head(&buf[..head.len]);
+        env.push_head_var("REQUEST_METHOD", buf, head.method.clone());
+        env.push_static("SCRIPT_NAME", "");
+        let path = head.path.clone();
+        let (raw_path, query) = match buf[path.clone()].iter().position(|&b| b == b'?') {
+            Some(i) => (
+                path.start..path.start + i,
+                Some(path.start + i + 1..path.end),
+            ),
+            None => (path, None),
         };
-        // `GET http://host HTTP/1.1`: the absolute form's empty path means `/`.
-        let raw_path: &[u8] = if raw_path.is_empty() { b"/" } else { raw_path };
-        env.push_latin1("RAW_PATH_INFO", raw_path);
-        percent_decode_latin1(raw_path, env);
-        if let Some(q) = query {
-            env.push_latin1("QUERY_STRING", q);
+        if raw_path.is_empty() {
+            // `GET http://host HTTP/1.1`: the absolute form's empty path means `/`.
+            env.push_static("RAW_PATH_INFO", "/");
+            env.push_static("PATH_INFO", "/");
+        } else {
+            env.push_head_var("RAW_PATH_INFO", buf, raw_path.clone());
+            env.push_path_info(buf, raw_path);
         }
-        env.push_latin1("REQUEST_URI", target);
+        if let Some(q) = query {
+            env.push_head_var("QUERY_STRING", buf, q);
+        }
+        env.push_head_var("REQUEST_URI", buf, head.target.clone());
         let http11 = head.version == head::Version::Http11;
-        env.push(
+        env.push_static(
             "SERVER_PROTOCOL",
             if http11 { "HTTP/1.1" } else { "HTTP/1.0" },
         );
-        env.push("SERVER_NAME", &self.peer.server_name);
-        env.push("SERVER_PORT", &self.peer.server_port);
-        env.push("REMOTE_ADDR", &self.peer.remote_addr);
-        env.push("REMOTE_PORT", &self.peer.remote_port);
-        env.push("GATEWAY_INTERFACE", "CGI/1.1");
+        env.push_connection();
+        env.push_static("GATEWAY_INTERFACE", "CGI/1.1");
         for (n, v) in &head.headers {
-            let (name, value) = (&buf[n.clone()], &buf[v.clone()]);
-            env.push_raw_header(name, value);
-            if name.eq_ignore_ascii_case(b"content-type") {
-                if !env.contains("CONTENT_TYPE") {
-                    env.push_latin1("CONTENT_TYPE", value);
-                }
-            } else if name.eq_ignore_ascii_case(b"content-length") {
-                if !value.is_empty() && !env.contains("CONTENT_LENGTH") {
-                    env.push_latin1("CONTENT_LENGTH", value);
-                }
-            } else if !name.contains(&b'_') {
-                env.add_header_var(name, value);
-            }
+            env.push_header(buf, n.clone(), v.clone());
         }
         self.forwarded =
             crate::proxy::apply_forwarded(env, self.peer.ip, &opts.forwarded_allow_ips);
@@ -619,29 +618,6 @@ impl<'a> Conn<'a> {
             .access
             .line(log::Level::Info, |line| opts.log_format.render(&rec, line));
     }
-}
-
-/// `%XX` → the byte, mapped to latin-1 (eventlet: `unquote(path,
-/// encoding='latin1')`); malformed escapes are kept as they are.
-fn percent_decode_latin1(raw: &[u8], env: &mut Environ<'_>) {
-    let out = env.push_key(|k| k.push_str("PATH_INFO")).value_tail();
-    let mut i = 0;
-    while i < raw.len() {
-        let b = raw[i];
-        if b == b'%' && i + 2 < raw.len() {
-            if let (Some(h), Some(l)) = (hex(raw[i + 1]), hex(raw[i + 2])) {
-                out.push((h * 16 + l) as char);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b as char);
-        i += 1;
-    }
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -200,34 +200,19 @@ impl<'c> StartResponse<'c> {
     fn add_header(&mut self, name: &str, value: &str) -> Result<(), InvalidResponse> {
         status::validate_header(name, value)
             .map_err(|e| InvalidResponse(format!("header {name:?}: {e}")))?;
-        if name.eq_ignore_ascii_case("content-length") {
-            let n = value
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| InvalidResponse(format!("Content-Length {value:?}")))?;
-            if self.app_length.is_some_and(|m| m != n) {
-                return Err(InvalidResponse("two different Content-Length".into()));
+        // The names the server treats specially, told apart by length first:
+        // most headers an app sends are none of them.
+        let special = match name.len() {
+            4 => name.eq_ignore_ascii_case("date"),
+            10 => {
+                name.eq_ignore_ascii_case("connection") || name.eq_ignore_ascii_case("keep-alive")
             }
-            if self.app_length.is_some() {
-                return Ok(());
-            }
-            self.app_length = Some(n);
-        } else if name.eq_ignore_ascii_case("connection") {
-            // The server owns the connection header; honour a close request.
-            if value
-                .split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case("close"))
-            {
-                self.app_close = true;
-            }
+            14 => name.eq_ignore_ascii_case("content-length"),
+            17 => name.eq_ignore_ascii_case("transfer-encoding"),
+            _ => false,
+        };
+        if special && !self.special_header(name, value)? {
             return Ok(());
-        } else if name.eq_ignore_ascii_case("transfer-encoding")
-            || name.eq_ignore_ascii_case("keep-alive")
-        {
-            // Framing is the server's job (PEP 3333: no hop-by-hop headers).
-            return Ok(());
-        } else if name.eq_ignore_ascii_case("date") {
-            self.app_date = true;
         }
         if self.req.capitalize {
             status::capitalize_header_name(name, &mut self.headers);
@@ -238,6 +223,42 @@ impl<'c> StartResponse<'c> {
         status::write_latin1(value, &mut self.headers);
         self.headers.extend_from_slice(b"\r\n");
         Ok(())
+    }
+
+    /// Content-Length, Connection, Transfer-Encoding, Keep-Alive or Date:
+    /// whether the header is written as the app gave it.
+    #[inline(never)]
+    fn special_header(&mut self, name: &str, value: &str) -> Result<bool, InvalidResponse> {
+        if name.eq_ignore_ascii_case("content-length") {
+            let n = value
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| InvalidResponse(format!("Content-Length {value:?}")))?;
+            if self.app_length.is_some_and(|m| m != n) {
+                return Err(InvalidResponse("two different Content-Length".into()));
+            }
+            if self.app_length.is_some() {
+                return Ok(false);
+            }
+            self.app_length = Some(n);
+        } else if name.eq_ignore_ascii_case("connection") {
+            // The server owns the connection header; honour a close request.
+            if value
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("close"))
+            {
+                self.app_close = true;
+            }
+            return Ok(false);
+        } else if name.eq_ignore_ascii_case("transfer-encoding")
+            || name.eq_ignore_ascii_case("keep-alive")
+        {
+            // Framing is the server's job (PEP 3333: no hop-by-hop headers).
+            return Ok(false);
+        } else if name.eq_ignore_ascii_case("date") {
+            self.app_date = true;
+        }
+        Ok(true)
     }
 
     /// The legacy `write(data)` callable: sends the headers first if needed.
