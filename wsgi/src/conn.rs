@@ -119,7 +119,6 @@ fn with_conn<R>(
             peer,
             state,
             headers: Vec::new(),
-            request_line: String::new(),
             sr_bufs: Default::default(),
             forwarded: false,
         };
@@ -142,7 +141,6 @@ struct Conn<'a> {
     peer: Peer,
     state: Arc<AtomicU8>,
     headers: Vec<(Range<usize>, Range<usize>)>,
-    request_line: String,
     sr_bufs: (Vec<u8>, Vec<u8>),
     /// Trusted forwarding headers set this request's client address.
     forwarded: bool,
@@ -337,7 +335,7 @@ impl<'a> Conn<'a> {
         self.request_stats(&sr, started);
         self.headers = head.into_headers();
         let keep = body_done && !sr.close && !sr.broken;
-        self.sr_bufs = sr.into_bufs();
+        self.sr_bufs = sr.take_bufs();
         keep
     }
 
@@ -351,7 +349,8 @@ impl<'a> Conn<'a> {
                 let msg = panic_message(payload.as_ref());
                 self.shared.log_error(&format!(
                     "{} - \"{}\": application panicked on an upgraded connection: {msg}",
-                    self.peer.remote_addr, self.request_line
+                    self.peer.remote_addr,
+                    env.request_line()
                 ));
             }
             return;
@@ -442,7 +441,8 @@ impl<'a> Conn<'a> {
     fn app_failed(&mut self, env: &mut Environ<'a>, sr: &mut StartResponse<'a>, msg: &str) {
         self.shared.log_error(&format!(
             "{} - \"{}\": {msg}",
-            self.peer.remote_addr, self.request_line
+            self.peer.remote_addr,
+            env.request_line()
         ));
         sr.close = true;
         if sr.headers_sent() {
@@ -513,8 +513,7 @@ impl<'a> Conn<'a> {
         }
         self.forwarded =
             crate::proxy::apply_forwarded(env, self.peer.ip, &opts.forwarded_allow_ips);
-        self.request_line.clear();
-        crate::environ::push_latin1(&mut self.request_line, &buf[head.request_line.clone()]);
+        env.set_request_line(buf, head.request_line.clone());
         let keepalive_on = opts.keepalive != Keepalive::Disabled;
         let version_ok = opts.max_http_version == HttpVersion::Http11;
         RequestInfo {
@@ -589,7 +588,7 @@ impl<'a> Conn<'a> {
             client_ip: &client_ip,
             client_port,
             date_time: std::time::SystemTime::now(),
-            request_line: &self.request_line,
+            request_line: env.request_line(),
             status_code: sr.code,
             body_length: sr.bytes_sent,
             wall_seconds: duration.as_secs_f64(),
@@ -749,7 +748,7 @@ impl<'a> BenchConn<'_, 'a> {
             io.headers_sent = false;
             n
         };
-        self.conn.sr_bufs = sr.into_bufs();
+        self.conn.sr_bufs = sr.take_bufs();
         n
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// A hook run after the response was sent (eventlet's `eventlet.posthooks`).
 pub type Posthook = Box<dyn FnOnce(&Environ<'_>)>;
@@ -56,6 +56,8 @@ pub struct Environ<'c> {
     /// Where this request's head starts in the text, when it was copied
     /// there whole (an ASCII head: its offsets are the text's).
     head_base: Option<usize>,
+    /// The request line, for the access log and error messages.
+    request_line: Str,
     /// A filter over the `HTTP_*` keys set (see `http_key_bit`): a header
     /// whose bit is clear needs no search for an earlier line to join.
     http_keys: u64,
@@ -94,6 +96,7 @@ impl<'c> Environ<'c> {
             conn_text: String::new(),
             conn_vars: [Str::Static(""); 4],
             head_base: None,
+            request_line: Str::Static(""),
             http_keys: 0,
             input,
             posthooks: Vec::new(),
@@ -124,6 +127,7 @@ impl<'c> Environ<'c> {
         self.st.raw.clear();
         self.st.text.clear();
         self.head_base = None;
+        self.request_line = Str::Static("");
         self.http_keys = 0;
         self.posthooks.clear();
         self.ext.clear();
@@ -134,19 +138,27 @@ impl<'c> Environ<'c> {
     /// while this one idles (see [`SPARE`]); [`clear`](Self::clear) takes
     /// storage back for the next request.
     pub(crate) fn park_storage(&mut self) {
-        self.clear();
+        self.posthooks.clear();
+        self.ext.clear();
         if self.st.vars.capacity() == 0 {
             return;
         }
+        // Cleared by `clear` when taken: a parked set costs nothing here.
         let storage = std::mem::take(&mut self.st);
-        let mut spare = SPARE.lock().unwrap_or_else(|p| p.into_inner());
-        if spare.len() < SPARE_MAX {
-            spare.push(storage);
-        }
+        let _ = SPARE.try_with(|spare| {
+            if let Ok(mut spare) = spare.try_borrow_mut() {
+                if spare.len() < SPARE_MAX {
+                    spare.push(storage);
+                }
+            }
+        });
     }
 
     fn take_spare_storage(&mut self) {
-        let spare = SPARE.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let spare = SPARE
+            .try_with(|spare| spare.try_borrow_mut().ok().and_then(|mut s| s.pop()))
+            .ok()
+            .flatten();
         match spare {
             Some(st) => self.st = st,
             None => {
@@ -265,18 +277,38 @@ impl<'c> Environ<'c> {
     pub(crate) fn set_head(&mut self, head: &[u8]) {
         self.head_base = head.is_ascii().then(|| {
             let base = self.st.text.len();
-            push_latin1(&mut self.st.text, head);
+            // SAFETY: ASCII bytes (checked just above) are valid UTF-8.
+            self.st
+                .text
+                .push_str(unsafe { std::str::from_utf8_unchecked(head) });
             base
         });
     }
 
+    /// Record `head[r]` as the request line (see [`request_line`](Self::request_line)).
+    pub(crate) fn set_request_line(&mut self, head: &[u8], r: Range<usize>) {
+        self.request_line = self.head_str(head, r);
+    }
+
+    /// The request line as received (latin-1), until the next request.
+    pub(crate) fn request_line(&self) -> &str {
+        self.s(self.request_line)
+    }
+
     /// `head[r]` as latin-1 text (see [`set_head`](Self::set_head)).
-    #[inline]
+    #[inline(always)]
     fn head_str(&mut self, head: &[u8], r: Range<usize>) -> Str {
         match self.head_base {
             Some(base) => Str::Req(base + r.start, base + r.end),
-            None => self.text(|t| push_latin1(t, &head[r])),
+            None => self.head_str_copied(head, r),
         }
+    }
+
+    /// [`head_str`](Self::head_str) for a head with bytes ≥ 0x80: a latin-1 copy.
+    #[cold]
+    #[inline(never)]
+    fn head_str_copied(&mut self, head: &[u8], r: Range<usize>) -> Str {
+        self.text(|t| push_latin1(t, &head[r]))
     }
 
     /// Append a variable whose value is `head[r]`.
@@ -517,14 +549,17 @@ fn hex(b: u8) -> Option<u8> {
         .and_then(|d| u8::try_from(d).ok())
 }
 
-/// The storage of idle connections' environs, most recently used last. A
-/// request takes the top one, whose memory is still in the CPU's caches,
-/// instead of its own connection's storage, which went cold while
-/// it idled (at 1000 connections, writing them was the largest share of the
-/// cache misses per request, measured with callgrind's cache model); idle
-/// connections hold none. A std mutex: the critical sections are a push or
-/// a pop.
-static SPARE: Mutex<Vec<Storage>> = Mutex::new(Vec::new());
+thread_local! {
+    /// The storage of idle connections' environs, most recently used last. A
+    /// request takes the top one, whose memory is still in the CPU's caches,
+    /// instead of its own connection's storage, which went cold while
+    /// it idled (at 1000 connections, writing them was the largest share of the
+    /// cache misses per request, measured with callgrind's cache model); idle
+    /// connections hold none. One pool per worker thread (a green thread
+    /// takes from the pool of the worker it runs on): no lock, and the set
+    /// taken last is in that core's caches.
+    static SPARE: std::cell::RefCell<Vec<Storage>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 /// More spare sets than requests in flight at once buy nothing.
 const SPARE_MAX: usize = 64;
 

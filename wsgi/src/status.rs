@@ -244,6 +244,9 @@ pub fn write_latin1(s: &str, out: &mut Vec<u8>) {
 /// assert_eq!(out, b"X-Www-Authenticate");
 /// ```
 pub fn capitalize_header_name(name: &str, out: &mut Vec<u8>) {
+    if write_capitalized_token(name.as_bytes(), out) {
+        return;
+    }
     if !name.is_ascii() {
         capitalize_latin1(name, out);
         return;
@@ -263,6 +266,30 @@ pub fn capitalize_header_name(name: &str, out: &mut Vec<u8>) {
         });
         at_start = b == b'-';
     }
+}
+
+/// The common case of [`capitalize_header_name`] in one pass: a name made of RFC 9110 token
+/// bytes is written capitalized; anything else writes nothing and returns false.
+pub(crate) fn write_capitalized_token(name: &[u8], out: &mut Vec<u8>) -> bool {
+    if name.is_empty() {
+        return false;
+    }
+    let start = out.len();
+    out.extend_from_slice(name);
+    let mut at_start = true;
+    for b in &mut out[start..] {
+        if !TCHAR[usize::from(*b)] {
+            out.truncate(start);
+            return false;
+        }
+        *b = if at_start {
+            b.to_ascii_uppercase()
+        } else {
+            b.to_ascii_lowercase()
+        };
+        at_start = *b == b'-';
+    }
+    true
 }
 
 /// Whether capitalizing ASCII `bytes` would leave them unchanged (the common case: apps and the
