@@ -627,6 +627,16 @@ fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
 /// `uri-host [ ":" port ]` (RFC 3986 §3.2.2): a reg-name, an IPv4 address (a reg-name syntactically) or a
 /// bracketed IPv6 literal; the host must not be empty. With `require_port` the port must have digits.
 fn valid_authority(a: &[u8], require_port: bool) -> bool {
+    // Fast path, one pass: a plain reg-name (no `%`), then nothing or a port.
+    let plain = a.iter().position(|&b| !REG_NAME[usize::from(b)]);
+    match plain {
+        None => return !a.is_empty() && !require_port,
+        Some(i) if i > 0 && a[i] == b':' => {
+            let port = &a[i + 1..];
+            return port.iter().all(u8::is_ascii_digit) && !(require_port && port.is_empty());
+        }
+        _ => {}
+    }
     let (host_ok, rest) = if let Some(inner) = a.strip_prefix(b"[") {
         match inner.iter().position(|&b| b == b']') {
             Some(close) => (valid_ipv6_literal(&inner[..close]), &inner[close + 1..]),
