@@ -28,23 +28,22 @@ struct Peer {
     tls: bool,
     remote_addr: String,
     remote_port: String,
-    server_name: String,
-    server_port: String,
 }
 
 impl Peer {
+    /// The peer, and this end's `(SERVER_NAME, SERVER_PORT)` (only the
+    /// environ keeps those).
     #[inline(never)]
-    fn of(stream: &Stream, peer: &Addr) -> Peer {
+    fn of(stream: &Stream, peer: &Addr) -> (Peer, (String, String)) {
         let (remote_addr, remote_port) = host_port(Some(peer.clone()));
-        let (server_name, server_port) = host_port(stream.local_addr().ok());
-        Peer {
+        let server = host_port(stream.local_addr().ok());
+        let peer = Peer {
             ip: peer.inet().map(|sa| sa.ip()),
             tls: stream.is_tls(),
             remote_addr,
             remote_port,
-            server_name,
-            server_port,
-        }
+        };
+        (peer, server)
     }
 }
 
@@ -110,7 +109,7 @@ fn with_conn<R>(
     // Built by functions of their own, straight on the heap: this frame stays
     // small, and every stack page a connection's green thread touches stays
     // resident for as long as the connection lives (idle ones included).
-    let peer = Peer::of(&stream, peer);
+    let (peer, (server_name, server_port)) = Peer::of(&stream, peer);
     let io = new_io(stream);
     let r = {
         let mut conn = Conn {
@@ -124,12 +123,7 @@ fn with_conn<R>(
         };
         let mut env = new_environ(&io, &shared.opts);
         let p = &conn.peer;
-        env.set_connection([
-            &p.server_name,
-            &p.server_port,
-            &p.remote_addr,
-            &p.remote_port,
-        ]);
+        env.set_connection([&server_name, &server_port, &p.remote_addr, &p.remote_port]);
         f(&mut conn, &mut env)
     };
     (r, io)
