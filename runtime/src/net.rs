@@ -728,7 +728,11 @@ impl Drop for Sock {
 
 impl Sock {
     pub(crate) fn new(sock: Socket, unix: bool) -> io::Result<Sock> {
-        let io = CoIo::new(sock).map_err(io::Error::from)?;
+        let mut io = CoIo::new(sock).map_err(io::Error::from)?;
+        // A stream socket: after a short read, the next read waits for the
+        // next event without first failing with EAGAIN (vendor/may patch 6;
+        // one read system call per keep-alive request instead of two).
+        io.set_read_drain_hint(true);
         Ok(Sock {
             io: ManuallyDrop::new(io),
             unix,
