@@ -715,6 +715,13 @@ pub(crate) struct Sock {
     /// The per-op timeouts last handed to may, to skip redundant stores.
     cur_read: Option<Duration>,
     cur_write: Option<Duration>,
+    /// The last read was shorter than its buffer on a TCP socket, so the
+    /// receive queue was empty: the next read waits for a readiness event
+    /// before calling `read(2)` instead of trying first, which would only
+    /// fail with EAGAIN (`CoIo::read_after_event`, vendor/may). Cleared by
+    /// every write, since may's write clears the event flag that the wait
+    /// relies on.
+    drained: bool,
 }
 
 impl Drop for Sock {
@@ -736,6 +743,7 @@ impl Sock {
             write_timeout: None,
             cur_read: None,
             cur_write: None,
+            drained: false,
         })
     }
 
@@ -765,18 +773,30 @@ impl Read for Sock {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let d = Deadline::for_op(None);
         self.arm_read(&d);
-        self.io.read(buf).map_err(|e| op_error(e, &d))
+        let r = if self.drained {
+            self.io.read_after_event(buf)
+        } else {
+            self.io.read(buf)
+        };
+        // A short TCP read means the receive queue was empty: later data
+        // comes with a new readiness event (an EOF queued behind the data is
+        // caught by may's hang-up flag). A Unix socket may stop a read at a
+        // credentials boundary with data left: never assumed drained.
+        self.drained = !self.unix && matches!(r, Ok(n) if n > 0 && n < buf.len());
+        r.map_err(|e| op_error(e, &d))
     }
 }
 
 impl Write for Sock {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.drained = false;
         let d = Deadline::for_op(None);
         self.arm_write(&d);
         self.io.write(buf).map_err(|e| op_error(e, &d))
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.drained = false;
         // One `sendmsg` when the socket has room; otherwise wait through `write`.
         match self.io.inner().send_vectored(bufs) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

@@ -210,6 +210,33 @@ impl<T: AsRawFd + Read> Read for CoIo<T> {
     }
 }
 
+impl<T: AsRawFd + Read> CoIo<T> {
+    /// eventlet-rs patch: `read`, but without the first non-blocking try
+    /// when no IO event arrived since the last `read`/`write` on this object
+    /// began and no hang-up was ever seen: then wait for one first. For a
+    /// caller that knows its last read emptied the socket (a TCP read
+    /// shorter than its buffer), where that try could only fail with
+    /// `EAGAIN`: one syscall fewer per wait. Timeouts, cancellation and
+    /// thread context behave as in `read`. Linux only (elsewhere: `read`).
+    pub fn read_after_event(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::sync::atomic::Ordering;
+        if cfg!(not(any(target_os = "linux", target_os = "android")))
+            || self.io.io_flag.load(Ordering::Acquire) != 0
+            || self.io.hup_seen.load(Ordering::Acquire)
+        {
+            return self.read(buf);
+        }
+        let mut reader = net_impl::SocketRead::new(
+            self,
+            buf,
+            #[cfg(feature = "io_timeout")]
+            self.read_timeout.get(),
+        );
+        yield_with_io(&reader, reader.is_coroutine);
+        reader.done()
+    }
+}
+
 impl<T: AsRawFd + Write> Write for CoIo<T> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.io.reset();

@@ -120,6 +120,12 @@ pub struct EventData {
     #[cfg(feature = "io_timeout")]
     pub timer: RefCell<Option<TimerHandle>>,
     pub co: AtomicOption<CoroutineImpl>,
+    /// eventlet-rs patch: a hang-up or error event (the peer's FIN, a
+    /// reset, a local shutdown) was cleared from `io_flag` by `reset`. It
+    /// stays set: the peer cannot take back its FIN. `read_after_event`
+    /// reads at once after it (the EOF may already be queued behind data
+    /// that a short read returned, and no further event would come).
+    pub hup_seen: std::sync::atomic::AtomicBool,
 }
 
 unsafe impl Send for EventData {}
@@ -133,6 +139,7 @@ impl EventData {
             #[cfg(feature = "io_timeout")]
             timer: RefCell::new(None),
             co: AtomicOption::none(),
+            hup_seen: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -202,7 +209,13 @@ impl IoData {
     // clear the io flag
     #[inline]
     pub fn reset(&self) -> usize {
-        self.io_flag.swap(0, Ordering::AcqRel)
+        let old = self.io_flag.swap(0, Ordering::AcqRel);
+        // eventlet-rs patch: remember hang-ups (see `EventData::hup_seen`).
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if old & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as usize != 0 {
+            self.hup_seen.store(true, Ordering::Release);
+        }
+        old
     }
 }
 

@@ -40,8 +40,9 @@ impl<'a> SocketRead<'a> {
         loop {
             co_io_result(self.is_coroutine)?;
 
-            // clear the io_flag
-            self.io_data.io_flag.store(0, Ordering::Relaxed);
+            // clear the io_flag (eventlet-rs patch: through `reset`, which
+            // remembers a hang-up for `CoIo::read_after_event`)
+            self.io_data.reset();
 
             // finish the read operation
             match read(fd, self.buf) {
