@@ -729,10 +729,13 @@ impl Drop for Sock {
 impl Sock {
     pub(crate) fn new(sock: Socket, unix: bool) -> io::Result<Sock> {
         let mut io = CoIo::new(sock).map_err(io::Error::from)?;
-        // A stream socket: after a short read, the next read waits for the
+        // A TCP stream: after a short read, the next read waits for the
         // next event without first failing with EAGAIN (vendor/may patch 6;
-        // one read system call per keep-alive request instead of two).
-        io.set_read_drain_hint(true);
+        // one read system call per keep-alive request instead of two). Not
+        // for Unix sockets: their reads also stop short at a boundary between
+        // writers' credentials or passed descriptors with data still queued,
+        // and no new event would announce it.
+        io.set_read_drain_hint(!unix);
         Ok(Sock {
             io: ManuallyDrop::new(io),
             unix,

@@ -41,6 +41,7 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -231,6 +232,9 @@ struct Shared {
     state: Mutex<CloseState>,
     done: Event<()>,
     close_timeout: Duration,
+    /// The writer's `close_sent`, readable without its lock (`wait` checks
+    /// it for every message). Set under the lock right after a close.
+    close_sent: AtomicBool,
 }
 
 #[derive(Default)]
@@ -276,7 +280,9 @@ impl Shared {
         if w.close_sent {
             return Ok(());
         }
-        w.close(code, reason)
+        let r = w.close(code, reason);
+        self.close_sent.store(true, Ordering::Release);
+        r
     }
 
     fn finish(&self) {
@@ -329,17 +335,22 @@ impl WebSocket {
         if shared.state().finished {
             return None;
         }
-        let mut last_rx = Instant::now();
+        // Only keepalive needs the time of the last frame (a clock read per
+        // message otherwise).
+        let keepalive = self.inner.keepalive.is_some();
+        let mut last_rx = keepalive.then(Instant::now);
         loop {
             if let Some((interval, _)) = self.inner.keepalive {
                 let _ = r.stream.set_read_timeout(Some(interval));
             }
             match r.next_event() {
                 Ok(ev) => {
-                    last_rx = Instant::now();
+                    if keepalive {
+                        last_rx = Some(Instant::now());
+                    }
                     match ev {
                         WsEvent::Message(m) => {
-                            if !shared.writer().close_sent {
+                            if !shared.close_sent.load(Ordering::Acquire) {
                                 return Some(m);
                             }
                             // Closing: data is dropped until the client's close.
@@ -353,6 +364,7 @@ impl WebSocket {
                                 let mut w = shared.writer();
                                 if !w.close_sent {
                                     let _ = w.close(peer.as_ref().map(|p| p.0), "");
+                                    shared.close_sent.store(true, Ordering::Release);
                                 }
                             }
                             shared.state().peer = peer;
@@ -365,7 +377,7 @@ impl WebSocket {
                     let Some((_, dead_after)) = self.inner.keepalive else {
                         continue;
                     };
-                    if last_rx.elapsed() >= dead_after {
+                    if last_rx.is_some_and(|t| t.elapsed() >= dead_after) {
                         log::debug!(target: "eventlet_wsgi::websocket", "no answer to pings: closing");
                         shared.finish();
                         return None;
@@ -600,6 +612,7 @@ impl<H: Fn(WebSocket) + Send + Sync + 'static> App for WebSocketWsgi<H> {
             state: Mutex::new(CloseState::default()),
             done: Event::new(),
             close_timeout: cfg.close_timeout,
+            close_sent: AtomicBool::new(false),
         });
         let stop = shared.clone();
         up.on_server_stop(move || {
