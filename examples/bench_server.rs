@@ -12,11 +12,13 @@
 //!   to core *i*); anything else or unset leaves pinning off (the default).
 //! - `EVENTLET_BENCH_WORKERS=N`: worker threads (default: the CPUs the process
 //!   may use, so 1 under `taskset -c 0`).
-//! - `EVENTLET_BENCH_LOG=1`: the access log on, through `env_logger` to
-//!   stderr exactly as `examples/wsgi.rs` sets it up (for the log-on vs
-//!   log-off cost); `EVENTLET_BENCH_LOG_UNBATCHED=1` leaves env_logger's own
-//!   stderr target (one write per line, from the server's log thread).
-
+//! - `EVENTLET_BENCH_LOG=1`: the access log on, set up exactly as
+//!   `examples/wsgi.rs` does (`eventlet_wsgi::logging::init`), for the log-on
+//!   vs log-off cost. For comparison, `EVENTLET_BENCH_LOG=envlogger`: plain
+//!   `env_logger` writing to a `BatchWriter` on stderr when stderr is not a
+//!   terminal (the example's set-up before `logging::init`), and
+//!   `EVENTLET_BENCH_LOG=unbatched`: plain `env_logger` on its own stderr
+//!   target (one write per line, from the server's log thread).
 use eventlet_wsgi::{Body, Environ, ServerOptions, StartResponse};
 use std::io::{self, IsTerminal};
 
@@ -73,19 +75,35 @@ fn main() -> io::Result<()> {
     let listener = eventlet::ListenOptions::new()
         .backlog(1024)
         .listen(addr.as_str())?;
-    let log_on = std::env::var("EVENTLET_BENCH_LOG").is_ok_and(|v| v == "1");
-    if log_on {
-        // As examples/wsgi.rs does.
-        let mut logger = env_logger::Builder::from_env(
-            env_logger::Env::default().default_filter_or("info,may=warn"),
-        );
-        let unbatched = std::env::var_os("EVENTLET_BENCH_LOG_UNBATCHED").is_some();
-        if !std::io::stderr().is_terminal() && !unbatched {
-            let batched = eventlet_wsgi::BatchWriter::new(std::io::stderr());
-            logger.target(env_logger::Target::Pipe(Box::new(batched)));
+    let log = std::env::var("EVENTLET_BENCH_LOG").unwrap_or_default();
+    let filter = "info,may=warn";
+    let env_logger =
+        || env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(filter));
+    let log_on = match log.as_str() {
+        "1" => {
+            eventlet_wsgi::logging::init(filter);
+            true
         }
-        logger.init();
-    }
+        "envlogger" => {
+            let mut logger = env_logger();
+            if !std::io::stderr().is_terminal() {
+                let batched = eventlet_wsgi::BatchWriter::new(std::io::stderr());
+                logger.target(env_logger::Target::Pipe(Box::new(batched)));
+            }
+            logger.init();
+            true
+        }
+        "unbatched" => {
+            env_logger().init();
+            true
+        }
+        "" | "0" => false,
+        other => {
+            return Err(io::Error::other(format!(
+                "EVENTLET_BENCH_LOG: unknown value {other}"
+            )))
+        }
+    };
     let opts = ServerOptions::new()
         .log_output(log_on)
         .max_size(MAX_CONNECTIONS);

@@ -20,12 +20,11 @@
 //! ```
 //!
 //! The access log goes to stderr through `env_logger` (set `RUST_LOG` to
-//! change the level).
-//! Redirected to a file or a pipe, the access log leaves in batches (one
-//! write per batch, at least once a second), written by the server's log thread.
+//! change the level), set up by `eventlet_wsgi::logging::init`: redirected to
+//! a file or a pipe, lines leave in batches (one write per batch, at least once
+//! a second) in `env_logger`'s default format, formatted cheaply.
 
 use eventlet_wsgi::{self as wsgi, Body, Environ, StartResponse};
-use std::io::IsTerminal;
 
 fn hello_world(env: &mut Environ, start_response: &mut StartResponse) -> Body {
     if &env["PATH_INFO"] != "/" {
@@ -37,16 +36,7 @@ fn hello_world(env: &mut Environ, start_response: &mut StartResponse) -> Body {
 }
 
 fn main() -> std::io::Result<()> {
-    let mut logger = env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or("info,may=warn"),
-    );
-    // Redirected to a file or a pipe (how servers run), the access log leaves
-    // in batches: one write per batch instead of one per line, same bytes.
-    if !std::io::stderr().is_terminal() {
-        let batched = wsgi::BatchWriter::new(std::io::stderr());
-        logger.target(env_logger::Target::Pipe(Box::new(batched)));
-    }
-    logger.init();
+    wsgi::logging::init("info,may=warn");
     let listener = match std::env::args().nth(1) {
         Some(addr) => eventlet::listen(addr.as_str())?,
         None => eventlet::listen(("", 8090))?,

@@ -240,6 +240,7 @@ extern "C" fn on_signal(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c
         }
     }
     c.name_len.store(len, Ordering::Relaxed);
+    #[cfg_attr(not(feature = "backtrace"), allow(unused_mut))]
     let mut n = 0;
     #[cfg(feature = "backtrace")]
     // SAFETY: nothing else unwinds this thread meanwhile (it is stopped in the

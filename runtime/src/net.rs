@@ -774,8 +774,16 @@ pub(crate) struct Sock {
 impl Sock {
     pub(crate) fn new(sock: Socket, unix: bool) -> io::Result<Sock> {
         let sock = Arc::new(sock);
+        let mut io = Registration::new(sock.clone())?;
+        // A TCP stream: after a short read, the next read waits for the
+        // next event without first failing with EAGAIN (vendor/may patch 6;
+        // one read system call per keep-alive request instead of two). Not
+        // for Unix sockets: their reads also stop short at a boundary between
+        // writers' credentials or passed descriptors with data still queued,
+        // and no new event would announce it.
+        io.0.set_read_drain_hint(!unix);
         Ok(Sock {
-            io: Some(Registration::new(sock.clone())?),
+            io: Some(io),
             sock,
             unix,
             read_timeout: None,

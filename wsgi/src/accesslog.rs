@@ -26,7 +26,8 @@
 //! given to a logger as its output (e.g. `env_logger`'s `Target::Pipe`), it
 //! holds what the logger writes while the flusher emits a batch, and writes
 //! it with one system call at the end of the batch; writes from any other
-//! thread pass straight through.
+//! thread pass straight through. `crate::logging` (feature `env-logger`)
+//! builds on it: `env_logger` whose batched lines skip its formatter.
 
 use crate::options::LogSink;
 use eventlet::Event;
@@ -285,12 +286,26 @@ fn write_batch(sink: &LogSink, batch: &Pending) {
         let _ = io::stderr().write_all(&batch.joined());
         return;
     }
+    emit_batch(|| {
+        for (level, line) in batch.lines() {
+            sink.line(level, line);
+        }
+    });
+}
+
+/// Runs `emit` as a batch: what it logs through the `log` crate from this
+/// thread is held by every [`BatchWriter`] and written at the end.
+pub(crate) fn emit_batch(emit: impl FnOnce()) {
     IN_BATCH.with(|b| b.set(true));
-    for (level, line) in batch.lines() {
-        sink.line(level, line);
-    }
+    emit();
     IN_BATCH.with(|b| b.set(false));
     BatchWriter::flush_all();
+}
+
+/// Whether this thread is emitting a batch (see [`emit_batch`]).
+#[cfg(feature = "env-logger")]
+pub(crate) fn in_batch() -> bool {
+    IN_BATCH.with(Cell::get)
 }
 
 thread_local! {
@@ -330,8 +345,8 @@ impl Held {
 /// else the program logs) flush what is held, then go straight through, so
 /// their order and timing are unchanged. The bytes are the same either way.
 ///
-/// With `env_logger` (as `examples/wsgi.rs` does when stderr is not a
-/// terminal):
+/// With `env_logger` ([`logging::init`](crate::logging) sets this up, with a
+/// cheaper formatter for the batched lines):
 ///
 /// ```text
 /// env_logger::Builder::from_default_env()
@@ -362,6 +377,14 @@ impl BatchWriter {
         reg.retain(|w| w.strong_count() > 0);
         reg.push(Arc::downgrade(&held));
         BatchWriter { held }
+    }
+
+    /// A handle to append to what this writer holds during a batch.
+    #[cfg(feature = "env-logger")]
+    pub(crate) fn handle(&self) -> BatchHandle {
+        BatchHandle {
+            held: self.held.clone(),
+        }
     }
 
     fn held(&self) -> MutexGuard<'_, Held> {
@@ -398,6 +421,21 @@ impl Write for BatchWriter {
             return Ok(());
         }
         self.held().flush_buf()
+    }
+}
+
+/// Appends to a [`BatchWriter`]'s held bytes directly (a logger's fast path;
+/// only during a batch, which writes them at its end).
+#[cfg(feature = "env-logger")]
+pub(crate) struct BatchHandle {
+    held: Arc<Mutex<Held>>,
+}
+
+#[cfg(feature = "env-logger")]
+impl BatchHandle {
+    /// Runs `f` on the held bytes, under the writer's lock.
+    pub(crate) fn append<R>(&self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        f(&mut self.held.lock().unwrap_or_else(|p| p.into_inner()).buf)
     }
 }
 

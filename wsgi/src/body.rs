@@ -222,8 +222,17 @@ from_chunk_vec!(&'static str, String, &'static [u8], Vec<u8>, Chunk);
 impl<C: IntoChunk, const N: usize> From<[C; N]> for Body {
     /// eventlet's `return ['Hello, World!\r\n']`.
     fn from(v: [C; N]) -> Body {
+        let mut chunks = v.into_iter();
+        if N == 1 {
+            // The common `[hello]`: one chunk, no vector to allocate.
+            if let Some(c) = chunks.next() {
+                return Body {
+                    kind: Kind::Bytes(c.into_chunk()),
+                };
+            }
+        }
         Body {
-            kind: Kind::Chunks(v.into_iter().map(IntoChunk::into_chunk).collect()),
+            kind: Kind::Chunks(chunks.map(IntoChunk::into_chunk).collect()),
         }
     }
 }

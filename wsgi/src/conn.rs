@@ -28,23 +28,22 @@ struct Peer {
     tls: bool,
     remote_addr: String,
     remote_port: String,
-    server_name: String,
-    server_port: String,
 }
 
 impl Peer {
+    /// The peer, and this end's `(SERVER_NAME, SERVER_PORT)` (only the
+    /// environ keeps those).
     #[inline(never)]
-    fn of(stream: &Stream, peer: &Addr) -> Peer {
+    fn of(stream: &Stream, peer: &Addr) -> (Peer, (String, String)) {
         let (remote_addr, remote_port) = host_port(Some(peer.clone()));
-        let (server_name, server_port) = host_port(stream.local_addr().ok());
-        Peer {
+        let server = host_port(stream.local_addr().ok());
+        let peer = Peer {
             ip: peer.inet().map(|sa| sa.ip()),
             tls: stream.is_tls(),
             remote_addr,
             remote_port,
-            server_name,
-            server_port,
-        }
+        };
+        (peer, server)
     }
 }
 
@@ -110,7 +109,7 @@ fn with_conn<R>(
     // Built by functions of their own, straight on the heap: this frame stays
     // small, and every stack page a connection's green thread touches stays
     // resident for as long as the connection lives (idle ones included).
-    let peer = Peer::of(&stream, peer);
+    let (peer, (server_name, server_port)) = Peer::of(&stream, peer);
     let io = new_io(stream);
     let r = {
         let mut conn = Conn {
@@ -119,11 +118,12 @@ fn with_conn<R>(
             peer,
             state,
             headers: Vec::new(),
-            request_line: String::new(),
             sr_bufs: Default::default(),
             forwarded: false,
         };
         let mut env = new_environ(&io, &shared.opts);
+        let p = &conn.peer;
+        env.set_connection([&server_name, &server_port, &p.remote_addr, &p.remote_port]);
         f(&mut conn, &mut env)
     };
     (r, io)
@@ -135,7 +135,6 @@ struct Conn<'a> {
     peer: Peer,
     state: Arc<AtomicU8>,
     headers: Vec<(Range<usize>, Range<usize>)>,
-    request_line: String,
     sr_bufs: (Vec<u8>, Vec<u8>),
     /// Trusted forwarding headers set this request's client address.
     forwarded: bool,
@@ -330,7 +329,7 @@ impl<'a> Conn<'a> {
         self.request_stats(&sr, started);
         self.headers = head.into_headers();
         let keep = body_done && !sr.close && !sr.broken;
-        self.sr_bufs = sr.into_bufs();
+        self.sr_bufs = sr.take_bufs();
         keep
     }
 
@@ -344,7 +343,8 @@ impl<'a> Conn<'a> {
                 let msg = panic_message(payload.as_ref());
                 self.shared.log_error(&format!(
                     "{} - \"{}\": application panicked on an upgraded connection: {msg}",
-                    self.peer.remote_addr, self.request_line
+                    self.peer.remote_addr,
+                    env.request_line()
                 ));
             }
             return;
@@ -435,7 +435,8 @@ impl<'a> Conn<'a> {
     fn app_failed(&mut self, env: &mut Environ<'a>, sr: &mut StartResponse<'a>, msg: &str) {
         self.shared.log_error(&format!(
             "{} - \"{}\": {msg}",
-            self.peer.remote_addr, self.request_line
+            self.peer.remote_addr,
+            env.request_line()
         ));
         sr.close = true;
         if sr.headers_sent() {
@@ -460,62 +461,53 @@ impl<'a> Conn<'a> {
         let io = self.io.borrow();
         let buf = io.buffered();
         env.clear();
-        env.push(
+        env.push_static(
             "wsgi.url_scheme",
             if self.peer.tls { "https" } else { "http" },
         );
         if self.peer.tls {
-            env.push("HTTPS", "on");
+            env.push_static("HTTPS", "on");
         }
         for (k, v) in &opts.environ {
             env.set(k, v);
         }
         let method = &buf[head.method.clone()];
-        env.push_latin1("REQUEST_METHOD", method);
-        env.push("SCRIPT_NAME", "");
-        let target = &buf[head.target.clone()];
-        let path_and_query = &buf[head.path.clone()];
-        let (raw_path, query) = match path_and_query.iter().position(|&b| b == b'?') {
-            Some(i) => (&path_and_query[..i], Some(&path_and_query[i + 1..])),
-            None => (path_and_query, None),
+        env.set_head(&buf[..head.len]);
+        env.push_head_var("REQUEST_METHOD", buf, head.method.clone());
+        env.push_static("SCRIPT_NAME", "");
+        let path = head.path.clone();
+        let (raw_path, query) = match buf[path.clone()].iter().position(|&b| b == b'?') {
+            Some(i) => (
+                path.start..path.start + i,
+                Some(path.start + i + 1..path.end),
+            ),
+            None => (path, None),
         };
-        // `GET http://host HTTP/1.1`: the absolute form's empty path means `/`.
-        let raw_path: &[u8] = if raw_path.is_empty() { b"/" } else { raw_path };
-        env.push_latin1("RAW_PATH_INFO", raw_path);
-        percent_decode_latin1(raw_path, env);
-        if let Some(q) = query {
-            env.push_latin1("QUERY_STRING", q);
+        if raw_path.is_empty() {
+            // `GET http://host HTTP/1.1`: the absolute form's empty path means `/`.
+            env.push_static("RAW_PATH_INFO", "/");
+            env.push_static("PATH_INFO", "/");
+        } else {
+            env.push_head_var("RAW_PATH_INFO", buf, raw_path.clone());
+            env.push_path_info(buf, raw_path);
         }
-        env.push_latin1("REQUEST_URI", target);
+        if let Some(q) = query {
+            env.push_head_var("QUERY_STRING", buf, q);
+        }
+        env.push_head_var("REQUEST_URI", buf, head.target.clone());
         let http11 = head.version == head::Version::Http11;
-        env.push(
+        env.push_static(
             "SERVER_PROTOCOL",
             if http11 { "HTTP/1.1" } else { "HTTP/1.0" },
         );
-        env.push("SERVER_NAME", &self.peer.server_name);
-        env.push("SERVER_PORT", &self.peer.server_port);
-        env.push("REMOTE_ADDR", &self.peer.remote_addr);
-        env.push("REMOTE_PORT", &self.peer.remote_port);
-        env.push("GATEWAY_INTERFACE", "CGI/1.1");
+        env.push_connection();
+        env.push_static("GATEWAY_INTERFACE", "CGI/1.1");
         for (n, v) in &head.headers {
-            let (name, value) = (&buf[n.clone()], &buf[v.clone()]);
-            env.push_raw_header(name, value);
-            if name.eq_ignore_ascii_case(b"content-type") {
-                if !env.contains("CONTENT_TYPE") {
-                    env.push_latin1("CONTENT_TYPE", value);
-                }
-            } else if name.eq_ignore_ascii_case(b"content-length") {
-                if !value.is_empty() && !env.contains("CONTENT_LENGTH") {
-                    env.push_latin1("CONTENT_LENGTH", value);
-                }
-            } else if !name.contains(&b'_') {
-                env.add_header_var(name, value);
-            }
+            env.push_header(buf, n.clone(), v.clone());
         }
         self.forwarded =
             crate::proxy::apply_forwarded(env, self.peer.ip, &opts.forwarded_allow_ips);
-        self.request_line.clear();
-        crate::environ::push_latin1(&mut self.request_line, &buf[head.request_line.clone()]);
+        env.set_request_line(buf, head.request_line.clone());
         let keepalive_on = opts.keepalive != Keepalive::Disabled;
         let version_ok = opts.max_http_version == HttpVersion::Http11;
         RequestInfo {
@@ -571,26 +563,32 @@ impl<'a> Conn<'a> {
         if !log && opts.access_hook.is_none() {
             return;
         }
-        let mut client_ip = String::new();
-        let mut client_port = self.peer.remote_port.parse().ok();
+        let mut joined = String::new();
+        let mut client_ip: &str = &self.peer.remote_addr;
+        // Parsed only when something reads it (the default format does not).
+        let port_used =
+            opts.access_hook.is_some() || opts.log_format.uses(crate::logfmt::LogKey::ClientPort);
+        let mut client_port = None;
+        if port_used {
+            client_port = self.peer.remote_port.parse().ok();
+        }
         if self.forwarded {
             // A trusted proxy named the client: log it, not the chain.
-            client_ip.push_str(env.get("REMOTE_ADDR").unwrap_or_default());
+            client_ip = env.get("REMOTE_ADDR").unwrap_or_default();
             client_port = env.get("REMOTE_PORT").and_then(|p| p.parse().ok());
-        } else {
-            crate::logfmt::client_ip(
-                &self.peer.remote_addr,
-                env.get("HTTP_X_FORWARDED_FOR"),
-                opts.log_x_forwarded_for,
-                &mut client_ip,
-            );
+        } else if opts.log_x_forwarded_for {
+            // Joined into a new string only when the header is there.
+            if let Some(xff) = env.get("HTTP_X_FORWARDED_FOR") {
+                crate::logfmt::client_ip(&self.peer.remote_addr, Some(xff), true, &mut joined);
+                client_ip = &joined;
+            }
         }
         let duration = started.elapsed();
         let rec = crate::logfmt::LogRecord {
-            client_ip: &client_ip,
+            client_ip,
             client_port,
             date_time: std::time::SystemTime::now(),
-            request_line: &self.request_line,
+            request_line: env.request_line(),
             status_code: sr.code,
             body_length: sr.bytes_sent,
             wall_seconds: duration.as_secs_f64(),
@@ -619,29 +617,6 @@ impl<'a> Conn<'a> {
             .access
             .line(log::Level::Info, |line| opts.log_format.render(&rec, line));
     }
-}
-
-/// `%XX` → the byte, mapped to latin-1 (eventlet: `unquote(path,
-/// encoding='latin1')`); malformed escapes are kept as they are.
-fn percent_decode_latin1(raw: &[u8], env: &mut Environ<'_>) {
-    let out = env.push_key(|k| k.push_str("PATH_INFO")).value_tail();
-    let mut i = 0;
-    while i < raw.len() {
-        let b = raw[i];
-        if b == b'%' && i + 2 < raw.len() {
-            if let (Some(h), Some(l)) = (hex(raw[i + 1]), hex(raw[i + 2])) {
-                out.push((h * 16 + l) as char);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b as char);
-        i += 1;
-    }
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -773,7 +748,7 @@ impl<'a> BenchConn<'_, 'a> {
             io.headers_sent = false;
             n
         };
-        self.conn.sr_bufs = sr.into_bufs();
+        self.conn.sr_bufs = sr.take_bufs();
         n
     }
 }

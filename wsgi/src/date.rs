@@ -131,10 +131,25 @@ static CACHE: DateCache = DateCache::new();
 /// ```
 #[must_use]
 pub fn date_header() -> [u8; DATE_LEN] {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    CACHE.get(now)
+    CACHE.get(unix_seconds())
+}
+
+/// Whole seconds since the epoch: `SystemTime::now()` without the
+/// nanosecond arithmetic (a second is all the cache needs).
+fn unix_seconds() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec and CLOCK_REALTIME is
+    // always available; the call writes only `ts`.
+    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) } == 0 {
+        u64::try_from(ts.tv_sec).unwrap_or(0)
+    } else {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    }
 }
 
 impl DateCache {

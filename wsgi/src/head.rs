@@ -242,16 +242,16 @@ const fn is_target_byte(b: u8) -> bool {
     b > 0x20 && b != 0x7f && b != b'#'
 }
 
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
+pub(crate) const LO: u64 = 0x0101_0101_0101_0101;
+pub(crate) const HI: u64 = 0x8080_8080_8080_8080;
 
 /// Whether some byte of `w` is below `n` (n <= 128): the classic "hasless" bit trick, exact as a yes/no test.
-const fn has_less(w: u64, n: u8) -> bool {
+pub(crate) const fn has_less(w: u64, n: u8) -> bool {
     (w.wrapping_sub(LO * n as u64) & !w & HI) != 0
 }
 
 /// Whether some byte of `w` equals `b`.
-const fn has_byte(w: u64, b: u8) -> bool {
+pub(crate) const fn has_byte(w: u64, b: u8) -> bool {
     let x = w ^ (LO * b as u64);
     (x.wrapping_sub(LO) & !x & HI) != 0
 }
@@ -627,6 +627,16 @@ fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
 /// `uri-host [ ":" port ]` (RFC 3986 §3.2.2): a reg-name, an IPv4 address (a reg-name syntactically) or a
 /// bracketed IPv6 literal; the host must not be empty. With `require_port` the port must have digits.
 fn valid_authority(a: &[u8], require_port: bool) -> bool {
+    // Fast path, one pass: a plain reg-name (no `%`), then nothing or a port.
+    let plain = a.iter().position(|&b| !REG_NAME[usize::from(b)]);
+    match plain {
+        None => return !a.is_empty() && !require_port,
+        Some(i) if i > 0 && a[i] == b':' => {
+            let port = &a[i + 1..];
+            return port.iter().all(u8::is_ascii_digit) && !(require_port && port.is_empty());
+        }
+        _ => {}
+    }
     let (host_ok, rest) = if let Some(inner) = a.strip_prefix(b"[") {
         match inner.iter().position(|&b| b == b']') {
             Some(close) => (valid_ipv6_literal(&inner[..close]), &inner[close + 1..]),
@@ -655,26 +665,51 @@ fn valid_ipv6_literal(s: &[u8]) -> bool {
             .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
 }
 
+/// The bytes a reg-name may hold as they are: unreserved and sub-delims (RFC 3986 §3.2.2).
+static REG_NAME: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            );
+        i += 1;
+    }
+    t
+};
+
 /// unreserved / pct-encoded / sub-delims.
 fn valid_reg_name(s: &[u8]) -> bool {
     let mut i = 0;
     while i < s.len() {
-        match s[i] {
-            b'%' => {
-                if !(s.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                    && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
-                {
-                    return false;
-                }
-                i += 3;
-                continue;
-            }
-            b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+'
-            | b',' | b';' | b'=' => {}
-            b if b.is_ascii_alphanumeric() => {}
-            _ => return false,
+        let b = s[i];
+        if REG_NAME[usize::from(b)] {
+            i += 1;
+            continue;
         }
-        i += 1;
+        if b != b'%'
+            || !(s.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+        {
+            return false;
+        }
+        i += 3;
     }
     true
 }

@@ -101,6 +101,7 @@
 //! | feature | default | adds |
 //! |---|---|---|
 //! | `tls` | yes | HTTPS on a listener from `eventlet::wrap_ssl` (forwards `eventlet/tls`) |
+//! | `env-logger` | yes | `logging`: `env_logger` in one call, with a cheap batched access log |
 //!
 //! The minimum supported Rust version is 1.95; the crate is Linux only.
 
@@ -123,6 +124,8 @@ mod headers;
 mod input;
 pub mod listeners;
 pub mod logfmt;
+#[cfg(feature = "env-logger")]
+pub mod logging;
 pub mod metrics;
 mod options;
 pub mod proxy;

@@ -243,6 +243,8 @@ struct Field {
     flags: Flags,
     width: usize,
     precision: Option<usize>,
+    /// No flags, width or (except for `%f`) precision: [`render_plain`] applies.
+    plain: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -277,6 +279,8 @@ pub struct LogFormat {
     literals: String,
     pieces: Vec<Piece>,
     used: u8,
+    /// The format is [`DEFAULT_LOG_FORMAT`]: [`render_default`] applies.
+    is_default: bool,
 }
 
 impl Default for LogFormat {
@@ -305,6 +309,7 @@ impl LogFormat {
                 literals: String::new(),
                 pieces: Vec::new(),
                 used: 0,
+                is_default: format == DEFAULT_LOG_FORMAT,
             },
         };
         parser.run()?;
@@ -325,9 +330,13 @@ impl LogFormat {
 
     /// Appends the line for `rec` to `out` (no newline). Allocates only to grow `out`.
     pub fn render(&self, rec: &LogRecord<'_>, out: &mut String) {
+        if self.is_default && render_default(rec, out) {
+            return;
+        }
         for piece in &self.pieces {
             match piece {
                 Piece::Literal(r) => out.push_str(&self.literals[r.clone()]),
+                Piece::Field(field) if field.plain => render_plain(field, rec, out),
                 Piece::Field(field) => render_field(field, value_of(field.key, rec), out),
             }
         }
@@ -419,12 +428,16 @@ impl Parser<'_> {
                 pos: pct,
             });
         }
+        let plain = flags == Flags::default()
+            && width == 0
+            && (precision.is_none() || matches!(conv, Conv::Float { .. }));
         Ok(Field {
             key,
             conv,
             flags,
             width,
             precision,
+            plain,
         })
     }
 
@@ -514,6 +527,22 @@ fn value_of<'a>(key: LogKey, rec: &LogRecord<'a>) -> Value<'a> {
     }
 }
 
+/// A field without flags, width or precision (every field of the default format): written
+/// straight from the record, falling back to [`render_field`] for the rare values (a negative
+/// or non-finite `%f`, an AF_UNIX peer's empty port) that need its rules.
+fn render_plain(field: &Field, rec: &LogRecord<'_>, out: &mut String) {
+    match (field.key, field.conv) {
+        (LogKey::ClientIp, _) => out.push_str(rec.client_ip),
+        (LogKey::RequestLine, _) => out.push_str(rec.request_line),
+        (LogKey::DateTime, _) => push_log_date_time(rec.date_time, out),
+        (LogKey::StatusCode, Conv::Str | Conv::Int) => push_u64(rec.status_code.into(), out),
+        (LogKey::BodyLength, Conv::Str | Conv::Int) => push_u64(rec.body_length, out),
+        (LogKey::WallSeconds, Conv::Float { .. })
+            if push_fixed(rec.wall_seconds, field.precision.unwrap_or(6), out) => {}
+        _ => render_field(field, value_of(field.key, rec), out),
+    }
+}
+
 fn render_field(field: &Field, value: Value<'_>, out: &mut String) {
     let start = out.len();
     let sign_len = match (field.conv, value) {
@@ -525,7 +554,10 @@ fn render_field(field: &Field, value: Value<'_>, out: &mut String) {
             }
             0
         }
-        (Conv::Int, Value::Int(Some(n))) => write_int(false, field, out, |o| write!(o, "{n}")),
+        (Conv::Int, Value::Int(Some(n))) => write_int(false, field, out, |o| {
+            push_u64(n, o);
+            Ok(())
+        }),
         (Conv::Int, Value::Float(x)) if x.is_finite() => {
             // Python's `%d` of a float truncates toward zero (`int(x)`); `-0.5` gives `0`.
             // `{:.0}` of an integral float prints all its digits exactly, like Python's int().
@@ -549,15 +581,97 @@ fn render_field(field: &Field, value: Value<'_>, out: &mut String) {
 fn write_str_value(value: Value<'_>, out: &mut String) {
     match value {
         Value::Str(s) => out.push_str(s),
-        // Writing to a String cannot fail.
-        Value::Int(Some(n)) => {
-            let _ = write!(out, "{n}");
-        }
+        Value::Int(Some(n)) => push_u64(n, out),
         Value::Int(None) => {}
         Value::Float(x) => write_py_float_repr(x, out),
-        Value::Date(t) => write_log_date_time(t, out),
+        Value::Date(t) => push_log_date_time(t, out),
     }
 }
+
+/// `n` in decimal, by hand: `write!(out, "{n}")` costs several times more, once per request.
+fn push_u64(n: u64, out: &mut String) {
+    let mut buf = [0u8; 20];
+    let start = digits_before(n, &mut buf, 20);
+    push_ascii(&buf[start..], out);
+}
+
+/// "00" to "99": two digits per division.
+const PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes `n` in decimal into `buf`, ending just before `end`; returns where it starts.
+fn digits_before(mut n: u64, buf: &mut [u8], mut end: usize) -> usize {
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        end -= 2;
+        buf[end..end + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        end -= 2;
+        buf[end..end + 2].copy_from_slice(&PAIRS[n as usize * 2..n as usize * 2 + 2]);
+    } else {
+        end -= 1;
+        buf[end] = b'0' + n as u8;
+    }
+    end
+}
+
+/// Appends bytes known to be ASCII without `from_utf8`'s validation pass (a third of the cost
+/// of a short number). Panics in debug builds if they are not ASCII.
+fn push_ascii(ascii: &[u8], out: &mut String) {
+    debug_assert!(ascii.is_ascii());
+    // SAFETY: every caller passes ASCII bytes only (digits, and the ASCII date text of
+    // `write_log_date_time`), which are valid UTF-8 on their own.
+    out.push_str(unsafe { std::str::from_utf8_unchecked(ascii) });
+}
+
+/// [`write_log_date_time`] with the text kept per thread for the current second: every line
+/// of a second has the same date, so it is rendered once a second per worker, not per request.
+fn push_log_date_time(t: SystemTime, out: &mut String) {
+    match cached_log_date_time(t) {
+        // ASCII (checked before it was cached).
+        Some(text) => push_ascii(&text, out),
+        // A year past 9999 does not fit the cached width: written, not cached.
+        None => write_log_date_time(t, out),
+    }
+}
+
+/// [`write_log_date_time`]'s text for `t`, kept per thread for the current second; `None` for
+/// a year past 9999.
+fn cached_log_date_time(t: SystemTime) -> Option<[u8; DATE_TIME_LEN]> {
+    thread_local! {
+        /// The second the text is for, as `[from, to)`, and the text.
+        static LAST: std::cell::Cell<Option<(SystemTime, SystemTime, [u8; DATE_TIME_LEN])>> =
+            const { std::cell::Cell::new(None) };
+    }
+    // Two comparisons instead of a `duration_since` per line.
+    if let Some((from, to, text)) = LAST.with(std::cell::Cell::get) {
+        if from <= t && t < to {
+            return Some(text);
+        }
+    }
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut s = String::with_capacity(DATE_TIME_LEN);
+    write_log_date_time(t, &mut s);
+    let text = <[u8; DATE_TIME_LEN]>::try_from(s.as_bytes()).ok()?;
+    if !s.is_ascii() {
+        return None;
+    }
+    let from = UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    let to = from + std::time::Duration::from_secs(1);
+    if from <= t && t < to {
+        LAST.with(|c| c.set(Some((from, to, text))));
+    }
+    Some(text)
+}
+
+/// The length of `dd/Mon/YYYY HH:MM:SS`.
+const DATE_TIME_LEN: usize = 20;
 
 /// Writes the sign and then, via `digits`, the magnitude of an integer conversion; returns the
 /// length of the sign.
@@ -589,7 +703,9 @@ fn write_float(x: f64, conv: Conv, field: &Field, out: &mut String) -> usize {
         out.push_str(if upper { "INF" } else { "inf" });
     } else {
         let precision = field.precision.unwrap_or(6);
-        let _ = write!(out, "{a:.precision$}");
+        if !push_fixed(a, precision, out) {
+            let _ = write!(out, "{a:.precision$}");
+        }
         if precision == 0 && field.flags.alt {
             out.push('.');
         }
@@ -609,6 +725,120 @@ fn write_sign(negative: bool, flags: Flags, out: &mut String) -> usize {
     };
     out.push_str(sign);
     sign.len()
+}
+
+/// `{a:.precision$}` of a finite `a >= 0` by hand (Rust's and Python's `%.Nf` both give the
+/// exact binary value correctly rounded, ties to even), for `a < 2^53` and `precision <= 9`;
+/// returns false, having written nothing, for the rest. `%(wall_seconds).6f` is in every
+/// default access-log line, and `write!` spends several hundred instructions on it.
+fn push_fixed(a: f64, precision: usize, out: &mut String) -> bool {
+    let mut buf = [b'0'; FIXED_LEN];
+    match fixed_digits(a, precision, &mut buf) {
+        Some(range) => {
+            push_ascii(&buf[range], out);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Room for [`fixed_digits`]: up to 20 integer digits, the point, up to 9 decimals.
+const FIXED_LEN: usize = 30;
+
+/// [`push_fixed`]'s text written into `buf` (which must be all `b'0'`); returns where it is.
+fn fixed_digits(a: f64, precision: usize, buf: &mut [u8; FIXED_LEN]) -> Option<Range<usize>> {
+    const POW10: [u64; 10] = [
+        1,
+        10,
+        100,
+        1_000,
+        10_000,
+        100_000,
+        1_000_000,
+        10_000_000,
+        100_000_000,
+        1_000_000_000,
+    ];
+    let scale = *POW10.get(precision)?;
+    let bits = a.to_bits();
+    let biased = (bits >> 52) & 0x7ff;
+    let fraction = bits & ((1 << 52) - 1);
+    // a = m * 2^-k exactly.
+    let (m, k) = if biased == 0 {
+        (fraction, 1074)
+    } else {
+        (fraction | (1 << 52), 1075 - biased as i64)
+    };
+    if k < 0 || a.is_sign_negative() || !a.is_finite() {
+        return None;
+    }
+    // a * 10^precision = product * 2^-k; m < 2^53 and scale < 2^30, so no overflow.
+    let product = u128::from(m) * u128::from(scale);
+    let q: u128 = if k == 0 {
+        product
+    } else if k >= 127 {
+        // a * 10^precision < 2^83 * 2^-127: rounds to zero.
+        0
+    } else {
+        let q = product >> k;
+        let rest = product & ((1u128 << k) - 1);
+        let half = 1u128 << (k - 1);
+        if rest > half || (rest == half && q & 1 == 1) {
+            q + 1
+        } else {
+            q
+        }
+    };
+    // q < 2^53 * 10^9 < 2^83; the integer part q / scale < 2^54. Divide in 64 bits when q fits
+    // (any wall time under 5 hours at 6 decimals): a 128-bit division is a library call.
+    let (int, frac) = match u64::try_from(q) {
+        Ok(q) => (q / scale, q % scale),
+        Err(_) => (
+            (q / u128::from(scale)) as u64,
+            (q % u128::from(scale)) as u64,
+        ),
+    };
+    let start = digits_before(int, buf, 20);
+    let mut end = 20;
+    if precision > 0 {
+        buf[20] = b'.';
+        end = 21 + precision;
+        // Zero-padded on the left to `precision` digits (the buffer is all '0').
+        digits_before(frac, buf, end);
+    }
+    Some(start..end)
+}
+
+/// [`DEFAULT_LOG_FORMAT`] rendered by hand:
+/// `%(client_ip)s - - [%(date_time)s] "%(request_line)s" %(status_code)s %(body_length)s %(wall_seconds).6f`.
+/// The fixed text is appended as constants (copied inline, where the general path's literal
+/// slices each cost a `memcpy` call), after one `reserve`. Returns false, having written
+/// nothing, for what the general path must handle: a wall time that is negative, not finite or
+/// over 2^53 s, a year past 9999. `render_default_matches_the_general_path` checks that both
+/// agree.
+fn render_default(rec: &LogRecord<'_>, out: &mut String) -> bool {
+    // Everything but the two strings: " - - [" date "] \"" "\" " 5 " " 20 " " 30.
+    const FIXED: usize = 6 + DATE_TIME_LEN + 3 + 2 + 5 + 1 + 20 + 1 + FIXED_LEN;
+    let mut wall = [b'0'; FIXED_LEN];
+    let Some(wall_range) = fixed_digits(rec.wall_seconds, 6, &mut wall) else {
+        return false;
+    };
+    let Some(date) = cached_log_date_time(rec.date_time) else {
+        return false;
+    };
+    out.reserve(FIXED + rec.client_ip.len() + rec.request_line.len());
+    out.push_str(rec.client_ip);
+    out.push_str(" - - [");
+    push_ascii(&date, out);
+    out.push_str("] \"");
+    out.push_str(rec.request_line);
+    out.push_str("\" ");
+    push_u64(rec.status_code.into(), out);
+    out.push(' ');
+    push_u64(rec.body_length, out);
+    out.push(' ');
+    push_ascii(&wall[wall_range], out);
+    true
 }
 
 /// Keeps at most `max` chars of `out[start..]` (Python's `%.Ns`).
@@ -751,7 +981,7 @@ pub fn write_log_date_time(t: SystemTime, out: &mut String) {
 
 /// Proleptic Gregorian (year, month 1-12, day 1-31) of a count of days since 1970-01-01
 /// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -941,6 +1171,183 @@ mod tests {
         assert_eq!(at(1.0, "%(wall_seconds)#.0f"), "1.");
         assert_eq!(at(-0.4, "%(wall_seconds)+.0f"), "-0");
         assert_eq!(at(3.25, "%(wall_seconds).3F"), "3.250");
+    }
+
+    /// `push_fixed` against Rust's own `{:.N}` (exact, ties to even, as Python's `%.Nf`).
+    fn check_fixed(x: f64) {
+        for p in 0..=9 {
+            let mut ours = String::new();
+            if push_fixed(x, p, &mut ours) {
+                assert_eq!(ours, format!("{x:.p$}"), "{x:e} at precision {p}");
+            } else {
+                assert!(ours.is_empty() && (x >= 9_007_199_254_740_992.0 || !x.is_finite()));
+            }
+        }
+    }
+
+    #[test]
+    fn fixed_point_by_hand_matches_rust_formatting() {
+        let specials = [
+            0.0,
+            0.001_234_5,
+            0.000_000_5,
+            0.000_001_5,
+            0.000_002_5,
+            0.125,
+            0.5,
+            1.5,
+            2.5,
+            0.999_999_5,
+            9.999_999_999_5,
+            1e-300,
+            f64::MIN_POSITIVE,
+            5e-324,
+            1e15,
+            4_503_599_627_370_495.5,
+            9_007_199_254_740_991.0,
+            9_007_199_254_740_992.0,
+            1e300,
+            f64::INFINITY,
+        ];
+        for x in specials {
+            check_fixed(x);
+        }
+        // Exact ties at every precision: odd multiples of 2^-n.
+        for n in 1..=40 {
+            for odd in [1u64, 3, 5, 7, 1001, 123_457] {
+                check_fixed(odd as f64 / (1u64 << n) as f64);
+            }
+        }
+        // A deterministic spread over magnitudes (xorshift bits as doubles in [2^-40, 2^54)).
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let exp = 1023 - 40 + (state >> 58) % 94;
+            let x = f64::from_bits((exp << 52) | (state & ((1 << 52) - 1)));
+            check_fixed(x);
+            check_fixed(x / 1e6);
+        }
+    }
+
+    #[test]
+    fn render_default_matches_the_general_path() {
+        let fast = LogFormat::default();
+        assert!(fast.is_default);
+        let general = LogFormat {
+            is_default: false,
+            ..LogFormat::default()
+        };
+        let long = format!("GET /{} HTTP/1.1", "x".repeat(9000));
+        let ips = [
+            "127.0.0.1",
+            "::1",
+            "1.2.3.4,5.6.7.8,10.0.0.1",
+            "unix",
+            "caf\u{e9}",
+            "",
+        ];
+        let lines = [
+            "GET / HTTP/1.1",
+            "POST /caf\u{e9}?q=%20 HTTP/1.0",
+            "",
+            long.as_str(),
+        ];
+        let walls = [
+            0.0,
+            0.000_123_4,
+            1.5,
+            0.000_000_5,
+            59.999_999_6,
+            1e9,
+            1e17,
+            -0.0,
+            -1.0,
+            f64::NAN,
+            f64::INFINITY,
+        ];
+        let dates = [
+            0,
+            AUG_5_2026,
+            AUG_5_2026 + 1,
+            253_402_300_799,
+            253_402_300_800,
+        ];
+        let mut fast_taken = 0;
+        for ip in ips {
+            for request_line in lines {
+                for (i, &wall_seconds) in walls.iter().enumerate() {
+                    let date = dates[i % dates.len()];
+                    let rec = LogRecord {
+                        client_ip: ip,
+                        client_port: None,
+                        date_time: UNIX_EPOCH + Duration::from_secs(date),
+                        request_line,
+                        status_code: [200, 404, 65_535, 0][i % 4],
+                        body_length: [0, 15, 1 << 40, u64::MAX][i % 4],
+                        wall_seconds,
+                    };
+                    let mut want = String::from(">");
+                    general.render(&rec, &mut want);
+                    let mut got = String::from(">");
+                    fast.render(&rec, &mut got);
+                    assert_eq!(got, want);
+                    let mut direct = String::new();
+                    if render_default(&rec, &mut direct) {
+                        fast_taken += 1;
+                        assert_eq!(format!(">{direct}"), want);
+                    } else {
+                        assert!(direct.is_empty());
+                    }
+                }
+            }
+        }
+        // Every ip and request line, and five wall times: not -0.0, -1, NaN, inf, 1e17 (over
+        // 2^53), nor 59.9999996, which meets year 10000.
+        assert_eq!(fast_taken, 6 * 4 * 5);
+    }
+
+    #[test]
+    fn integers_by_hand_match_display() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            404,
+            65_535,
+            1 << 32,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            let mut out = String::from("x");
+            push_u64(n, &mut out);
+            assert_eq!(out, format!("x{n}"));
+        }
+    }
+
+    #[test]
+    fn cached_date_follows_the_clock() {
+        let at = |secs: u64| {
+            let mut cached = String::new();
+            push_log_date_time(UNIX_EPOCH + Duration::from_secs(secs), &mut cached);
+            let mut direct = String::new();
+            write_log_date_time(UNIX_EPOCH + Duration::from_secs(secs), &mut direct);
+            assert_eq!(cached, direct);
+            cached
+        };
+        assert_eq!(at(AUG_5_2026), "05/Aug/2026 11:39:08");
+        assert_eq!(at(AUG_5_2026), "05/Aug/2026 11:39:08");
+        assert_eq!(at(AUG_5_2026 + 1), "05/Aug/2026 11:39:09");
+        // Back in time (a clock step) and the epoch itself.
+        assert_eq!(at(AUG_5_2026 - 86_400), "04/Aug/2026 11:39:08");
+        assert_eq!(at(0), "01/Jan/1970 00:00:00");
+        // Year 10000 does not fit the cached width: written directly.
+        assert_eq!(at(253_402_300_800), "01/Jan/10000 00:00:00");
+        assert_eq!(at(AUG_5_2026), "05/Aug/2026 11:39:08");
     }
 
     #[test]

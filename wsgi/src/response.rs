@@ -104,7 +104,7 @@ impl fmt::Debug for StartResponse<'_> {
 
 impl<'c> StartResponse<'c> {
     /// `bufs` are the status-line and header buffers of the previous
-    /// request (see [`into_bufs`](Self::into_bufs)), reused to save allocations.
+    /// request (see [`take_bufs`](Self::take_bufs)), reused to save allocations.
     pub(crate) fn new(
         io: &'c RefCell<ConnIo>,
         req: RequestInfo,
@@ -198,8 +198,47 @@ impl<'c> StartResponse<'c> {
     }
 
     fn add_header(&mut self, name: &str, value: &str) -> Result<(), InvalidResponse> {
-        status::validate_header(name, value)
-            .map_err(|e| InvalidResponse(format!("header {name:?}: {e}")))?;
+        // A token name being capitalized is checked as it is written (the
+        // common case: one pass); any other name is checked first.
+        let capitalize = self.req.capitalize;
+        let invalid = |e| InvalidResponse(format!("header {name:?}: {e}"));
+        if !capitalize {
+            status::validate_header_name(name, false).map_err(invalid)?;
+        }
+        status::validate_header_value(value).map_err(invalid)?;
+        // The names the server treats specially, told apart by length first:
+        // most headers an app sends are none of them.
+        let special = match name.len() {
+            4 => name.eq_ignore_ascii_case("date"),
+            10 => {
+                name.eq_ignore_ascii_case("connection") || name.eq_ignore_ascii_case("keep-alive")
+            }
+            14 => name.eq_ignore_ascii_case("content-length"),
+            17 => name.eq_ignore_ascii_case("transfer-encoding"),
+            _ => false,
+        };
+        if special && !self.special_header(name, value)? {
+            return Ok(());
+        }
+        if capitalize {
+            if !status::write_capitalized_token(name.as_bytes(), &mut self.headers) {
+                // Not a token: refused (validate_header_name accepts tokens only).
+                status::validate_header_name(name, false).map_err(invalid)?;
+                status::capitalize_header_name(name, &mut self.headers);
+            }
+        } else {
+            status::write_latin1(name, &mut self.headers);
+        }
+        self.headers.extend_from_slice(b": ");
+        status::write_latin1(value, &mut self.headers);
+        self.headers.extend_from_slice(b"\r\n");
+        Ok(())
+    }
+
+    /// Content-Length, Connection, Transfer-Encoding, Keep-Alive or Date:
+    /// whether the header is written as the app gave it.
+    #[inline(never)]
+    fn special_header(&mut self, name: &str, value: &str) -> Result<bool, InvalidResponse> {
         if name.eq_ignore_ascii_case("content-length") {
             let n = value
                 .trim()
@@ -209,7 +248,7 @@ impl<'c> StartResponse<'c> {
                 return Err(InvalidResponse("two different Content-Length".into()));
             }
             if self.app_length.is_some() {
-                return Ok(());
+                return Ok(false);
             }
             self.app_length = Some(n);
         } else if name.eq_ignore_ascii_case("connection") {
@@ -220,24 +259,16 @@ impl<'c> StartResponse<'c> {
             {
                 self.app_close = true;
             }
-            return Ok(());
+            return Ok(false);
         } else if name.eq_ignore_ascii_case("transfer-encoding")
             || name.eq_ignore_ascii_case("keep-alive")
         {
             // Framing is the server's job (PEP 3333: no hop-by-hop headers).
-            return Ok(());
+            return Ok(false);
         } else if name.eq_ignore_ascii_case("date") {
             self.app_date = true;
         }
-        if self.req.capitalize {
-            status::capitalize_header_name(name, &mut self.headers);
-        } else {
-            status::write_latin1(name, &mut self.headers);
-        }
-        self.headers.extend_from_slice(b": ");
-        status::write_latin1(value, &mut self.headers);
-        self.headers.extend_from_slice(b"\r\n");
-        Ok(())
+        Ok(true)
     }
 
     /// The legacy `write(data)` callable: sends the headers first if needed.
@@ -425,8 +456,13 @@ impl<'c> StartResponse<'c> {
     }
 
     /// Give the buffers back for the next request.
-    pub(crate) fn into_bufs(self) -> (Vec<u8>, Vec<u8>) {
-        (self.status_line, self.headers)
+    pub(crate) fn take_bufs(&mut self) -> (Vec<u8>, Vec<u8>) {
+        // By reference: moving the whole writer to take two vectors out of
+        // it cost a copy of the struct per request.
+        (
+            std::mem::take(&mut self.status_line),
+            std::mem::take(&mut self.headers),
+        )
     }
 
     /// Forget what the app set, to send an error response instead.

@@ -144,7 +144,7 @@ fn is_ctl_except_htab(b: u8) -> bool {
     (b < 0x20 && b != b'\t') || b == 0x7f
 }
 
-use crate::head::TCHAR;
+use crate::head::{has_byte, has_less, HI, TCHAR};
 
 /// Whether `s` is a non-empty RFC 9110 token.
 #[must_use]
@@ -160,6 +160,10 @@ pub fn is_token(s: &str) -> bool {
 /// and expects it back; such bytes cannot split a response, but they are not valid HTTP and
 /// strict clients (e.g. `httparse`) reject them.
 pub fn validate_header_name(name: &str, allow_latin1: bool) -> Result<(), HeaderError> {
+    // Nearly every name is an ASCII token: one table lookup per byte.
+    if !name.is_empty() && name.bytes().all(|b| TCHAR[usize::from(b)]) {
+        return Ok(());
+    }
     if name.is_empty() {
         return Err(HeaderError::EmptyName);
     }
@@ -179,9 +183,22 @@ pub fn validate_header_name(name: &str, allow_latin1: bool) -> Result<(), Header
 pub fn validate_header_value(value: &str) -> Result<(), HeaderError> {
     // Fast path over the UTF-8 bytes: U+0080..=U+00FF encode as 0xC2/0xC3 + a continuation byte
     // (0x80..=0xBF); a lead byte >= 0xC4 starts a char above U+00FF.
-    let bad = value
-        .bytes()
-        .position(|b| is_ctl_except_htab(b) || b >= 0xC4);
+    // Eight bytes at a time while they are all printable ASCII.
+    let bytes = value.as_bytes();
+    let mut from = 0;
+    while let Some(word) = bytes.get(from..from + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let w = u64::from_le_bytes(w);
+        if has_less(w, 0x20) || has_byte(w, 0x7f) || w & HI != 0 {
+            break;
+        }
+        from += 8;
+    }
+    let bad = bytes[from..]
+        .iter()
+        .position(|&b| is_ctl_except_htab(b) || b >= 0xC4)
+        .map(|i| from + i);
     let Some(index) = bad else {
         return Ok(());
     };
@@ -227,6 +244,9 @@ pub fn write_latin1(s: &str, out: &mut Vec<u8>) {
 /// assert_eq!(out, b"X-Www-Authenticate");
 /// ```
 pub fn capitalize_header_name(name: &str, out: &mut Vec<u8>) {
+    if write_capitalized_token(name.as_bytes(), out) {
+        return;
+    }
     if !name.is_ascii() {
         capitalize_latin1(name, out);
         return;
@@ -246,6 +266,30 @@ pub fn capitalize_header_name(name: &str, out: &mut Vec<u8>) {
         });
         at_start = b == b'-';
     }
+}
+
+/// The common case of [`capitalize_header_name`] in one pass: a name made of RFC 9110 token
+/// bytes is written capitalized; anything else writes nothing and returns false.
+pub(crate) fn write_capitalized_token(name: &[u8], out: &mut Vec<u8>) -> bool {
+    if name.is_empty() {
+        return false;
+    }
+    let start = out.len();
+    out.extend_from_slice(name);
+    let mut at_start = true;
+    for b in &mut out[start..] {
+        if !TCHAR[usize::from(*b)] {
+            out.truncate(start);
+            return false;
+        }
+        *b = if at_start {
+            b.to_ascii_uppercase()
+        } else {
+            b.to_ascii_lowercase()
+        };
+        at_start = *b == b'-';
+    }
+    true
 }
 
 /// Whether capitalizing ASCII `bytes` would leave them unchanged (the common case: apps and the

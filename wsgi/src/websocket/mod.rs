@@ -383,7 +383,10 @@ impl WebSocket {
         if shared.state().finished {
             return None;
         }
-        let mut last_rx = Instant::now();
+        // Only keepalive needs the time of the last frame (a clock read per
+        // message otherwise).
+        let keepalive = self.inner.keepalive.is_some();
+        let mut last_rx = keepalive.then(Instant::now);
         loop {
             // Our own wake-ups: keepalive pings, else dropping an idle compressor.
             let wake = match self.inner.keepalive {
@@ -396,7 +399,9 @@ impl WebSocket {
             let _ = r.stream.set_read_timeout(wake);
             match r.next_event() {
                 Ok(ev) => {
-                    last_rx = Instant::now();
+                    if keepalive {
+                        last_rx = Some(Instant::now());
+                    }
                     match ev {
                         WsEvent::Message(m) => {
                             if !shared.closing.load(Ordering::Acquire) {
@@ -412,6 +417,7 @@ impl WebSocket {
                             if let Ok(mut w) = shared.writer() {
                                 if !w.close_sent {
                                     let _ = w.close(peer.as_ref().map(|p| p.0), "");
+                                    shared.closing.store(true, Ordering::Release);
                                 }
                             }
                             shared.state().peer = peer;
@@ -438,7 +444,7 @@ impl WebSocket {
                     let Some((_, dead_after)) = self.inner.keepalive else {
                         continue;
                     };
-                    if last_rx.elapsed() >= dead_after {
+                    if last_rx.is_some_and(|t| t.elapsed() >= dead_after) {
                         log::debug!(target: "eventlet_wsgi::websocket", "no answer to pings: closing");
                         // Say why if the socket takes it, but do not wait for
                         // an answer from a peer that stopped answering.

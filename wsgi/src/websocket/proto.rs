@@ -240,7 +240,9 @@ impl<R: Read> Reader<R> {
             } else {
                 p.data.extend_from_slice(&payload);
             }
-            if p.text && !p.compressed {
+            // Fail fast inside a fragmented text message (RFC 6455 §8.1); a
+            // final frame is checked once, in `finish`.
+            if p.text && !p.compressed && !hdr.is_final {
                 check_utf8(p)?;
             }
             if hdr.is_final {
@@ -251,6 +253,7 @@ impl<R: Read> Reader<R> {
     }
 
     fn finish(&mut self, p: Partial) -> Result<Message, Fault> {
+        let checked = p.checked;
         let data = if p.compressed {
             let inflater = self.inflater.as_mut().expect("RSV1 only with deflate");
             inflater
@@ -265,9 +268,16 @@ impl<R: Read> Reader<R> {
         if !p.text {
             return Ok(Message::Binary(data));
         }
-        String::from_utf8(data)
-            .map(Message::Text)
-            .map_err(|_| Fault::InvalidData("invalid UTF-8"))
+        // The first `checked` bytes were validated frame by frame (0 for a
+        // compressed message): validate only the rest, each byte once.
+        if std::str::from_utf8(&data[checked..]).is_err() {
+            return Err(Fault::InvalidData("invalid UTF-8"));
+        }
+        // SAFETY: `data[..checked]` is valid UTF-8 that ends on a character
+        // boundary (`check_utf8` only advances `checked` to the end of a
+        // valid prefix) and `data[checked..]` was just validated; two valid
+        // UTF-8 strings joined are valid UTF-8.
+        Ok(Message::Text(unsafe { String::from_utf8_unchecked(data) }))
     }
 }
 

@@ -7,7 +7,8 @@
 //! RAW.tsv lines (tab-separated):
 //! - `meta KEY VALUE`: free-form facts about the run (date, load average, ...);
 //! - `server ID LABEL GROUP`: a server, in display order; GROUP is `main`
-//!   (compared in the tables) or `variant` (our server's pinning variants);
+//!   (compared in the tables), `variant` (our server's pinning variants) or
+//!   `log` (our server with the access log on, compared with `ours`);
 //! - `run ID METRIC VALUE`: one measurement of one run; several runs of the
 //!   same cell are reduced to their median.
 
@@ -16,6 +17,8 @@ use std::fmt::Write as _;
 
 /// Our server's id; every ratio is ours / reference.
 const OURS: &str = "ours";
+/// Our server with the access log on, as `examples/wsgi.rs` ships.
+const OURS_LOG: &str = "ours-log";
 /// Reference servers the ratios are computed against, in column order.
 const REFERENCES: [(&str, &str); 3] = [
     ("may", "vs may_minihttp"),
@@ -169,9 +172,42 @@ fn throughput_table(raw: &Raw, out: &mut String) {
     out.push('\n');
 }
 
+/// Server CPU µs per request at each keep-alive cell (pinned servers).
+fn cpu_table(raw: &Raw, out: &mut String) {
+    let cells = ["ka64", "ka256", "ka1000"];
+    let metric = |id: &str, cell: &str| raw.get(id, &format!("{cell}_cpu_us"));
+    if !raw
+        .main_servers()
+        .any(|s| cells.iter().any(|c| metric(&s.id, c).is_some()))
+    {
+        return;
+    }
+    out.push_str(
+        "## Server CPU per request (median µs, user + system, from /proc)
+
+",
+    );
+    out.push_str("| server | c64 | c256 | c1000 |\n|---|---|---|---|\n");
+    for s in raw.main_servers() {
+        let _ = write!(out, "| {} |", s.label);
+        for c in cells {
+            let _ = write!(out, " {} |", opt(metric(&s.id, c), |v| format!("{v:.2}")));
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+}
+
 /// Servers measured by `benches/instr.sh` that are not in the main list.
-const INSTR_EXTRA: [(&str, &str); 2] = [
-    ("ours-log", "eventlet-rs, access log on (env_logger, as examples/wsgi.rs)"),
+const INSTR_EXTRA: [(&str, &str); 3] = [
+    (
+        OURS_LOG,
+        "eventlet-rs, access log on (as examples/wsgi.rs: eventlet_wsgi::logging::init)",
+    ),
+    (
+        "ours-log-envlogger",
+        "eventlet-rs, access log on, plain env_logger into a BatchWriter",
+    ),
     (
         "ours-log-unbatched",
         "eventlet-rs, access log on, env_logger writing each line",
@@ -194,9 +230,11 @@ fn instr_table(raw: &Raw, out: &mut String) {
     if rows.is_empty() {
         return;
     }
-    out.push_str("## Instructions per request (callgrind; independent of the machine's load)
+    out.push_str(
+        "## Instructions per request (callgrind; independent of the machine's load)
 
-");
+",
+    );
     out.push_str("`benches/instr.sh`: a fixed keep-alive sequence (examples/bench_reqseq.rs), server under `valgrind --tool=callgrind` on one CPU; two runs that differ only in the number of rounds, so start-up and shutdown cancel out. User-space instructions only: the syscalls/request columns (strace, same method) show what the kernel adds.\n\n");
     out.push_str("| server | instr/req c64 | c256 | c1000 | syscalls/req c64 | c256 | c1000 |\n|---|---|---|---|---|---|---|\n");
     for (id, label) in rows {
@@ -217,7 +255,7 @@ fn instr_table(raw: &Raw, out: &mut String) {
         }
         out.push('\n');
     }
-    if let (Some(on), Some(off)) = (raw.get("ours-log", "instr_c64"), raw.get(OURS, "instr_c64")) {
+    if let (Some(on), Some(off)) = (raw.get(OURS_LOG, "instr_c64"), raw.get(OURS, "instr_c64")) {
         let _ = writeln!(
             out,
             "\nAccess log on / off at c64: {:.2}x instructions per request.",
@@ -251,7 +289,7 @@ fn memory_table(raw: &Raw, out: &mut String) {
 /// One row of the ratio table: the metric's name and how to read it for a server.
 type RatioRow = (&'static str, fn(&Raw, &str) -> Option<f64>);
 
-const RATIO_ROWS: [RatioRow; 12] = [
+const RATIO_ROWS: [RatioRow; 14] = [
     ("instructions/request c64 (lower is better)", |r, id| {
         r.get(id, "instr_c64")
     }),
@@ -269,7 +307,15 @@ const RATIO_ROWS: [RatioRow; 12] = [
     }),
     ("new conn/s (RST close)", |r, id| r.get(id, "rst_rps")),
     ("POST 1 MiB echo req/s", |r, id| r.get(id, "post_rps")),
-    ("CPU µs/req (lower is better)", |r, id| r.get(id, "cpu_us")),
+    ("CPU µs/req c64 (lower is better)", |r, id| {
+        r.get(id, "cpu_us")
+    }),
+    ("CPU µs/req c256 (lower is better)", |r, id| {
+        r.get(id, "ka256_cpu_us")
+    }),
+    ("CPU µs/req c1000 (lower is better)", |r, id| {
+        r.get(id, "ka1000_cpu_us")
+    }),
     ("KiB/conn at 1,000 (lower is better)", |r, id| {
         r.kib_per_conn(id, "1k", 1000.0)
     }),
@@ -310,7 +356,11 @@ fn ratio_table(raw: &Raw, out: &mut String) {
 }
 
 fn pinning_table(raw: &Raw, out: &mut String) {
-    let variants: Vec<&Server> = raw.servers.iter().filter(|s| !s.main).collect();
+    let variants: Vec<&Server> = raw
+        .servers
+        .iter()
+        .filter(|s| !s.main && s.id != OURS_LOG)
+        .collect();
     if variants.is_empty() {
         return;
     }
@@ -335,6 +385,36 @@ fn pinning_table(raw: &Raw, out: &mut String) {
             rate_cell(raw, &s.id, "ka64"),
             rate_cell(raw, &s.id, "ka256"),
             cpu_cell(raw, &s.id)
+        );
+    }
+    out.push('\n');
+}
+
+/// The access log's cost: our server with it on (as `examples/wsgi.rs`
+/// ships) against `ours` (off), same run.
+fn log_table(raw: &Raw, out: &mut String) {
+    if !raw.has_server(OURS_LOG) || !raw.has_server(OURS) {
+        return;
+    }
+    out.push_str("## Access log on vs off (c64)\n\n");
+    out.push_str("Our server as `examples/wsgi.rs` ships (`eventlet_wsgi::logging::init`, stderr not a terminal: /dev/null in this run) against the same server with the log off.\n\n");
+    out.push_str("| metric | log off | log on | on / off |\n|---|---|---|---|\n");
+    let rows: [(&str, &str, fn(f64) -> String); 3] = [
+        ("server CPU µs/req", "cpu_us", |v| format!("{v:.2}")),
+        ("req/s", "ka64_rps", thousands),
+        ("instructions/request (callgrind)", "instr_c64", thousands),
+    ];
+    for (name, metric, show) in rows {
+        let (off, on) = (raw.get(OURS, metric), raw.get(OURS_LOG, metric));
+        let ratio = match (on, off) {
+            (Some(on), Some(off)) if off > 0.0 => format!("{:.2}", on / off),
+            _ => "n/a".into(),
+        };
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {ratio} |",
+            opt(off, show),
+            opt(on, show)
         );
     }
     out.push('\n');
@@ -389,10 +469,12 @@ fn markdown(raw: &Raw) -> String {
     }
     out.push('\n');
     throughput_table(raw, &mut out);
+    cpu_table(raw, &mut out);
     instr_table(raw, &mut out);
     memory_table(raw, &mut out);
     ratio_table(raw, &mut out);
     pinning_table(raw, &mut out);
+    log_table(raw, &mut out);
     errors_section(raw, &mut out);
     raw_section(raw, &mut out);
     out
@@ -640,5 +722,28 @@ mod tests {
         let mut out = String::new();
         ratio_table(&raw, &mut out);
         assert!(out.contains("| req/s keep-alive c64 | 0.50 |"), "{out}");
+    }
+
+    #[test]
+    fn log_on_is_compared_with_log_off_and_is_not_a_pinning_variant() {
+        let raw = parse(
+            "server\tours\tours\tmain\nserver\tours-log\tlog on\tlog\n\
+             run\tours\tcpu_us\t4.0\nrun\tours-log\tcpu_us\t4.4\n\
+             run\tours\tinstr_c64\t7000\nrun\tours-log\tinstr_c64\t8400\n",
+        )
+        .unwrap();
+        let mut out = String::new();
+        log_table(&raw, &mut out);
+        assert!(
+            out.contains("| server CPU µs/req | 4.00 | 4.40 | 1.10 |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| instructions/request (callgrind) | 7,000 | 8,400 | 1.20 |"),
+            "{out}"
+        );
+        let mut pinning = String::new();
+        pinning_table(&raw, &mut pinning);
+        assert!(pinning.is_empty(), "{pinning}");
     }
 }

@@ -15,6 +15,7 @@ use crate::io as io_impl;
 #[cfg(feature = "io_timeout")]
 use crate::sync::atomic_dur::AtomicDuration;
 use crate::yield_now::yield_with_io;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::sys::socket::{recv, MsgFlags};
 
@@ -49,6 +50,56 @@ pub struct CoIo<T: AsRawFd> {
     read_timeout: AtomicDuration,
     #[cfg(feature = "io_timeout")]
     write_timeout: AtomicDuration,
+    /// eventlet-rs patch: the read-drain hint (see `set_read_drain_hint`).
+    drain: ReadDrain,
+}
+
+/// eventlet-rs patch: what a stream socket's reads know about its receive
+/// queue. A read that returned fewer bytes than asked emptied the queue; if
+/// no event arrived since (`io_flag` is 0, and no read or write cleared an
+/// event since that read began), the next read would only fail with EAGAIN,
+/// so it waits for the next event at once: one `read` system call per
+/// request instead of two on a keep-alive connection. A peer's FIN or an
+/// error may sit behind the data such a read returned, and its event may
+/// have been cleared by that very read's reset: every bit a reset clears is
+/// kept (`seen`), and once a hang-up or error was seen the hint is off for
+/// good.
+#[derive(Debug, Default)]
+struct ReadDrain {
+    on: bool,
+    drained: AtomicBool,
+    closed: AtomicBool,
+}
+
+/// Event bits that mean no more data will come: EOF or an error.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const CLOSE_BITS: usize = (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32 as usize;
+
+impl ReadDrain {
+    /// Bits a reset cleared.
+    #[inline]
+    fn seen(&self, bits: usize) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if bits & CLOSE_BITS != 0 {
+            self.closed.store(true, Ordering::Relaxed);
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let _ = bits;
+    }
+
+    /// A read returned `n` of the `len` bytes asked.
+    #[inline]
+    fn read(&self, n: usize, len: usize) {
+        if self.on && n > 0 && n < len && !self.closed.load(Ordering::Relaxed) {
+            self.drained.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the next read can skip its first attempt (and forget it).
+    #[inline]
+    fn skip_attempt(&self, io: &io_impl::IoData) -> bool {
+        self.drained.swap(false, Ordering::Relaxed) && io.io_flag.load(Ordering::Acquire) == 0
+    }
 }
 
 impl<T: AsRawFd> io_impl::AsIoData for CoIo<T> {
@@ -89,6 +140,7 @@ impl<T: AsRawFd> CoIo<T> {
             read_timeout: AtomicDuration::new(None),
             #[cfg(feature = "io_timeout")]
             write_timeout: AtomicDuration::new(None),
+            drain: ReadDrain::default(),
         })
     }
 
@@ -101,12 +153,23 @@ impl<T: AsRawFd> CoIo<T> {
             read_timeout: AtomicDuration::new(None),
             #[cfg(feature = "io_timeout")]
             write_timeout: AtomicDuration::new(None),
+            drain: ReadDrain::default(),
         }
     }
 
     /// reset internal io data
     pub(crate) fn io_reset(&self) {
-        self.io.reset();
+        self.drain.drained.store(false, Ordering::Relaxed);
+        self.drain.seen(self.io.reset());
+    }
+
+    /// eventlet-rs patch: turn on the read-drain hint (see `ReadDrain`), for
+    /// a stream socket only: a short read must mean its receive queue was
+    /// empty, and new data, EOF and errors must each raise an edge event.
+    /// Off by default. Linux only (elsewhere this does nothing).
+    pub fn set_read_drain_hint(&mut self, on: bool) {
+        self.drain.on = on && cfg!(any(target_os = "linux", target_os = "android"));
+        self.drain.drained.store(false, Ordering::Relaxed);
     }
 
     /// get inner ref
@@ -156,7 +219,8 @@ impl<T: AsRawFd> CoIo<T> {
     /// connected, without removing that data from the queue. On success,
     /// returns the number of bytes peeked.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.reset();
+        self.drain.drained.store(false, Ordering::Relaxed);
+        self.drain.seen(self.io.reset());
         // this is an earlier return try for nonblocking read
         // it's useful for server but not necessary for client
         match recv(self.io.fd, buf, MsgFlags::MSG_PEEK) {
@@ -177,24 +241,33 @@ impl<T: AsRawFd> CoIo<T> {
             self.read_timeout.get(),
         );
         yield_with_io(&reader, reader.is_coroutine);
-        reader.done()
+        let r = reader.done();
+        self.drain.seen(reader.seen);
+        r
     }
 }
 
 impl<T: AsRawFd + Read> Read for CoIo<T> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.reset();
-        // this is an earlier return try for nonblocking read
-        // it's useful for server but not necessary for client
-        match self.inner.read(buf) {
-            Ok(n) => return Ok(n),
-            Err(e) => {
-                // raw_os_error is faster than kind
-                let raw_err = e.raw_os_error();
-                if raw_err == Some(libc::EAGAIN) || raw_err == Some(libc::EWOULDBLOCK) {
-                    // do nothing here
-                } else {
-                    return Err(e);
+        let len = buf.len();
+        // eventlet-rs patch: no first attempt when it could only say EAGAIN.
+        if !self.drain.skip_attempt(&self.io) {
+            self.drain.seen(self.io.reset());
+            // this is an earlier return try for nonblocking read
+            // it's useful for server but not necessary for client
+            match self.inner.read(buf) {
+                Ok(n) => {
+                    self.drain.read(n, len);
+                    return Ok(n);
+                }
+                Err(e) => {
+                    // raw_os_error is faster than kind
+                    let raw_err = e.raw_os_error();
+                    if raw_err == Some(libc::EAGAIN) || raw_err == Some(libc::EWOULDBLOCK) {
+                        // do nothing here
+                    } else {
+                        return Err(e);
+                    }
                 }
             }
         }
@@ -206,13 +279,23 @@ impl<T: AsRawFd + Read> Read for CoIo<T> {
             self.read_timeout.get(),
         );
         yield_with_io(&reader, reader.is_coroutine);
-        reader.done()
+        let r = reader.done();
+        self.drain.seen(reader.seen);
+        if let Ok(n) = r {
+            self.drain.read(n, len);
+        }
+        r
     }
 }
 
 impl<T: AsRawFd + Write> Write for CoIo<T> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.io.reset();
+        // eventlet-rs patch: with the read-drain hint, a write that does not
+        // wait keeps the events a read may need (see `ReadDrain`); the reset
+        // only avoids a spurious wake-up, and the wait below clears them.
+        if !self.drain.on {
+            self.io.reset();
+        }
         // this is an earlier return try for nonblocking write
         match self.inner.write(buf) {
             Ok(n) => return Ok(n),
@@ -226,6 +309,10 @@ impl<T: AsRawFd + Write> Write for CoIo<T> {
                 }
             }
         }
+        if self.drain.on {
+            self.drain.drained.store(false, Ordering::Relaxed);
+            self.drain.seen(self.io.reset());
+        }
 
         let mut writer = net_impl::SocketWrite::new(
             self,
@@ -234,7 +321,10 @@ impl<T: AsRawFd + Write> Write for CoIo<T> {
             self.write_timeout.get(),
         );
         yield_with_io(&writer, writer.is_coroutine);
-        writer.done()
+        let r = writer.done();
+        self.drain.drained.store(false, Ordering::Relaxed);
+        self.drain.seen(writer.seen);
+        r
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -18,6 +18,8 @@ pub struct SocketRead<'a> {
     #[cfg(feature = "io_timeout")]
     timeout: Option<Duration>,
     pub(crate) is_coroutine: bool,
+    /// eventlet-rs patch: the event bits cleared by `done` (see `CoIo::read`).
+    pub(crate) seen: usize,
 }
 
 impl<'a> SocketRead<'a> {
@@ -32,6 +34,7 @@ impl<'a> SocketRead<'a> {
             #[cfg(feature = "io_timeout")]
             timeout,
             is_coroutine: is_coroutine(),
+            seen: 0,
         }
     }
 
@@ -41,7 +44,7 @@ impl<'a> SocketRead<'a> {
             co_io_result(self.is_coroutine)?;
 
             // clear the io_flag
-            self.io_data.io_flag.store(0, Ordering::Relaxed);
+            self.seen |= self.io_data.io_flag.swap(0, Ordering::Relaxed);
 
             // finish the read operation
             match read(fd, self.buf) {

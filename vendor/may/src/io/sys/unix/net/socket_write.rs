@@ -16,6 +16,8 @@ pub struct SocketWrite<'a> {
     #[cfg(feature = "io_timeout")]
     timeout: Option<Duration>,
     pub(crate) is_coroutine: bool,
+    /// eventlet-rs patch: the event bits cleared by `done` (see `CoIo::read`).
+    pub(crate) seen: usize,
 }
 
 impl<'a> SocketWrite<'a> {
@@ -30,6 +32,7 @@ impl<'a> SocketWrite<'a> {
             #[cfg(feature = "io_timeout")]
             timeout,
             is_coroutine: is_coroutine(),
+            seen: 0,
         }
     }
 
@@ -38,7 +41,7 @@ impl<'a> SocketWrite<'a> {
             co_io_result(self.is_coroutine)?;
 
             // clear the io_flag
-            self.io_data.io_flag.store(0, Ordering::Relaxed);
+            self.seen |= self.io_data.io_flag.swap(0, Ordering::Relaxed);
 
             match write(self.io_data, self.buf) {
                 Ok(n) => return Ok(n),
