@@ -123,6 +123,11 @@ fn stack_usage_child() {
     json();
     regex();
     tls_handshake();
+    // may prints a coroutine's line on its worker once the coroutine has
+    // yielded for the last time, which is after `join` has already woken us:
+    // give the last one time to print before the process exits (it takes
+    // microseconds; a second covers a preempted worker on a loaded machine).
+    std::thread::sleep(std::time::Duration::from_secs(1));
 }
 
 #[test]
