@@ -137,6 +137,11 @@ impl<'c> Environ<'c> {
     /// Hand this environ's storage to the next request of any connection
     /// while this one idles (see [`SPARE`]); [`clear`](Self::clear) takes
     /// storage back for the next request.
+    // Never inlined: green threads migrate between worker threads at yields,
+    // and a caller that yields must not reuse a thread-local's address that
+    // the compiler computed before the yield (may's TLS hazard). No yield
+    // happens in here.
+    #[inline(never)]
     pub(crate) fn park_storage(&mut self) {
         self.posthooks.clear();
         self.ext.clear();
@@ -154,6 +159,11 @@ impl<'c> Environ<'c> {
         });
     }
 
+    // Never inlined: green threads migrate between worker threads at yields,
+    // and a caller that yields must not reuse a thread-local's address that
+    // the compiler computed before the yield (may's TLS hazard). No yield
+    // happens in here.
+    #[inline(never)]
     fn take_spare_storage(&mut self) {
         let spare = SPARE
             .try_with(|spare| spare.try_borrow_mut().ok().and_then(|mut s| s.pop()))

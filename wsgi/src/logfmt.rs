@@ -643,6 +643,11 @@ fn push_log_date_time(t: SystemTime, out: &mut String) {
 
 /// [`write_log_date_time`]'s text for `t`, kept per thread for the current second; `None` for
 /// a year past 9999.
+// Never inlined: green threads migrate between worker threads at yields,
+// and a caller that yields must not reuse a thread-local's address that
+// the compiler computed before the yield (may's TLS hazard). No yield
+// happens in here.
+#[inline(never)]
 fn cached_log_date_time(t: SystemTime) -> Option<[u8; DATE_TIME_LEN]> {
     thread_local! {
         /// The second the text is for, as `[from, to)`, and the text.

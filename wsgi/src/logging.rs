@@ -228,6 +228,11 @@ const TIMESTAMP_LEN: usize = 20;
 
 /// `env_logger`'s seconds timestamp (`jiff`'s RFC 3339, UTC) for `now`,
 /// rendered once a second per thread; `None` before 1970 or after 9999.
+// Never inlined: green threads migrate between worker threads at yields,
+// and a caller that yields must not reuse a thread-local's address that
+// the compiler computed before the yield (may's TLS hazard). No yield
+// happens in here.
+#[inline(never)]
 fn timestamp(now: SystemTime) -> Option<[u8; TIMESTAMP_LEN]> {
     thread_local! {
         /// The second the text is for, as `[from, to)`, and the text.
