@@ -774,13 +774,16 @@ pub(crate) struct Sock {
 impl Sock {
     pub(crate) fn new(sock: Socket, unix: bool) -> io::Result<Sock> {
         let sock = Arc::new(sock);
+        #[cfg_attr(not(feature = "may-read-drain"), allow(unused_mut))]
         let mut io = Registration::new(sock.clone())?;
         // A TCP stream: after a short read, the next read waits for the
         // next event without first failing with EAGAIN (vendor/may patch 6;
         // one read system call per keep-alive request instead of two). Not
         // for Unix sockets: their reads also stop short at a boundary between
         // writers' credentials or passed descriptors with data still queued,
-        // and no new event would announce it.
+        // and no new event would announce it. Needs the patched may
+        // (feature `may-read-drain`).
+        #[cfg(feature = "may-read-drain")]
         io.0.set_read_drain_hint(!unix);
         Ok(Sock {
             io: Some(io),
