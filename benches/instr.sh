@@ -134,24 +134,9 @@ run_once() {
     for i in $(seq 50); do port_in_use "$PORT" || break; sleep 0.1; done
 }
 
-event_total() { # callgrind file, event names... → their sum in the totals
-    local f=$1
-    shift
-    awk -v want=" $* " '
-        /^events:/ { for (i = 2; i <= NF; i++) col[i - 1] = $i }
-        /^(summary|totals):/ {
-            s = 0
-            for (i = 2; i <= NF; i++) if (index(want, " " col[i - 1] " ")) s += $i
-            print s
-            exit
-        }' "$f"
-}
-
-total_ir() { event_total "$1" Ir; }
-
-total_syscalls() { # strace -c -U calls,name file → total calls
-    awk '$2 == "total" {print $1; exit}' "$1"
-}
+# event_total, total_ir, total_syscalls
+# shellcheck source=benches/counts.sh
+. "$ROOT/benches/counts.sh"
 
 emit() { # id metric value
     [ -z "$TSV" ] || printf 'run\t%s\t%s\t%s\n' "$1" "$2" "$3" >>"$TSV"

@@ -136,13 +136,9 @@ run_once() {
     PID=""
 }
 
-total_ir() { # callgrind file → total Ir
-    awk '/^(summary|totals):/ { print $2; exit }' "$1"
-}
-
-total_syscalls() { # strace -c -U calls,name file → total calls
-    awk '$2 == "total" {print $1; exit}' "$1"
-}
+# total_ir, total_syscalls
+# shellcheck source=benches/counts.sh
+. "$ROOT/benches/counts.sh"
 
 per() { # a b n → (b - a) / n
     awk -v a="$1" -v b="$2" -v n="$3" -v f="$4" 'BEGIN { printf f, (b - a) / n }'
