@@ -303,21 +303,12 @@ pub(crate) fn emit_batch(emit: impl FnOnce()) {
 }
 
 /// Whether this thread is emitting a batch (see [`emit_batch`]).
-#[cfg(feature = "env-logger")]
 // Never inlined: green threads migrate between worker threads at yields,
 // and a caller that yields must not reuse a thread-local's address that
 // the compiler computed before the yield (may's TLS hazard). No yield
 // happens in here.
 #[inline(never)]
 pub(crate) fn in_batch() -> bool {
-    IN_BATCH.with(Cell::get)
-}
-
-/// [`IN_BATCH`] of the calling thread. Never inlined: green threads migrate
-/// between worker threads at yields, and a caller that yields must not reuse
-/// a thread-local's address computed before the yield (may's TLS hazard).
-#[inline(never)]
-fn emitting() -> bool {
     IN_BATCH.with(Cell::get)
 }
 
@@ -421,7 +412,7 @@ impl BatchWriter {
 impl Write for BatchWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let mut h = self.held();
-        if emitting() {
+        if in_batch() {
             h.buf.extend_from_slice(data);
             return Ok(data.len());
         }
@@ -430,7 +421,7 @@ impl Write for BatchWriter {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        if emitting() {
+        if in_batch() {
             return Ok(());
         }
         self.held().flush_buf()
