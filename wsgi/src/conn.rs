@@ -8,6 +8,7 @@ use crate::environ::Environ;
 use crate::head::{self, Head, HeadError, Limits};
 use crate::input::{BodyFault, Input};
 use crate::options::{HttpVersion, Keepalive, ServerOptions};
+use crate::reaper::ConnState;
 use crate::response::{RequestInfo, StartResponse};
 use crate::server::{Shared, STATE_CLOSE, STATE_IDLE, STATE_REQUEST};
 use crate::stats::{Stats, TimeoutKind};
@@ -17,7 +18,7 @@ use std::io;
 use std::net::Shutdown;
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -71,7 +72,7 @@ pub(crate) fn handle(
     mut stream: Stream,
     mut peer: Addr,
     shared: Arc<Shared>,
-    state: Arc<AtomicU8>,
+    state: Arc<ConnState>,
 ) -> Stream {
     if shared.opts.proxy_protocol {
         match crate::proxy::accept_proxy_header(&mut stream, &peer, &shared.opts) {
@@ -103,14 +104,20 @@ fn with_conn<R>(
     stream: Stream,
     peer: &Addr,
     shared: &Shared,
-    state: Arc<AtomicU8>,
+    state: Arc<ConnState>,
     f: impl for<'a> FnOnce(&mut Conn<'a>, &mut Environ<'a>) -> R,
 ) -> (R, Box<RefCell<ConnIo>>) {
     // Built by functions of their own, straight on the heap: this frame stays
     // small, and every stack page a connection's green thread touches stays
     // resident for as long as the connection lives (idle ones included).
     let (peer, (server_name, server_port)) = Peer::of(&stream, peer);
-    let io = new_io(stream);
+    // The server's reaper enforces this connection's timeouts when it runs
+    // (no may timer per wait); otherwise the socket's own timeouts do.
+    let link = shared
+        .clock
+        .running()
+        .then(|| crate::reaper::Link::new(state.clone(), shared.clock.clone()));
+    let io = new_io(stream, link);
     let r = {
         let mut conn = Conn {
             shared,
@@ -133,7 +140,7 @@ struct Conn<'a> {
     shared: &'a Shared,
     io: &'a RefCell<ConnIo>,
     peer: Peer,
-    state: Arc<AtomicU8>,
+    state: Arc<ConnState>,
     headers: Vec<(Range<usize>, Range<usize>)>,
     sr_bufs: (Vec<u8>, Vec<u8>),
     /// Trusted forwarding headers set this request's client address.
@@ -213,7 +220,8 @@ impl<'a> Conn<'a> {
             Keepalive::Idle(d) => d.min(opts.head_timeout),
             _ => opts.head_timeout,
         };
-        let mut deadline: Option<Instant> = None;
+        // In the connection's clock's milliseconds (coarse with the reaper).
+        let mut deadline: Option<u64> = None;
         // Re-parse a trickled head once per new line, not per byte.
         let mut progress = head::HeadProgress::new();
         loop {
@@ -234,16 +242,16 @@ impl<'a> Conn<'a> {
                 }
             }
             if !io.buffered().is_empty() && deadline.is_none() {
-                deadline = Some(Instant::now() + opts.head_timeout);
+                deadline = Some(io.now_ms().saturating_add(millis(opts.head_timeout)));
             }
             let wait = match deadline {
                 None => idle,
                 Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
+                    let left = d.saturating_sub(io.now_ms());
+                    if left == 0 {
                         return HeadRead::TimedOut;
                     }
-                    left.min(opts.head_timeout)
+                    Duration::from_millis(left).min(opts.head_timeout)
                 }
             };
             let started = deadline.is_some();
@@ -619,6 +627,11 @@ impl<'a> Conn<'a> {
     }
 }
 
+/// Whole milliseconds, rounded up (a timeout never ends early).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX >> 2)
+}
+
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
@@ -630,9 +643,11 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 #[inline(never)]
-fn new_io(stream: Stream) -> Box<RefCell<ConnIo>> {
+fn new_io(stream: Stream, link: Option<crate::reaper::Link>) -> Box<RefCell<ConnIo>> {
     let _ = stream.set_nodelay(true);
-    Box::new(RefCell::new(ConnIo::new(stream)))
+    let mut io = ConnIo::new(stream);
+    io.link = link;
+    Box::new(RefCell::new(io))
 }
 
 #[inline(never)]
@@ -691,7 +706,7 @@ pub(crate) fn with_bench_conn<R>(
     shared: &Shared,
     f: impl FnOnce(&mut BenchConn<'_, '_>) -> R,
 ) -> R {
-    let state = Arc::new(AtomicU8::new(STATE_REQUEST));
+    let state = Arc::new(ConnState::new(STATE_REQUEST));
     let (r, _io) = with_conn(stream, &peer, shared, state, |conn, env| {
         f(&mut BenchConn {
             conn,

@@ -1,9 +1,10 @@
 //! The connection's socket with its read and write buffers, shared by the
 //! connection loop, `wsgi.input` and the response writer of one green thread.
 
+use crate::reaper::Link;
 use eventlet::net::Stream;
 use std::io::{self, Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// First read-buffer size: holds a typical request head. A connection keeps
 /// one this size for its whole life (see [`ConnIo::shrink_idle`]).
@@ -37,6 +38,10 @@ pub(crate) struct ConnIo {
     /// A read / a write failed on its deadline since the flags were cleared.
     pub read_timed_out: bool,
     pub write_timed_out: bool,
+    /// The server's reaper enforces the timeouts (`reaper.rs`): each
+    /// operation publishes its deadline and the socket keeps no may timer.
+    /// `None`: the timeouts are the socket's own.
+    pub link: Option<Link>,
 }
 
 impl ConnIo {
@@ -58,6 +63,20 @@ impl ConnIo {
             bytes_out: 0,
             read_timed_out: false,
             write_timed_out: false,
+            link: None,
+        }
+    }
+
+    /// Milliseconds on the clock the timeouts use: the reaper's coarse one,
+    /// or (without a reaper) the real time since the first call.
+    pub fn now_ms(&self) -> u64 {
+        match &self.link {
+            Some(l) => l.now_ms(),
+            None => {
+                static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+                let ms = EPOCH.get_or_init(Instant::now).elapsed().as_millis();
+                u64::try_from(ms).unwrap_or(u64::MAX >> 2)
+            }
         }
     }
 
@@ -94,16 +113,19 @@ impl ConnIo {
             let want = self.end + READ_CHUNK;
             self.buf.resize(want, 0);
         }
-        loop {
-            match self.stream.read(&mut self.buf[self.end..]) {
-                Ok(n) => {
-                    self.end += n;
-                    self.bytes_in += n as u64;
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.read_failed(e)),
+        let r = read_armed(
+            &mut self.stream,
+            self.link.as_ref(),
+            self.read_timeout,
+            &mut self.buf[self.end..],
+        );
+        match r {
+            Ok(n) => {
+                self.end += n;
+                self.bytes_in += n as u64;
+                Ok(n)
             }
+            Err(e) => Err(self.read_failed(e)),
         }
     }
 
@@ -113,15 +135,12 @@ impl ConnIo {
         if !self.out.is_empty() {
             self.flush_out()?;
         }
-        loop {
-            match self.stream.read(dst) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(n) => {
-                    self.bytes_in += n as u64;
-                    return Ok(n);
-                }
-                Err(e) => return Err(self.read_failed(e)),
+        match read_armed(&mut self.stream, self.link.as_ref(), self.read_timeout, dst) {
+            Ok(n) => {
+                self.bytes_in += n as u64;
+                Ok(n)
             }
+            Err(e) => Err(self.read_failed(e)),
         }
     }
 
@@ -190,23 +209,35 @@ impl ConnIo {
     /// return the old one; the timeouts in force carry over to `other`.
     pub fn swap_stream(&mut self, other: Stream) -> Stream {
         let old = std::mem::replace(&mut self.stream, other);
-        // Valid values: they were accepted before.
-        let _ = self.stream.set_read_timeout(self.read_timeout);
-        let _ = self.stream.set_write_timeout(self.write_timeout);
+        if self.link.is_none() {
+            // Valid values: they were accepted before.
+            let _ = self.stream.set_read_timeout(self.read_timeout);
+            let _ = self.stream.set_write_timeout(self.write_timeout);
+        }
         old
     }
 
+    /// The inactivity limit of each read from now on.
     pub fn set_read_timeout(&mut self, t: Option<Duration>) -> io::Result<()> {
         if self.read_timeout != t {
-            self.stream.set_read_timeout(t)?;
+            if self.link.is_none() {
+                self.stream.set_read_timeout(t)?;
+            } else if t.is_some_and(|d| d.is_zero()) {
+                return Err(zero_timeout());
+            }
             self.read_timeout = t;
         }
         Ok(())
     }
 
+    /// The inactivity limit of each write from now on.
     pub fn set_write_timeout(&mut self, t: Option<Duration>) -> io::Result<()> {
         if self.write_timeout != t {
-            self.stream.set_write_timeout(t)?;
+            if self.link.is_none() {
+                self.stream.set_write_timeout(t)?;
+            } else if t.is_some_and(|d| d.is_zero()) {
+                return Err(zero_timeout());
+            }
             self.write_timeout = t;
         }
         Ok(())
@@ -215,12 +246,28 @@ impl ConnIo {
     /// Send everything queued in `out`.
     pub fn flush_out(&mut self) -> io::Result<()> {
         if !self.out.is_empty() {
-            let r = self.stream.write_all(&self.out);
+            let r = write_armed(
+                &mut self.stream,
+                self.link.as_ref(),
+                self.write_timeout,
+                &self.out,
+            );
             self.bytes_out += self.out.len() as u64;
             self.out.clear();
             r.map_err(|e| self.write_failed(e))?;
         }
-        self.stream.flush().map_err(|e| self.write_failed(e))
+        let r = match &self.link {
+            None => self.stream.flush(),
+            // A TLS stream's flush writes its pending records.
+            Some(l) if self.stream.is_tls() => {
+                l.arm(self.write_timeout, true);
+                let r = self.stream.flush();
+                l.disarm();
+                r.map_err(|e| timed_out_if_fired(l, e))
+            }
+            Some(_) => Ok(()),
+        };
+        r.map_err(|e| self.write_failed(e))
     }
 
     /// Queue `data`, sending the queue once it grows past a socket-sized batch.
@@ -229,13 +276,90 @@ impl ConnIo {
             self.flush_out()?;
             if data.len() > 16 * 1024 {
                 self.bytes_out += data.len() as u64;
-                return self
-                    .stream
-                    .write_all(data)
-                    .map_err(|e| self.write_failed(e));
+                return write_armed(
+                    &mut self.stream,
+                    self.link.as_ref(),
+                    self.write_timeout,
+                    data,
+                )
+                .map_err(|e| self.write_failed(e));
             }
         }
         self.out.extend_from_slice(data);
         Ok(())
     }
+}
+
+/// One read, its deadline published for the reaper while it may wait. A
+/// read the reaper cut (its EOF or error) fails with `TimedOut`, as may's
+/// timer made it fail.
+fn read_armed(
+    stream: &mut Stream,
+    link: Option<&Link>,
+    timeout: Option<Duration>,
+    dst: &mut [u8],
+) -> io::Result<usize> {
+    loop {
+        if let Some(l) = link {
+            l.arm(timeout, false);
+        }
+        let r = stream.read(dst);
+        let Some(l) = link else {
+            match r {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+        };
+        l.disarm();
+        return match r {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Ok(0) if !dst.is_empty() && l.fired() => Err(reaped()),
+            Err(e) => Err(timed_out_if_fired(l, e)),
+            r => r,
+        };
+    }
+}
+
+/// `write_all`, each write's deadline published for the reaper (an
+/// inactivity limit per write, as the socket's own timeout was).
+fn write_armed(
+    stream: &mut Stream,
+    link: Option<&Link>,
+    timeout: Option<Duration>,
+    mut data: &[u8],
+) -> io::Result<()> {
+    let Some(l) = link else {
+        return stream.write_all(data);
+    };
+    while !data.is_empty() {
+        l.arm(timeout, true);
+        let r = stream.write(data);
+        l.disarm();
+        match r {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(timed_out_if_fired(l, e)),
+        }
+    }
+    Ok(())
+}
+
+fn timed_out_if_fired(l: &Link, e: io::Error) -> io::Error {
+    if l.fired() && e.kind() != io::ErrorKind::TimedOut {
+        reaped()
+    } else {
+        e
+    }
+}
+
+fn reaped() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "timed out")
+}
+
+fn zero_timeout() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "cannot set a 0 duration timeout",
+    )
 }

@@ -5,7 +5,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// A hook run after the response was sent (eventlet's `eventlet.posthooks`).
@@ -65,7 +65,7 @@ pub struct Environ<'c> {
     posthooks: Vec<Posthook>,
     ext: HashMap<String, Box<dyn Any>>,
     pub(crate) min_chunk: Option<usize>,
-    pub(crate) conn_state: Option<Arc<AtomicU8>>,
+    pub(crate) conn_state: Option<Arc<crate::reaper::ConnState>>,
     pub(crate) errors: ErrorsSink,
 }
 

@@ -129,6 +129,7 @@ pub mod logging;
 pub mod metrics;
 mod options;
 pub mod proxy;
+mod reaper;
 mod response;
 mod server;
 mod signals;

@@ -34,7 +34,7 @@ pub(crate) struct RequestInfo {
     /// `max_http_version = HTTP/1.0`: every response says HTTP/1.0 and closes.
     pub http10_only: bool,
     /// The connection's shutdown state: a stopping server closes after this response.
-    pub state: std::sync::Arc<std::sync::atomic::AtomicU8>,
+    pub state: std::sync::Arc<crate::reaper::ConnState>,
     /// Unread request body beyond this is not drained: the connection closes.
     pub max_drain: u64,
 }

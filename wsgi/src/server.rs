@@ -3,14 +3,15 @@
 
 use crate::accesslog::AccessLog;
 use crate::conn;
-use crate::options::{LogSink, ServerOptions};
+use crate::options::{Keepalive, LogSink, ServerOptions};
+use crate::reaper::{Clock, ConnState, Reaper};
 use crate::App;
 use eventlet::net::{Addr, Listener};
 use eventlet::{GreenPool, GreenThread, Timeout};
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ pub(crate) const STATE_UPGRADED: u8 = 3;
 
 struct ConnEntry {
     fd: RawFd,
-    state: Arc<AtomicU8>,
+    state: Arc<ConnState>,
     gt: Option<GreenThread<()>>,
 }
 
@@ -43,6 +44,8 @@ pub(crate) struct Shared {
     next_id: AtomicU64,
     /// Log lines, batched off the request path while the server runs.
     pub(crate) access: AccessLog,
+    /// The coarse clock of the connections' timeouts (see `reaper.rs`).
+    pub(crate) clock: Arc<Clock>,
 }
 
 impl Shared {
@@ -52,8 +55,10 @@ impl Shared {
 
     fn with_listeners(listeners: Vec<Listener>, app: Box<dyn App>, opts: ServerOptions) -> Shared {
         let access = AccessLog::new(opts.log.clone(), opts.log_buffer_size);
+        let clock = Arc::new(Clock::new(crate::reaper::tick_for(min_timeout(&opts))));
         Shared {
             access,
+            clock,
             opts,
             app,
             listeners,
@@ -143,6 +148,14 @@ impl Shared {
         self.stopping.load(Ordering::Acquire)
     }
 
+    /// The reaper's tick: shut down connections whose wait outlived its deadline.
+    fn expire_connections(&self, now: u64) {
+        let conns = self.conns();
+        for e in conns.values() {
+            crate::reaper::expire(&e.state, e.fd, now);
+        }
+    }
+
     /// The drain deadline passed: cut every remaining connection.
     fn cut_connections(&self) -> Vec<GreenThread<()>> {
         self.killing.store(true, Ordering::Release);
@@ -152,6 +165,18 @@ impl Shared {
         shutdown_all(&fds);
         conns.values().filter_map(|e| e.gt.clone()).collect()
     }
+}
+
+/// The smallest of the connection timeouts: the reaper ticks at an eighth of it.
+fn min_timeout(opts: &ServerOptions) -> Duration {
+    let mut t = opts.head_timeout;
+    if let Some(s) = opts.socket_timeout {
+        t = t.min(s);
+    }
+    if let Keepalive::Idle(d) = opts.keepalive {
+        t = t.min(d);
+    }
+    t
 }
 
 /// Connections one thread shuts down before another thread is worth starting
@@ -340,6 +365,22 @@ impl Server {
                 std::process::id()
             ));
         }
+        // A Weak: the thread must not keep the server alive.
+        let weak = Arc::downgrade(&shared);
+        let reaper = Reaper::start(shared.clock.clone(), move |now| {
+            if let Some(s) = weak.upgrade() {
+                s.expire_connections(now);
+            }
+        });
+        let reaper = match reaper {
+            Ok(r) => Some(r),
+            Err(e) => {
+                shared.log_error(&format!(
+                    "cannot start the timeout thread, using per-wait timers: {e}"
+                ));
+                None
+            }
+        };
         let pool = shared
             .opts
             .custom_pool
@@ -373,6 +414,9 @@ impl Server {
         }
         shared.stop();
         shutdown(&shared, &pool);
+        if let Some(r) = reaper {
+            r.stop();
+        }
         // Every pending line is written before `run` returns.
         shared.access.close();
         shared.log_info(&format!(
@@ -420,7 +464,7 @@ fn start_connection(
     if let Some(s) = &stats {
         s.connection_opened();
     }
-    let state = Arc::new(AtomicU8::new(STATE_IDLE));
+    let state = Arc::new(ConnState::new(STATE_IDLE));
     shared.conns().insert(
         id,
         ConnEntry {

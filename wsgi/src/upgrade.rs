@@ -16,13 +16,14 @@
 //!   app call (handing clones to other green threads for writing is fine).
 
 use crate::environ::Environ;
+use crate::reaper::ConnState;
 use crate::server::{STATE_CLOSE, STATE_REQUEST, STATE_UPGRADED};
 use crate::status::{self, HeaderError, StatusError};
 use eventlet::net::Stream;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// Why [`Environ::upgrade`] refused; nothing was written to the client, so
@@ -93,7 +94,7 @@ fn slots() -> MutexGuard<'static, HashMap<usize, Arc<Mutex<StopSlot>>>> {
         .unwrap_or_else(|p| p.into_inner())
 }
 
-fn key(state: &Arc<AtomicU8>) -> usize {
+fn key(state: &Arc<ConnState>) -> usize {
     Arc::as_ptr(state) as usize
 }
 
@@ -104,7 +105,7 @@ fn lock(slot: &Mutex<StopSlot>) -> MutexGuard<'_, StopSlot> {
 /// Server side: an upgraded connection is being closed by `stop()`. Runs its
 /// hook on a new green thread (the caller holds the registry lock), or says
 /// `false` when there is none, so the caller shuts the socket down.
-pub(crate) fn server_stopping(state: &Arc<AtomicU8>) -> bool {
+pub(crate) fn server_stopping(state: &Arc<ConnState>) -> bool {
     let Some(slot) = slots().get(&key(state)).cloned() else {
         return false;
     };
@@ -123,7 +124,7 @@ pub(crate) fn server_stopping(state: &Arc<AtomicU8>) -> bool {
 }
 
 /// Server side: the app returned; forget the connection's stop slot.
-pub(crate) fn finished(state: &Arc<AtomicU8>) {
+pub(crate) fn finished(state: &Arc<ConnState>) {
     slots().remove(&key(state));
 }
 
