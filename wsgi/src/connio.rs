@@ -67,6 +67,12 @@ impl ConnIo {
         }
     }
 
+    /// How far [`now_ms`](Self::now_ms) may lag the real time: the reaper's
+    /// tick, or 0 without one.
+    pub fn clock_slack_ms(&self) -> u64 {
+        self.link.as_ref().map_or(0, Link::tick_ms)
+    }
+
     /// Milliseconds on the clock the timeouts use: the reaper's coarse one,
     /// or (without a reaper) the real time since the first call.
     pub fn now_ms(&self) -> u64 {

@@ -156,6 +156,11 @@ impl Link {
         self.clock.now_ms.load(Ordering::Relaxed)
     }
 
+    /// The clock's tick: how far [`now_ms`](Self::now_ms) may lag.
+    pub(crate) fn tick_ms(&self) -> u64 {
+        self.clock.tick_ms
+    }
+
     /// Publish the deadline of a wait about to start (`None`: no timeout).
     #[inline]
     pub(crate) fn arm(&self, timeout: Option<Duration>, write: bool) {
