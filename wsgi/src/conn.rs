@@ -58,7 +58,8 @@ fn host_port(a: Option<Addr>) -> (String, String) {
 
 /// How reading the next head ended.
 enum HeadRead {
-    Ready(Head),
+    /// In the slot given to `read_head`.
+    Ready,
     /// EOF, reset or idle timeout before any byte of a request: just close.
     Gone,
     /// The client stopped mid-head or the head deadline passed: 408.
@@ -151,9 +152,16 @@ impl<'a> Conn<'a> {
     /// Serve requests until the connection ends; true when it ended while
     /// idle (no request begun, nothing left to send).
     fn serve(&mut self, env: &mut Environ<'a>) -> bool {
+        // Parsed in place here and served by reference: a `Head` is 168 bytes,
+        // and every copy of it (returned, then moved into `request`) wrote
+        // stack lines that are cold again by the connection's next request.
+        let mut slot: Option<Head> = None;
         loop {
-            let head = match self.read_head() {
-                HeadRead::Ready(h) => h,
+            let head = match self.read_head(&mut slot) {
+                HeadRead::Ready => match slot.as_mut() {
+                    Some(h) => h,
+                    None => return false,
+                },
                 HeadRead::Gone => return self.io.borrow().out.is_empty(),
                 HeadRead::TimedOut => {
                     self.count(|s| s.timeout(TimeoutKind::Head));
@@ -213,7 +221,7 @@ impl<'a> Conn<'a> {
     }
 
     #[inline(never)]
-    fn read_head(&mut self) -> HeadRead {
+    fn read_head(&mut self, slot: &mut Option<Head>) -> HeadRead {
         let opts = &self.shared.opts;
         let limits = self.limits();
         let idle = match opts.keepalive {
@@ -236,13 +244,20 @@ impl<'a> Conn<'a> {
                     opts.reject_bad_requests,
                     &mut self.headers,
                 ) {
-                    Ok(Some(h)) => return HeadRead::Ready(h),
+                    Ok(Some(h)) => {
+                        *slot = Some(h);
+                        return HeadRead::Ready;
+                    }
                     Ok(None) => {}
                     Err(e) => return HeadRead::Bad(e),
                 }
             }
+            // A coarse clock lags the real time by up to its tick: the slack
+            // keeps the deadline from passing early.
+            let slack = io.clock_slack_ms();
             if !io.buffered().is_empty() && deadline.is_none() {
-                deadline = Some(io.now_ms().saturating_add(millis(opts.head_timeout)));
+                let head_ms = millis(opts.head_timeout);
+                deadline = Some(io.now_ms().saturating_add(head_ms).saturating_add(slack));
             }
             let wait = match deadline {
                 None => idle,
@@ -251,6 +266,8 @@ impl<'a> Conn<'a> {
                     if left == 0 {
                         return HeadRead::TimedOut;
                     }
+                    // The wait's own deadline (its slack added back) is `d`.
+                    let left = left.saturating_sub(slack).max(1);
                     Duration::from_millis(left).min(opts.head_timeout)
                 }
             };
@@ -294,7 +311,7 @@ impl<'a> Conn<'a> {
     }
 
     /// Serve one request; false when the connection must close.
-    fn request(&mut self, env: &mut Environ<'a>, head: Head) -> bool {
+    fn request(&mut self, env: &mut Environ<'a>, head: &mut Head) -> bool {
         let started = Instant::now();
         let opts = &self.shared.opts;
         let max_body = opts.max_body_size;
@@ -305,7 +322,7 @@ impl<'a> Conn<'a> {
             }
         }
         self.count(Stats::request_started);
-        let req = self.build_environ(env, &head);
+        let req = self.build_environ(env, head);
         let expect = head.expect_continue && head.version == head::Version::Http11;
         env.input
             .reset(&head.framing, expect, max_body, opts.socket_timeout);
@@ -335,7 +352,7 @@ impl<'a> Conn<'a> {
         }
         self.access_log(env, &sr, started);
         self.request_stats(&sr, started);
-        self.headers = head.into_headers();
+        self.headers = std::mem::take(&mut head.headers);
         let keep = body_done && !sr.close && !sr.broken;
         self.sr_bufs = sr.take_bufs();
         keep
