@@ -113,10 +113,10 @@ fn with_conn<R>(
     // resident for as long as the connection lives (idle ones included).
     let (peer, (server_name, server_port)) = Peer::of(&stream, peer);
     // The server's reaper enforces this connection's timeouts when it runs
-    // (no may timer per wait); otherwise the socket's own timeouts do.
-    let link = shared
-        .clock
-        .running()
+    // (no may timer per wait); otherwise the socket's own timeouts do. Not
+    // for TLS: a TLS read can block writing (handshake, alerts), and the
+    // read side's shutdown that ends a read wait would not wake that write.
+    let link = (shared.clock.running() && !peer.tls)
         .then(|| crate::reaper::Link::new(state.clone(), shared.clock.clone()));
     let io = new_io(stream, link);
     let r = {

@@ -262,16 +262,10 @@ impl ConnIo {
             self.out.clear();
             r.map_err(|e| self.write_failed(e))?;
         }
-        let r = match &self.link {
-            None => self.stream.flush(),
-            // A TLS stream's flush writes its pending records.
-            Some(l) if self.stream.is_tls() => {
-                l.arm(self.write_timeout, true);
-                let r = self.stream.flush();
-                l.disarm();
-                r.map_err(|e| timed_out_if_fired(l, e))
-            }
-            Some(_) => Ok(()),
+        // A plain socket's flush writes nothing (TLS connections have no link).
+        let r = match (self.stream.flush(), &self.link) {
+            (Err(e), Some(l)) => Err(timed_out_if_fired(l, e)),
+            (r, _) => r,
         };
         r.map_err(|e| self.write_failed(e))
     }

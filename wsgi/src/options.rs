@@ -326,10 +326,11 @@ impl ServerOptions {
     /// that stops reading hold a connection forever); `None` disables it.
     ///
     /// Precision (this one, [`head_timeout`](Self::head_timeout) and
-    /// [`Keepalive::Idle`]): one thread per server checks the connections'
-    /// deadlines every tick, an eighth of the smallest of these timeouts
-    /// clamped to 10–250 ms, so a timeout fires no earlier than configured
-    /// and at most two ticks later (the defaults: within 0.5 s).
+    /// [`Keepalive::Idle`], plain connections; TLS ones keep a timer per
+    /// wait): one thread per server checks the connections' deadlines every
+    /// tick, an eighth of the smallest of these timeouts clamped to
+    /// 10–250 ms, so a timeout fires no earlier than configured and at most
+    /// two ticks later (the defaults: within 0.5 s).
     pub fn socket_timeout(mut self, t: Option<Duration>) -> Self {
         self.socket_timeout = t;
         self

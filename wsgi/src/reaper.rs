@@ -17,6 +17,10 @@
 //! [`TimedOut`](std::io::ErrorKind::TimedOut): the connection loop reacts
 //! exactly as it did to may's timer (408, statistics, close).
 //!
+//! TLS connections keep the per-wait timers: a TLS read may block in a
+//! write (handshake records, alerts), which shutting the read side down would
+//! not wake.
+//!
 //! Precision: a wait's deadline is the coarse clock (up to one tick behind)
 //! plus the timeout plus one tick, and the reaper sees it passed within one
 //! tick after it: a timeout fires no earlier than configured and at most two
