@@ -23,7 +23,9 @@
 //! the WebSocket stream); bytes sent right after the handshake are kept;
 //! [`WebSocket::send`] works from any green thread over TLS too; on server
 //! shutdown every WebSocket gets `1001 Going Away` and `wait()` returns `None`;
-//! the peer's close code and reason are readable.
+//! the peer's close code and reason are readable. Added:
+//! [`WebSocket::feed`] queues a message for the next write (eventlet's
+//! `send` always writes at once, as `send` does here).
 
 mod deflate;
 mod handshake;
@@ -401,7 +403,8 @@ impl WebSocket {
     /// The next message, or `None` once the WebSocket is closed (by the
     /// client, by [`close`](Self::close), by server shutdown, by a protocol
     /// violation, which is answered with its close code, or by the keepalive
-    /// as a dead peer). Pings are answered while waiting.
+    /// as a dead peer). Pings are answered while waiting. Messages queued by
+    /// [`feed`](Self::feed) are written before it reads from the socket.
     ///
     /// `None` also comes when a [`Timeout`](eventlet::Timeout) of the caller
     /// expires first (waiting for the socket, or for another green thread's
