@@ -409,7 +409,9 @@ impl WebSocket {
     /// `None` also comes when a [`Timeout`](eventlet::Timeout) of the caller
     /// expires first (waiting for the socket, or for another green thread's
     /// `wait`): the WebSocket stays open then ([`closed`](Self::closed) is
-    /// false) and nothing is lost; the next `wait` goes on.
+    /// false) and nothing is lost; the next `wait` goes on. If it expires
+    /// while `wait` writes fed messages, it is as for [`send`](Self::send):
+    /// none of them went out (they stay queued), or the connection is closed.
     pub fn wait(&self) -> Option<Message> {
         let shared = &self.inner.shared;
         let mut r = self.inner.reader.lock().ok()?;
