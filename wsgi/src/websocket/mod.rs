@@ -23,7 +23,9 @@
 //! the WebSocket stream); bytes sent right after the handshake are kept;
 //! [`WebSocket::send`] works from any green thread over TLS too; on server
 //! shutdown every WebSocket gets `1001 Going Away` and `wait()` returns `None`;
-//! the peer's close code and reason are readable.
+//! the peer's close code and reason are readable. Added:
+//! [`WebSocket::feed`] queues a message for the next write (eventlet's
+//! `send` always writes at once, as `send` does here).
 
 mod deflate;
 mod handshake;
@@ -244,6 +246,10 @@ struct Shared {
     /// The writer holds a permessage-deflate compressor: the reader's wait
     /// wakes after [`COMPRESSOR_IDLE`] to drop it if no send used it since.
     compressor_live: AtomicBool,
+    /// Fed frames wait in the writer (set and cleared under its lock): a
+    /// `wait` that is about to read flushes them, and can tell without the
+    /// lock that there is nothing to flush.
+    queued: AtomicBool,
 }
 
 /// How long a compressor is kept without messages to compress (it is most
@@ -274,14 +280,37 @@ impl Shared {
     /// compressed write) closes the connection, so that no peer ever sees
     /// a half-written frame followed by another one.
     fn write(&self, f: impl FnOnce(&mut Writer<Stream>) -> io::Result<()>) -> io::Result<()> {
-        let mut w = self.writer()?;
+        let w = self.writer()?;
         if w.close_sent {
             return Err(io::Error::new(
                 io::ErrorKind::NotConnected,
                 "the WebSocket is closing",
             ));
         }
+        self.write_locked(w, f)
+    }
+
+    /// Write the fed frames, if any (see [`WebSocket::feed`]).
+    fn flush(&self) -> io::Result<()> {
+        if !self.queued.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let w = self.writer()?;
+        // Checked under the lock: a close frame may have taken them out
+        // since (a close always empties the queue).
+        if !w.queued() {
+            return Ok(());
+        }
+        self.write_locked(w, Writer::flush)
+    }
+
+    fn write_locked(
+        &self,
+        mut w: GreenGuard<'_, Writer<Stream>>,
+        f: impl FnOnce(&mut Writer<Stream>) -> io::Result<()>,
+    ) -> io::Result<()> {
         let r = f(&mut w);
+        self.queued.store(w.queued(), Ordering::Relaxed);
         if w.compressor_live() {
             self.compressor_live.store(true, Ordering::Relaxed);
         }
@@ -327,7 +356,10 @@ impl Shared {
         if w.close_sent {
             return Ok(());
         }
-        w.close(code, reason)
+        // The close frame goes out behind the fed frames.
+        let r = w.close(code, reason);
+        self.queued.store(false, Ordering::Relaxed);
+        r
     }
 
     fn finish(&self) {
@@ -371,12 +403,15 @@ impl WebSocket {
     /// The next message, or `None` once the WebSocket is closed (by the
     /// client, by [`close`](Self::close), by server shutdown, by a protocol
     /// violation, which is answered with its close code, or by the keepalive
-    /// as a dead peer). Pings are answered while waiting.
+    /// as a dead peer). Pings are answered while waiting. Messages queued by
+    /// [`feed`](Self::feed) are written before it reads from the socket.
     ///
     /// `None` also comes when a [`Timeout`](eventlet::Timeout) of the caller
     /// expires first (waiting for the socket, or for another green thread's
     /// `wait`): the WebSocket stays open then ([`closed`](Self::closed) is
-    /// false) and nothing is lost; the next `wait` goes on.
+    /// false) and nothing is lost; the next `wait` goes on. If it expires
+    /// while `wait` writes fed messages, it is as for [`send`](Self::send):
+    /// none of them went out (they stay queued), or the connection is closed.
     pub fn wait(&self) -> Option<Message> {
         let shared = &self.inner.shared;
         let mut r = self.inner.reader.lock().ok()?;
@@ -397,7 +432,9 @@ impl WebSocket {
                     .then_some(COMPRESSOR_IDLE),
             };
             let _ = r.stream.set_read_timeout(wake);
-            match r.next_event() {
+            // Fed messages go out before the read, which may block (not while
+            // complete frames are buffered: those come without a read).
+            match r.next_event(&mut || shared.flush()) {
                 Ok(ev) => {
                     if keepalive {
                         last_rx = Some(Instant::now());
@@ -417,6 +454,7 @@ impl WebSocket {
                             if let Ok(mut w) = shared.writer() {
                                 if !w.close_sent {
                                     let _ = w.close(peer.as_ref().map(|p| p.0), "");
+                                    shared.queued.store(false, Ordering::Relaxed);
                                     shared.closing.store(true, Ordering::Release);
                                 }
                             }
@@ -493,7 +531,7 @@ impl WebSocket {
             if left.is_zero() || r.stream.set_read_timeout(Some(left)).is_err() {
                 break;
             }
-            match r.next_event() {
+            match r.next_event(&mut || shared.flush()) {
                 Ok(WsEvent::Close(peer)) => {
                     shared.state().peer = peer;
                     break;
@@ -506,7 +544,9 @@ impl WebSocket {
     }
 
     /// Send a message (`&str`/`String` → text, `Vec<u8>`/`&[u8]` → binary)
-    /// from any green thread. Fails once the WebSocket is closing or closed.
+    /// from any green thread, now (behind any messages queued by
+    /// [`feed`](Self::feed), in the same write). Fails once the WebSocket is
+    /// closing or closed.
     ///
     /// Sends from several green threads go out one whole frame at a time.
     /// When a [`Timeout`](eventlet::Timeout) of the caller expires first,
@@ -525,6 +565,61 @@ impl WebSocket {
             ));
         }
         shared.write(|w| w.message(&msg))
+    }
+
+    /// Queue a message without writing it (tokio's `Sink::feed`,
+    /// tungstenite's `write`): many messages then go out in one system call.
+    /// eventlet has no equivalent (its `send` always writes at once, as
+    /// [`send`](Self::send) does here).
+    ///
+    /// Queued messages are written, in order and before anything sent
+    /// after them, by: [`flush`](Self::flush); [`wait`](Self::wait) before
+    /// it reads from the socket (never while complete messages are already
+    /// buffered: an echo loop answers a burst of pipelined messages with one
+    /// write); any [`send`](Self::send) or [`ping`](Self::ping), from any
+    /// green thread; the close frame ([`close`](Self::close), the handler's
+    /// return, server shutdown). When more than 64 KiB are queued, `feed`
+    /// writes them itself (and a message over 16 KiB is written at once,
+    /// behind the queue).
+    ///
+    /// A `wait` that is already blocked does not see messages fed later from
+    /// another green thread: call [`flush`](Self::flush) there (or use
+    /// `send`). Errors and timeouts as for [`send`](Self::send); a write
+    /// that fails after part of the queue went out closes the connection.
+    ///
+    /// ```no_run
+    /// use eventlet_wsgi::websocket::{WebSocket, WebSocketWsgi};
+    ///
+    /// // Echo: a burst of messages read at once is answered in one write
+    /// // (`wait` flushes before it blocks for more).
+    /// fn echo(ws: WebSocket) {
+    ///     while let Some(msg) = ws.wait() {
+    ///         if ws.feed(msg).is_err() {
+    ///             break;
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// fn main() -> std::io::Result<()> {
+    ///     eventlet_wsgi::server(eventlet::listen("127.0.0.1:7000")?, WebSocketWsgi::new(echo))
+    /// }
+    /// ```
+    pub fn feed(&self, msg: impl Into<Message>) -> io::Result<()> {
+        let msg = msg.into();
+        let shared = &self.inner.shared;
+        if shared.state().finished {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the WebSocket is closed",
+            ));
+        }
+        shared.write(|w| w.feed(&msg))
+    }
+
+    /// Write the messages queued by [`feed`](Self::feed) now (nothing to do
+    /// when none are). Errors and timeouts as for [`send`](Self::send).
+    pub fn flush(&self) -> io::Result<()> {
+        self.inner.shared.flush()
     }
 
     /// Send a ping (the client's pong is read by [`wait`](Self::wait)).
@@ -694,6 +789,7 @@ impl<H: Fn(WebSocket) + Send + Sync + 'static> App for WebSocketWsgi<H> {
             close_timeout: cfg.close_timeout,
             compressor_live: AtomicBool::new(false),
             closing: AtomicBool::new(false),
+            queued: AtomicBool::new(false),
         });
         let stop = shared.clone();
         up.on_server_stop(move || {

@@ -13,15 +13,25 @@ use std::io::{self, Cursor, Read, Write};
 use tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
 use tungstenite::protocol::frame::FrameHeader;
 
-/// The read buffer between messages: it is what an idle WebSocket keeps
-/// (10,000 idle ones are the goal), and holds a burst of small frames. It
-/// grows for bigger frames (at least [`GROW_TO`]) and shrinks back to this
-/// once every byte read was used.
+/// The read buffer of a new WebSocket: it is what one that never received
+/// a burst keeps while idle (10,000 idle ones are the goal). It grows for
+/// bigger frames, and to [`GROW_TO`] after a read that filled it (a burst of
+/// pipelined frames: read them in one system call next time).
 pub(crate) const READ_BUF: usize = 512;
-/// The least the read buffer grows to when it is full.
+/// The least the read buffer grows to when it is full. A buffer of this
+/// size is kept once every byte read was used (a bigger one shrinks back to
+/// [`READ_BUF`]): shrinking it between two bursts would cost a reallocation
+/// and a second read per burst.
 const GROW_TO: usize = 4096;
 /// The writer's frame buffer is given back above this.
 const SHRINK_ABOVE: usize = 64 * 1024;
+/// Fed (queued) output is written once it grows past this: `feed` needs no
+/// `flush` to stay bounded.
+pub(crate) const FEED_LIMIT: usize = 64 * 1024;
+/// A payload up to this is copied behind the frame header (and behind what
+/// is queued) for one write; a bigger one goes out in a write of its own,
+/// never copied.
+const COPY_UP_TO: usize = 16 * 1024;
 
 /// A violation of the protocol by the client: the close code it earns.
 #[derive(Debug)]
@@ -87,6 +97,9 @@ pub(crate) struct Reader<R> {
     pub(crate) saw_close: bool,
 }
 
+/// What [`Reader::next_event`] runs before it reads from the stream.
+pub(crate) type BeforeRead<'a> = &'a mut dyn FnMut() -> io::Result<()>;
+
 fn unmask(data: &mut [u8], mask: [u8; 4]) {
     let m = u32::from_ne_bytes(mask);
     let mut chunks = data.chunks_exact_mut(4);
@@ -132,8 +145,11 @@ impl<R: Read> Reader<R> {
         }
     }
 
-    /// Read more bytes, keeping room for `need` bytes from `start`.
-    fn fill(&mut self, need: usize) -> Result<(), Fault> {
+    /// Read more bytes, keeping room for `need` bytes from `start`;
+    /// `before_read` runs first (the WebSocket writes its queued output
+    /// there: the read may block).
+    fn fill(&mut self, need: usize, before_read: BeforeRead<'_>) -> Result<(), Fault> {
+        before_read().map_err(Fault::Io)?;
         if self.start > 0 && (self.start == self.end || self.buf.len() - self.start < need) {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -155,6 +171,10 @@ impl<R: Read> Reader<R> {
                 }
                 Ok(n) => {
                     self.end += n;
+                    if self.end == self.buf.len() && self.buf.len() < GROW_TO {
+                        // More may be queued behind a full read.
+                        self.buf.resize(GROW_TO, 0);
+                    }
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -165,21 +185,21 @@ impl<R: Read> Reader<R> {
 
     /// The next frame's header and payload (unmasked), rules checked that
     /// need no message state.
-    fn frame(&mut self) -> Result<(FrameHeader, Vec<u8>), Fault> {
+    fn frame(&mut self, before_read: BeforeRead<'_>) -> Result<(FrameHeader, Vec<u8>), Fault> {
         loop {
             let avail = &self.buf[self.start..self.end];
             let mut cur = Cursor::new(avail);
             let parsed =
                 FrameHeader::parse(&mut cur).map_err(|_| Fault::Protocol("reserved opcode"))?;
             let Some((hdr, len)) = parsed else {
-                self.fill(14)?;
+                self.fill(14, before_read)?;
                 continue;
             };
             let hlen = cur.position() as usize;
             check_header(&hdr, len, self.limits, self.inflater.is_some())?;
             let total = hlen + len as usize;
             if avail.len() < total {
-                self.fill(total)?;
+                self.fill(total, before_read)?;
                 continue;
             }
             let at = self.start + hlen;
@@ -188,7 +208,7 @@ impl<R: Read> Reader<R> {
             if self.start == self.end {
                 self.start = 0;
                 self.end = 0;
-                if self.buf.len() > READ_BUF {
+                if self.buf.len() > GROW_TO {
                     self.buf.truncate(READ_BUF);
                     self.buf.shrink_to_fit();
                 }
@@ -200,10 +220,12 @@ impl<R: Read> Reader<R> {
         }
     }
 
-    /// Read until a message, a control frame, or a fault.
-    pub(crate) fn next_event(&mut self) -> Result<Event, Fault> {
+    /// Read until a message, a control frame, or a fault; `before_read`
+    /// runs before each read from the stream (none while buffered frames
+    /// last).
+    pub(crate) fn next_event(&mut self, before_read: BeforeRead<'_>) -> Result<Event, Fault> {
         loop {
-            let (hdr, payload) = self.frame()?;
+            let (hdr, payload) = self.frame(before_read)?;
             match hdr.opcode {
                 OpCode::Control(Control::Ping) => return Ok(Event::Ping(payload)),
                 OpCode::Control(Control::Pong) => return Ok(Event::Pong),
@@ -327,6 +349,8 @@ fn parse_close(payload: &[u8]) -> Result<Option<(u16, String)>, Fault> {
 /// Formats and writes server frames (never masked, never fragmented).
 pub(crate) struct Writer<W> {
     pub(crate) stream: W,
+    /// Fed frames not yet written (see [`feed`](Self::feed)), then, while
+    /// a frame is being written, that frame: they go out in one write.
     out: Vec<u8>,
     deflater: Option<Deflater>,
     /// A close frame went out: nothing may follow it.
@@ -353,6 +377,13 @@ fn write_counted<W: Write>(w: &mut W, mut buf: &[u8], sent: &mut usize) -> io::R
     Ok(())
 }
 
+/// Whether a frame goes out now or may wait in the queue.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum When {
+    Now,
+    Queued,
+}
+
 impl<W: Write> Writer<W> {
     pub(crate) fn new(stream: W, deflater: Option<Deflater>) -> Self {
         Writer {
@@ -364,7 +395,16 @@ impl<W: Write> Writer<W> {
         }
     }
 
-    fn frame(&mut self, opcode: OpCode, payload: &[u8], rsv1: bool) -> io::Result<()> {
+    /// Whether fed frames wait to be written.
+    pub(crate) fn queued(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// Format a frame behind the queued ones; write them all unless `when`
+    /// lets it wait (and the queue stays within [`FEED_LIMIT`]). On an error
+    /// before any byte went out, the queue is as it was (this frame is
+    /// dropped); after some did, the stream is torn.
+    fn frame(&mut self, opcode: OpCode, payload: &[u8], rsv1: bool, when: When) -> io::Result<()> {
         if self.close_sent {
             return Err(io::Error::new(
                 io::ErrorKind::NotConnected,
@@ -383,38 +423,74 @@ impl<W: Write> Writer<W> {
         hdr.format(payload.len() as u64, &mut self.out)
             .map_err(|e| io::Error::other(e.to_string()))?;
         let mut sent = 0;
-        let r = if payload.len() <= 16 * 1024 {
+        let r = if payload.len() <= COPY_UP_TO {
             self.out.extend_from_slice(payload);
-            write_counted(&mut self.stream, &self.out[start..], &mut sent)
+            if when == When::Queued && self.out.len() <= FEED_LIMIT {
+                return Ok(());
+            }
+            write_counted(&mut self.stream, &self.out, &mut sent)
         } else {
-            write_counted(&mut self.stream, &self.out[start..], &mut sent)
+            write_counted(&mut self.stream, &self.out, &mut sent)
                 .and_then(|_| write_counted(&mut self.stream, payload, &mut sent))
         };
-        if r.is_err() && sent > 0 {
-            self.torn = true;
-            self.close_sent = true;
-        }
-        self.out.truncate(start);
-        if self.out.capacity() > SHRINK_ABOVE {
-            self.out = Vec::new();
-        }
+        self.written(r.is_ok(), sent, start);
         r
     }
 
-    /// Send a data message (compressed when deflate was negotiated).
+    /// After a write of the queue from `out[..start]` on: empty the queue,
+    /// or keep it as before the failed write when nothing went out.
+    fn written(&mut self, ok: bool, sent: usize, start: usize) {
+        if !ok && sent == 0 {
+            self.out.truncate(start);
+            return;
+        }
+        if !ok {
+            self.torn = true;
+            self.close_sent = true;
+        }
+        self.out.clear();
+        if self.out.capacity() > SHRINK_ABOVE {
+            self.out = Vec::new();
+        }
+    }
+
+    /// Write the queued frames (nothing to do when none are queued).
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let mut sent = 0;
+        let r = write_counted(&mut self.stream, &self.out, &mut sent);
+        let start = self.out.len();
+        self.written(r.is_ok(), sent, start);
+        r
+    }
+
+    /// Send a data message (compressed when deflate was negotiated), after
+    /// the queued frames.
     pub(crate) fn message(&mut self, msg: &Message) -> io::Result<()> {
+        self.data(msg, When::Now)
+    }
+
+    /// Queue a data message: it goes out with the next write (or now, if
+    /// the queue grows past [`FEED_LIMIT`]).
+    pub(crate) fn feed(&mut self, msg: &Message) -> io::Result<()> {
+        self.data(msg, When::Queued)
+    }
+
+    fn data(&mut self, msg: &Message, when: When) -> io::Result<()> {
         let (opcode, data) = match msg {
             Message::Text(t) => (OpCode::Data(Data::Text), t.as_bytes()),
             Message::Binary(b) => (OpCode::Data(Data::Binary), b.as_slice()),
         };
         if self.close_sent {
-            return self.frame(opcode, data, false);
+            return self.frame(opcode, data, false, when);
         }
         match self.deflater.as_mut() {
             Some(d) => {
                 let mut z = Vec::new();
                 d.compress(data, &mut z);
-                let r = self.frame(opcode, &z, true);
+                let r = self.frame(opcode, &z, true, when);
                 if r.is_err() {
                     // The compressor's window now holds a message the client
                     // never got: later ones could not be inflated.
@@ -423,7 +499,7 @@ impl<W: Write> Writer<W> {
                 }
                 r
             }
-            None => self.frame(opcode, data, false),
+            None => self.frame(opcode, data, false, when),
         }
     }
 
@@ -440,15 +516,16 @@ impl<W: Write> Writer<W> {
     }
 
     pub(crate) fn ping(&mut self, data: &[u8]) -> io::Result<()> {
-        self.frame(OpCode::Control(Control::Ping), data, false)
+        self.frame(OpCode::Control(Control::Ping), data, false, When::Now)
     }
 
     pub(crate) fn pong(&mut self, data: &[u8]) -> io::Result<()> {
-        self.frame(OpCode::Control(Control::Pong), data, false)
+        self.frame(OpCode::Control(Control::Pong), data, false, When::Now)
     }
 
-    /// Send a close frame (code and reason, or an empty one); afterwards
-    /// every send fails.
+    /// Send a close frame (code and reason, or an empty one) after the
+    /// queued frames; afterwards every send fails (and, if this write
+    /// failed, the queue is dropped).
     pub(crate) fn close(&mut self, code: Option<u16>, reason: &str) -> io::Result<()> {
         let mut payload = Vec::with_capacity(2 + reason.len());
         if let Some(c) = code {
@@ -460,8 +537,9 @@ impl<W: Write> Writer<W> {
             }
             payload.extend_from_slice(&reason.as_bytes()[..end]);
         }
-        let r = self.frame(OpCode::Control(Control::Close), &payload, false);
+        let r = self.frame(OpCode::Control(Control::Close), &payload, false, When::Now);
         self.close_sent = true;
+        self.out = Vec::new();
         r
     }
 }
@@ -498,7 +576,7 @@ mod tests {
         let mut r = Reader::new(Cursor::new(bytes), Vec::new(), LIMITS, None);
         let mut out = Vec::new();
         loop {
-            match r.next_event() {
+            match r.next_event(&mut || Ok(())) {
                 Ok(e) => out.push(Ok(format!("{e:?}"))),
                 Err(Fault::Io(_)) => return out,
                 Err(f) => {
@@ -613,9 +691,11 @@ mod tests {
             LIMITS_BIG,
             None,
         );
-        assert!(matches!(r.next_event(), Ok(Event::Message(Message::Text(t))) if t == "first"));
         assert!(
-            matches!(r.next_event(), Ok(Event::Message(Message::Binary(b))) if b == vec![9; 5000])
+            matches!(r.next_event(&mut || Ok(())), Ok(Event::Message(Message::Text(t))) if t == "first")
+        );
+        assert!(
+            matches!(r.next_event(&mut || Ok(())), Ok(Event::Message(Message::Binary(b))) if b == vec![9; 5000])
         );
     }
 
@@ -623,6 +703,160 @@ mod tests {
         max_frame: 10_000,
         max_message: 10_000,
     };
+
+    /// A stream that records each write call; `fail: Some(n)` makes the
+    /// next call accept only `n` bytes and the one after it (or, for 0, that
+    /// call) fail with `WouldBlock`.
+    #[derive(Default)]
+    struct Writes {
+        calls: Vec<Vec<u8>>,
+        fail: Option<usize>,
+    }
+
+    impl Write for Writes {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            if let Some(accept) = self.fail.take() {
+                if accept == 0 {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                self.fail = Some(0);
+                self.calls.push(b[..accept].to_vec());
+                return Ok(accept);
+            }
+            self.calls.push(b.to_vec());
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn fed_frames_go_out_with_the_next_write_in_one_call() {
+        let mut w = Writer::new(Writes::default(), None);
+        w.feed(&Message::Text("a".into())).unwrap();
+        w.feed(&Message::Binary(vec![1, 2])).unwrap();
+        assert!(w.stream.calls.is_empty() && w.queued());
+        w.message(&Message::Text("b".into())).unwrap();
+        assert_eq!(
+            w.stream.calls,
+            vec![vec![0x81, 1, b'a', 0x82, 2, 1, 2, 0x81, 1, b'b']]
+        );
+        assert!(!w.queued());
+        // flush writes the queue, and nothing when it is empty
+        w.feed(&Message::Text("c".into())).unwrap();
+        w.flush().unwrap();
+        w.flush().unwrap();
+        assert_eq!(w.stream.calls.len(), 2);
+        assert_eq!(w.stream.calls[1], vec![0x81, 1, b'c']);
+        // pings and the close frame go out behind the queue
+        w.feed(&Message::Text("d".into())).unwrap();
+        w.ping(b"").unwrap();
+        w.feed(&Message::Text("e".into())).unwrap();
+        w.close(Some(1000), "").unwrap();
+        assert_eq!(w.stream.calls[2], vec![0x81, 1, b'd', 0x89, 0]);
+        assert_eq!(w.stream.calls[3], vec![0x81, 1, b'e', 0x88, 2, 0x03, 0xe8]);
+        assert!(w.feed(&Message::Text("late".into())).is_err());
+        assert!(!w.queued());
+    }
+
+    #[test]
+    fn the_queue_is_bounded() {
+        let mut w = Writer::new(Writes::default(), None);
+        let msg = Message::Binary(vec![7; 1000]);
+        // 1004 bytes a frame: the 66th takes the queue past 64 KiB.
+        for _ in 0..65 {
+            w.feed(&msg).unwrap();
+        }
+        assert!(w.stream.calls.is_empty());
+        w.feed(&msg).unwrap();
+        assert_eq!(w.stream.calls.len(), 1);
+        assert_eq!(w.stream.calls[0].len(), 66 * 1004);
+        assert!(!w.queued());
+        // A big payload is written at once, behind the queue, never queued.
+        w.feed(&msg).unwrap();
+        w.feed(&Message::Binary(vec![8; 20_000])).unwrap();
+        assert!(!w.queued());
+        let tail: Vec<u8> = w.stream.calls[1..].concat();
+        assert_eq!(tail.len(), 1004 + 4 + 20_000);
+        assert_eq!(&tail[1004..1008], &[0x82, 126, 0x4e, 0x20]);
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_queue_or_tears_the_stream() {
+        // Nothing went out: the queue stays, the new frame is dropped.
+        let mut w = Writer::new(Writes::default(), None);
+        w.feed(&Message::Text("q".into())).unwrap();
+        w.stream.fail = Some(0);
+        assert!(w.message(&Message::Text("x".into())).is_err());
+        assert!(w.queued() && !w.torn && !w.close_sent);
+        w.flush().unwrap();
+        assert_eq!(w.stream.calls, vec![vec![0x81, 1, b'q']]);
+        // Part of it went out: torn, nothing more is sent.
+        let mut w = Writer::new(Writes::default(), None);
+        w.feed(&Message::Text("q".into())).unwrap();
+        w.stream.fail = Some(1);
+        assert!(w.flush().is_err());
+        assert_eq!(w.stream.calls, vec![vec![0x81]]);
+        assert!(w.torn && w.close_sent && !w.queued());
+        assert!(w.message(&Message::Text("y".into())).is_err());
+        assert_eq!(w.stream.calls.len(), 1);
+    }
+
+    /// A stream that hands out queued bursts, at most one burst per read,
+    /// and counts reads.
+    struct Bursts {
+        bursts: std::collections::VecDeque<Vec<u8>>,
+        reads: usize,
+    }
+
+    impl Read for Bursts {
+        fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+            self.reads += 1;
+            let Some(front) = self.bursts.front_mut() else {
+                return Ok(0);
+            };
+            let n = b.len().min(front.len());
+            b[..n].copy_from_slice(&front[..n]);
+            front.drain(..n);
+            if front.is_empty() {
+                self.bursts.pop_front();
+            }
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_burst_of_small_frames_is_read_at_once_after_the_first() {
+        // 16 frames of 38 bytes (32-byte payloads): more than READ_BUF.
+        let burst: Vec<u8> = (0..16).flat_map(|_| frame(0x81, &[b'x'; 32])).collect();
+        assert!(burst.len() > READ_BUF && burst.len() < GROW_TO);
+        let mut r = Reader::new(
+            Bursts {
+                bursts: vec![burst.clone(); 4].into(),
+                reads: 0,
+            },
+            Vec::new(),
+            LIMITS,
+            None,
+        );
+        let mut before = 0;
+        for round in 0..4 {
+            let reads = r.stream.reads;
+            for _ in 0..16 {
+                let ev = r.next_event(&mut || {
+                    before += 1;
+                    Ok(())
+                });
+                assert!(matches!(ev, Ok(Event::Message(Message::Text(t))) if t.len() == 32));
+            }
+            let used = r.stream.reads - reads;
+            // The first burst fills the small buffer (two reads); it grows,
+            // and every later burst takes one.
+            assert_eq!(used, if round == 0 { 2 } else { 1 }, "round {round}");
+        }
+        assert_eq!(before, r.stream.reads, "before_read runs before each read");
+    }
 
     #[test]
     fn writer_formats_unmasked_frames_and_stops_after_close() {
