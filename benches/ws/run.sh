@@ -3,7 +3,9 @@
 #  1. echo of small messages over 64 connections: messages/s and server CPU
 #     µs per message for our examples/websocket.rs, a tokio-tungstenite echo
 #     server (benches/refservers tungstenite-echo, with tungstenite's
-#     defaults and with a 4 KiB read buffer) and Python's
+#     defaults, with a 4 KiB read buffer, and with a 4 KiB read buffer
+#     echoing by `read.forward(write)`, which coalesces pipelined echoes into
+#     one write as our example's `feed` does) and Python's
 #     eventlet.websocket (benches/ws/eventlet_ws_echo.py), each alone, pinned
 #     to CPU 0, the load client (wsbench) on CPU 1. wsbench runs
 #     request/response: each connection sends a 32-byte text message, waits
@@ -105,6 +107,7 @@ idle_row() { # id name cmd...
 OURS=("$BIN/examples/websocket" 127.0.0.1:0 20000)
 TOKIO=("$BIN/tungstenite-echo" 127.0.0.1:0)
 TOKIO4K=("$BIN/tungstenite-echo" 127.0.0.1:0 4096)
+TOKIOFWD=("$BIN/tungstenite-echo" 127.0.0.1:0 4096 forward)
 EVENTLET=(python3 "$ROOT/benches/ws/eventlet_ws_echo.py" 127.0.0.1:0 20000)
 
 if [ "$BATCH" = 1 ]; then MODE="request/response (1 message in flight per connection)"
@@ -117,6 +120,7 @@ echo "|---|---|---|---|"
 echo_row ours "eventlet-rs (examples/websocket.rs)" "${OURS[@]}"
 echo_row tokio "tokio-tungstenite (refservers tungstenite-echo)" "${TOKIO[@]}"
 echo_row tokio4k "tokio-tungstenite, 4 KiB read buffer" "${TOKIO4K[@]}"
+echo_row tokiofwd "tokio-tungstenite, 4 KiB read buffer, read.forward(write) (coalesced writes)" "${TOKIOFWD[@]}"
 if [ "$HAVE_EVENTLET" = yes ]; then
   echo_row eventlet "Python eventlet.websocket (eventlet_ws_echo.py)" "${EVENTLET[@]}"
 fi
@@ -125,6 +129,8 @@ awk -v a="${CPU[ours]}" -v b="${CPU[tokio]}" 'BEGIN {
   printf "CPU per message, ours / tokio-tungstenite: %.2f (goal <= 1.00)\n", a / b }'
 awk -v a="${CPU[ours]}" -v b="${CPU[tokio4k]}" 'BEGIN {
   printf "CPU per message, ours / tokio-tungstenite with a 4 KiB read buffer: %.2f\n", a / b }'
+awk -v a="${CPU[ours]}" -v b="${CPU[tokiofwd]}" 'BEGIN {
+  printf "CPU per message, ours / tokio-tungstenite with a 4 KiB read buffer and forward: %.2f\n", a / b }'
 if [ "$HAVE_EVENTLET" = yes ]; then
   awk -v a="${RATE[ours]}" -v b="${RATE[eventlet]}" 'BEGIN {
     printf "messages/s, ours / eventlet: %.1f (goal >= 10)\n", a / b }'
