@@ -30,6 +30,7 @@
 mod deflate;
 mod handshake;
 mod proto;
+mod spare;
 mod vars;
 
 use crate::environ::Environ;
@@ -250,6 +251,9 @@ struct Shared {
     /// `wait` that is about to read flushes them, and can tell without the
     /// lock that there is nothing to flush.
     queued: AtomicBool,
+    /// The read side ended (close handshake done, fault or EOF). An atomic:
+    /// `wait`, `feed` and `send` look at it once per message.
+    finished: AtomicBool,
 }
 
 /// How long a compressor is kept without messages to compress (it is most
@@ -259,13 +263,15 @@ const COMPRESSOR_IDLE: Duration = Duration::from_secs(2);
 #[derive(Default)]
 struct CloseState {
     peer: Option<(u16, String)>,
-    /// The read side ended (close handshake done, fault or EOF).
-    finished: bool,
 }
 
 impl Shared {
     fn state(&self) -> std::sync::MutexGuard<'_, CloseState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
     }
 
     /// The writer, once it is this green thread's turn. Fails (kind
@@ -339,7 +345,7 @@ impl Shared {
     /// connection ends within the close timeout even if the client never
     /// answers (the watchdog cuts it).
     fn start_close(self: &Arc<Self>, code: Option<u16>, reason: &str) -> io::Result<()> {
-        if self.state().finished {
+        if self.finished() {
             return Ok(());
         }
         let me = self.clone();
@@ -363,7 +369,7 @@ impl Shared {
     }
 
     fn finish(&self) {
-        self.state().finished = true;
+        self.finished.store(true, Ordering::Release);
         self.cut();
         let _ = self.done.send(());
     }
@@ -378,6 +384,9 @@ struct Info {
 struct Inner {
     shared: Arc<Shared>,
     reader: GreenMutex<Reader<Stream>>,
+    /// The buffer of a message `feed` or `send` wrote, for the reader's next
+    /// payload (an echo then allocates nothing per message).
+    spare: spare::Spare,
     info: Info,
     keepalive: Option<(Duration, Duration)>,
 }
@@ -415,7 +424,7 @@ impl WebSocket {
     pub fn wait(&self) -> Option<Message> {
         let shared = &self.inner.shared;
         let mut r = self.inner.reader.lock().ok()?;
-        if shared.state().finished {
+        if shared.finished() {
             return None;
         }
         // Only keepalive needs the time of the last frame (a clock read per
@@ -432,6 +441,7 @@ impl WebSocket {
                     .then_some(COMPRESSOR_IDLE),
             };
             let _ = r.stream.set_read_timeout(wake);
+            self.take_spare(&mut r);
             // Fed messages go out before the read, which may block (not while
             // complete frames are buffered: those come without a read).
             match r.next_event(&mut || shared.flush()) {
@@ -513,6 +523,24 @@ impl WebSocket {
         }
     }
 
+    /// Hand the buffer left by `feed`/`send`, if any, to the reader.
+    fn take_spare(&self, r: &mut Reader<Stream>) {
+        if let Some(buf) = self.inner.spare.take() {
+            r.give_spare(buf);
+        }
+    }
+
+    /// Keep a written message's buffer for the reader's next payload.
+    fn recycle(&self, msg: Message) {
+        let buf = match msg {
+            Message::Text(t) => t.into_bytes(),
+            Message::Binary(b) => b,
+        };
+        if buf.capacity() != 0 && buf.capacity() <= proto::SPARE_MAX {
+            self.inner.spare.put(buf);
+        }
+    }
+
     /// After our close: read (and drop) until the client's close frame, EOF
     /// or the close timeout, then close the connection.
     fn drain_until_close(&self) {
@@ -522,7 +550,7 @@ impl WebSocket {
             shared.finish();
             return;
         };
-        if shared.state().finished {
+        if shared.finished() {
             return;
         }
         let deadline = Instant::now() + shared.close_timeout;
@@ -558,13 +586,15 @@ impl WebSocket {
     pub fn send(&self, msg: impl Into<Message>) -> io::Result<()> {
         let msg = msg.into();
         let shared = &self.inner.shared;
-        if shared.state().finished {
+        if shared.finished() {
             return Err(io::Error::new(
                 io::ErrorKind::NotConnected,
                 "the WebSocket is closed",
             ));
         }
-        shared.write(|w| w.message(&msg))
+        let r = shared.write(|w| w.message(&msg));
+        self.recycle(msg);
+        r
     }
 
     /// Queue a message without writing it (tokio's `Sink::feed`,
@@ -607,13 +637,15 @@ impl WebSocket {
     pub fn feed(&self, msg: impl Into<Message>) -> io::Result<()> {
         let msg = msg.into();
         let shared = &self.inner.shared;
-        if shared.state().finished {
+        if shared.finished() {
             return Err(io::Error::new(
                 io::ErrorKind::NotConnected,
                 "the WebSocket is closed",
             ));
         }
-        shared.write(|w| w.feed(&msg))
+        let r = shared.write(|w| w.feed(&msg));
+        self.recycle(msg);
+        r
     }
 
     /// Write the messages queued by [`feed`](Self::feed) now (nothing to do
@@ -695,7 +727,7 @@ impl WebSocket {
 
     /// Whether the WebSocket is closed (the read side ended).
     pub fn closed(&self) -> bool {
-        self.inner.shared.state().finished
+        self.inner.shared.finished()
     }
 
     /// The handler returned (or panicked, `code` 1011): close, wait for the
@@ -790,6 +822,7 @@ impl<H: Fn(WebSocket) + Send + Sync + 'static> App for WebSocketWsgi<H> {
             compressor_live: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             queued: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
         });
         let stop = shared.clone();
         up.on_server_stop(move || {
@@ -807,6 +840,7 @@ impl<H: Fn(WebSocket) + Send + Sync + 'static> App for WebSocketWsgi<H> {
                 )),
                 info,
                 keepalive: cfg.keepalive,
+                spare: spare::Spare::new(),
             }),
         };
         let handler_ws = ws.clone();

@@ -9,7 +9,7 @@
 
 use super::deflate::{Deflater, InflateError, Inflater};
 use super::Message;
-use std::io::{self, Cursor, Read, Write};
+use std::io::{self, Read, Write};
 use tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
 use tungstenite::protocol::frame::FrameHeader;
 
@@ -95,21 +95,94 @@ pub(crate) struct Reader<R> {
     limits: Limits,
     /// The client sent a close frame (valid or not): it will send no other.
     pub(crate) saw_close: bool,
+    /// A buffer to take the next payload (a message the handler gave back,
+    /// see [`give_spare`](Self::give_spare)): no allocation per echoed
+    /// message. Dropped before each read from the stream, so that an idle
+    /// WebSocket keeps none.
+    spare: Vec<u8>,
 }
+
+/// The largest buffer kept as [`Reader`]'s spare.
+pub(crate) const SPARE_MAX: usize = 4096;
 
 /// What [`Reader::next_event`] runs before it reads from the stream.
 pub(crate) type BeforeRead<'a> = &'a mut dyn FnMut() -> io::Result<()>;
 
+/// XOR `data` with the client's masking key (RFC 6455 §5.3), eight bytes
+/// at a time.
 fn unmask(data: &mut [u8], mask: [u8; 4]) {
-    let m = u32::from_ne_bytes(mask);
-    let mut chunks = data.chunks_exact_mut(4);
-    for c in &mut chunks {
-        let v = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]) ^ m;
-        c.copy_from_slice(&v.to_ne_bytes());
+    let [a, b, c, d] = mask;
+    let m = u64::from_ne_bytes([a, b, c, d, a, b, c, d]);
+    let mut chunks = data.chunks_exact_mut(8);
+    for ch in &mut chunks {
+        let v = u64::from_ne_bytes(ch.try_into().expect("8 bytes")) ^ m;
+        ch.copy_from_slice(&v.to_ne_bytes());
     }
-    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
-        *b ^= mask[i];
+    // The remainder starts at a multiple of 8, so at mask byte 0.
+    for (i, x) in chunks.into_remainder().iter_mut().enumerate() {
+        *x ^= mask[i & 3];
     }
+}
+
+/// The frame header at the front of `buf` (RFC 6455 §5.2): the header, its
+/// length in bytes and the payload length; `None` while it is incomplete.
+/// As tungstenite's `FrameHeader::parse` (reserved opcodes rejected once the
+/// header is complete), over a slice: no `Read` cursor per field.
+fn parse_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize, u64)>, Fault> {
+    let (first, second) = match buf {
+        [a, b, ..] => (*a, *b),
+        _ => return Ok(None),
+    };
+    let (len_bytes, short) = match second & 0x7f {
+        126 => (2, 0),
+        127 => (8, 0),
+        n => (0, u64::from(n)),
+    };
+    let masked = second & 0x80 != 0;
+    let hlen = 2 + len_bytes + if masked { 4 } else { 0 };
+    if buf.len() < hlen {
+        return Ok(None);
+    }
+    let len = match len_bytes {
+        2 => u64::from(u16::from_be_bytes([buf[2], buf[3]])),
+        8 => u64::from_be_bytes(buf[2..10].try_into().expect("8 bytes")),
+        _ => short,
+    };
+    let opcode = OpCode::from(first & 0x0f);
+    if let OpCode::Control(Control::Reserved(_)) | OpCode::Data(Data::Reserved(_)) = opcode {
+        return Err(Fault::Protocol("reserved opcode"));
+    }
+    let at = 2 + len_bytes;
+    let hdr = FrameHeader {
+        is_final: first & 0x80 != 0,
+        rsv1: first & 0x40 != 0,
+        rsv2: first & 0x20 != 0,
+        rsv3: first & 0x10 != 0,
+        opcode,
+        mask: masked.then(|| [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]),
+    };
+    Ok(Some((hdr, hlen, len)))
+}
+
+/// Append an unmasked server frame's header (final, RSV2/3 clear) for a
+/// payload of `len` bytes: as tungstenite's `FrameHeader::format`, in one
+/// `extend_from_slice`.
+fn put_header(out: &mut Vec<u8>, opcode: OpCode, rsv1: bool, len: usize) {
+    let first = 0x80 | if rsv1 { 0x40 } else { 0 } | u8::from(opcode);
+    let mut h = [first, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let n = if len < 126 {
+        h[1] = len as u8;
+        2
+    } else if len <= usize::from(u16::MAX) {
+        h[1] = 126;
+        h[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        4
+    } else {
+        h[1] = 127;
+        h[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        10
+    };
+    out.extend_from_slice(&h[..n]);
 }
 
 /// Extend the checked prefix of a text message; `Err` at the first byte that
@@ -142,6 +215,7 @@ impl<R: Read> Reader<R> {
             inflater,
             limits,
             saw_close: false,
+            spare: Vec::new(),
         }
     }
 
@@ -150,6 +224,8 @@ impl<R: Read> Reader<R> {
     /// there: the read may block).
     fn fill(&mut self, need: usize, before_read: BeforeRead<'_>) -> Result<(), Fault> {
         before_read().map_err(Fault::Io)?;
+        // The read may block for long: keep no spare while idle.
+        self.spare = Vec::new();
         if self.start > 0 && (self.start == self.end || self.buf.len() - self.start < need) {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -188,14 +264,10 @@ impl<R: Read> Reader<R> {
     fn frame(&mut self, before_read: BeforeRead<'_>) -> Result<(FrameHeader, Vec<u8>), Fault> {
         loop {
             let avail = &self.buf[self.start..self.end];
-            let mut cur = Cursor::new(avail);
-            let parsed =
-                FrameHeader::parse(&mut cur).map_err(|_| Fault::Protocol("reserved opcode"))?;
-            let Some((hdr, len)) = parsed else {
+            let Some((hdr, hlen, len)) = parse_header(avail)? else {
                 self.fill(14, before_read)?;
                 continue;
             };
-            let hlen = cur.position() as usize;
             check_header(&hdr, len, self.limits, self.inflater.is_some())?;
             let total = hlen + len as usize;
             if avail.len() < total {
@@ -203,7 +275,15 @@ impl<R: Read> Reader<R> {
                 continue;
             }
             let at = self.start + hlen;
-            let mut payload = self.buf[at..at + len as usize].to_vec();
+            let src = &self.buf[at..at + len as usize];
+            let mut payload = if self.spare.capacity() >= src.len() {
+                let mut v = std::mem::take(&mut self.spare);
+                v.clear();
+                v.extend_from_slice(src);
+                v
+            } else {
+                src.to_vec()
+            };
             self.start += total;
             if self.start == self.end {
                 self.start = 0;
@@ -217,6 +297,14 @@ impl<R: Read> Reader<R> {
                 unmask(&mut payload, mask);
             }
             return Ok((hdr, payload));
+        }
+    }
+
+    /// Keep `buf` (a message's bytes the caller is done with) for the next
+    /// payload, if it is at most [`SPARE_MAX`] and no spare is kept yet.
+    pub(crate) fn give_spare(&mut self, buf: Vec<u8>) {
+        if self.spare.capacity() == 0 && buf.capacity() <= SPARE_MAX {
+            self.spare = buf;
         }
     }
 
@@ -244,6 +332,19 @@ impl<R: Read> Reader<R> {
                 OpCode::Data(d) => {
                     if self.partial.is_some() {
                         return Err(Fault::Protocol("new message inside a fragmented one"));
+                    }
+                    if hdr.is_final {
+                        // A whole message in one frame (the common case).
+                        if payload.len() > self.limits.max_message {
+                            return Err(Fault::TooBig("message too big"));
+                        }
+                        let p = Partial {
+                            text: d == Data::Text,
+                            compressed: hdr.rsv1,
+                            data: payload,
+                            checked: 0,
+                        };
+                        return self.finish(p).map(Event::Message);
                     }
                     self.partial = Some(Partial {
                         text: d == Data::Text,
@@ -411,17 +512,8 @@ impl<W: Write> Writer<W> {
                 "the WebSocket is closing",
             ));
         }
-        let hdr = FrameHeader {
-            is_final: true,
-            rsv1,
-            rsv2: false,
-            rsv3: false,
-            opcode,
-            mask: None,
-        };
         let start = self.out.len();
-        hdr.format(payload.len() as u64, &mut self.out)
-            .map_err(|e| io::Error::other(e.to_string()))?;
+        put_header(&mut self.out, opcode, rsv1, payload.len());
         let mut sent = 0;
         let r = if payload.len() <= COPY_UP_TO {
             self.out.extend_from_slice(payload);
@@ -547,6 +639,7 @@ impl<W: Write> Writer<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Cursor;
 
     const LIMITS: Limits = Limits {
         max_frame: 1000,
@@ -873,5 +966,115 @@ mod tests {
         w.message(&Message::Binary(vec![5; 70_000])).unwrap();
         assert_eq!(&w.stream[..10], &[0x82, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70]);
         assert_eq!(w.stream.len(), 10 + 70_000);
+    }
+    /// `parse_header` against tungstenite's `FrameHeader::parse`: every first
+    /// byte, every length form, masked or not, and each prefix of them.
+    #[test]
+    fn parse_header_agrees_with_tungstenite() {
+        let lens: [&[u8]; 6] = [
+            &[0x00],
+            &[0x7d],
+            &[0x7e, 0x01, 0x02],
+            &[0x7e, 0xff, 0xff],
+            &[0x7f, 0, 0, 0, 0, 0x01, 0x02, 0x03, 0x04],
+            &[0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0x01],
+        ];
+        for first in 0..=255u8 {
+            for len in lens {
+                for masked in [false, true] {
+                    let mut bytes = vec![first, len[0] | if masked { 0x80 } else { 0 }];
+                    bytes.extend_from_slice(&len[1..]);
+                    if masked {
+                        bytes.extend_from_slice(&[9, 8, 7, 6]);
+                    }
+                    bytes.extend_from_slice(b"payload");
+                    for cut in 0..=bytes.len() {
+                        let b = &bytes[..cut];
+                        let ours = parse_header(b);
+                        let mut cur = Cursor::new(b);
+                        let theirs = FrameHeader::parse(&mut cur);
+                        match (ours, theirs) {
+                            (Ok(None), Ok(None)) => {}
+                            (Ok(Some((h, hlen, n))), Ok(Some((t, tn)))) => {
+                                assert_eq!((h, hlen, n), (t, cur.position() as usize, tn));
+                            }
+                            (Err(Fault::Protocol("reserved opcode")), Err(_)) => {}
+                            (o, t) => panic!("{bytes:?}[..{cut}]: ours {o:?}, tungstenite {t:?}"),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `put_header` against tungstenite's `FrameHeader::format`.
+    #[test]
+    fn put_header_agrees_with_tungstenite() {
+        let ops = [
+            OpCode::Data(Data::Text),
+            OpCode::Data(Data::Binary),
+            OpCode::Control(Control::Ping),
+            OpCode::Control(Control::Pong),
+            OpCode::Control(Control::Close),
+        ];
+        for opcode in ops {
+            for rsv1 in [false, true] {
+                for len in [0, 1, 125, 126, 127, 65_535, 65_536, 1 << 33] {
+                    let mut ours = vec![1];
+                    put_header(&mut ours, opcode, rsv1, len);
+                    let mut theirs = vec![1];
+                    let hdr = FrameHeader {
+                        is_final: true,
+                        rsv1,
+                        rsv2: false,
+                        rsv3: false,
+                        opcode,
+                        mask: None,
+                    };
+                    hdr.format(len as u64, &mut theirs).unwrap();
+                    assert_eq!(ours, theirs, "{opcode:?} rsv1 {rsv1} len {len}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unmask_every_length_and_offset() {
+        let mask = [0x12, 0x34, 0x56, 0x78];
+        for n in 0..40 {
+            let plain: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37)).collect();
+            let mut data: Vec<u8> = plain
+                .iter()
+                .enumerate()
+                .map(|(i, b)| b ^ mask[i % 4])
+                .collect();
+            unmask(&mut data, mask);
+            assert_eq!(data, plain, "length {n}");
+        }
+    }
+    #[test]
+    fn a_spare_buffer_takes_the_next_payload_and_is_dropped_before_a_read() {
+        let bytes = cat(&[frame(0x81, b"one"), frame(0x82, b"two")]);
+        let mut r = Reader::new(Cursor::new(Vec::new()), bytes, LIMITS, None);
+        let spare = Vec::with_capacity(64);
+        let ptr = spare.as_ptr();
+        r.give_spare(spare);
+        r.give_spare(Vec::with_capacity(8)); // one is kept already
+        match r.next_event(&mut || Ok(())) {
+            Ok(Event::Message(Message::Text(t))) => {
+                assert_eq!(t, "one");
+                assert_eq!(t.as_ptr(), ptr, "the spare's allocation");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Too small for the payload: not used, and dropped before the read.
+        r.give_spare(Vec::with_capacity(2));
+        r.give_spare(Vec::with_capacity(SPARE_MAX + 1)); // never kept
+        assert!(
+            matches!(r.next_event(&mut || Ok(())), Ok(Event::Message(Message::Binary(b))) if b == b"two")
+        );
+        assert_eq!(r.spare.capacity(), 2);
+        assert!(matches!(r.next_event(&mut || Ok(())), Err(Fault::Io(_))));
+        assert_eq!(r.spare.capacity(), 0, "no spare kept while reading");
     }
 }
