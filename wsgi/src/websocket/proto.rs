@@ -159,7 +159,7 @@ fn parse_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize, u64)>, Fault> 
         rsv2: first & 0x20 != 0,
         rsv3: first & 0x10 != 0,
         opcode,
-        mask: masked.then(|| [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]),
+        mask: masked.then(|| buf[at..at + 4].try_into().expect("4 bytes")),
     };
     Ok(Some((hdr, hlen, len)))
 }
@@ -169,11 +169,13 @@ fn parse_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize, u64)>, Fault> 
 /// `extend_from_slice`.
 fn put_header(out: &mut Vec<u8>, opcode: OpCode, rsv1: bool, len: usize) {
     let first = 0x80 | if rsv1 { 0x40 } else { 0 } | u8::from(opcode);
+    if len < 126 {
+        // Fixed-size: copied inline, no memcpy call (most frames).
+        out.extend_from_slice(&[first, len as u8]);
+        return;
+    }
     let mut h = [first, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-    let n = if len < 126 {
-        h[1] = len as u8;
-        2
-    } else if len <= usize::from(u16::MAX) {
+    let n = if len <= usize::from(u16::MAX) {
         h[1] = 126;
         h[2..4].copy_from_slice(&(len as u16).to_be_bytes());
         4
@@ -393,7 +395,10 @@ impl<R: Read> Reader<R> {
         }
         // The first `checked` bytes were validated frame by frame (0 for a
         // compressed message): validate only the rest, each byte once.
-        if std::str::from_utf8(&data[checked..]).is_err() {
+        // ASCII (most short text) is checked a word at a time, cheaper
+        // than the full validation.
+        let rest = &data[checked..];
+        if !rest.is_ascii() && std::str::from_utf8(rest).is_err() {
             return Err(Fault::InvalidData("invalid UTF-8"));
         }
         // SAFETY: `data[..checked]` is valid UTF-8 that ends on a character
@@ -513,6 +518,10 @@ impl<W: Write> Writer<W> {
             ));
         }
         let start = self.out.len();
+        if payload.len() <= COPY_UP_TO {
+            // Header and payload: one capacity check.
+            self.out.reserve(10 + payload.len());
+        }
         put_header(&mut self.out, opcode, rsv1, payload.len());
         let mut sent = 0;
         let r = if payload.len() <= COPY_UP_TO {
