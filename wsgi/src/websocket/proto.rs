@@ -167,13 +167,20 @@ fn parse_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize, u64)>, Fault> 
 /// Append an unmasked server frame's header (final, RSV2/3 clear) for a
 /// payload of `len` bytes: as tungstenite's `FrameHeader::format`, in one
 /// `extend_from_slice`.
+#[inline]
 fn put_header(out: &mut Vec<u8>, opcode: OpCode, rsv1: bool, len: usize) {
     let first = 0x80 | if rsv1 { 0x40 } else { 0 } | u8::from(opcode);
     if len < 126 {
         // Fixed-size: copied inline, no memcpy call (most frames).
         out.extend_from_slice(&[first, len as u8]);
-        return;
+    } else {
+        put_long_header(out, first, len);
     }
+}
+
+/// [`put_header`] with a 2- or 8-byte extended length.
+#[cold]
+fn put_long_header(out: &mut Vec<u8>, first: u8, len: usize) {
     let mut h = [first, 0, 0, 0, 0, 0, 0, 0, 0, 0];
     let n = if len <= usize::from(u16::MAX) {
         h[1] = 126;
