@@ -392,6 +392,10 @@ struct Inner {
     /// The buffer of a message `feed` or `send` wrote, for the reader's next
     /// payload (an echo then allocates nothing per message).
     spare: spare::Spare,
+    /// `wait` reads from the socket: a buffer left as spare now would be
+    /// kept while the WebSocket idles (a send from another green thread to a
+    /// waiting client), so none is.
+    reading: AtomicBool,
     info: Info,
     keepalive: Option<(Duration, Duration)>,
 }
@@ -452,7 +456,15 @@ impl WebSocket {
             self.take_spare(&mut r);
             // Fed messages go out before the read, which may block (not while
             // complete frames are buffered: those come without a read).
-            match r.next_event(&mut || shared.flush()) {
+            let ev = r.next_event(&mut || {
+                // About to read (and maybe block): no spare from now on,
+                // not even one a sender in another green thread leaves.
+                self.inner.reading.store(true, Ordering::SeqCst);
+                drop(self.inner.spare.take());
+                shared.flush()
+            });
+            self.inner.reading.store(false, Ordering::Relaxed);
+            match ev {
                 Ok(ev) => {
                     if keepalive {
                         last_rx = Some(Instant::now());
@@ -538,13 +550,19 @@ impl WebSocket {
         }
     }
 
-    /// Keep a written message's buffer for the reader's next payload.
+    /// Keep a written message's buffer for the reader's next payload; not
+    /// while `wait` reads (a send that races the reader's switch to reading
+    /// may still leave one: at most one buffer of at most 4 KiB, used or
+    /// freed by the next `wait`).
     fn recycle(&self, msg: Message) {
         let buf = match msg {
             Message::Text(t) => t.into_bytes(),
             Message::Binary(b) => b,
         };
-        if buf.capacity() != 0 && buf.capacity() <= proto::SPARE_MAX {
+        if buf.capacity() != 0
+            && buf.capacity() <= proto::SPARE_MAX
+            && !self.inner.reading.load(Ordering::SeqCst)
+        {
             self.inner.spare.put(buf);
         }
     }
@@ -849,6 +867,7 @@ impl<H: Fn(WebSocket) + Send + Sync + 'static> App for WebSocketWsgi<H> {
                 info,
                 keepalive: cfg.keepalive,
                 spare: spare::Spare::new(),
+                reading: AtomicBool::new(false),
             }),
         };
         let handler_ws = ws.clone();
