@@ -285,7 +285,10 @@ impl<R: Read> Reader<R> {
             }
             let at = self.start + hlen;
             let src = &self.buf[at..at + len as usize];
-            let mut payload = if self.spare.capacity() >= src.len() {
+            // The spare only for a payload of about its size: a message the
+            // app keeps should not hold much more memory than its bytes.
+            let cap = self.spare.capacity();
+            let mut payload = if cap >= src.len() && cap <= src.len().max(32) * 2 {
                 let mut v = std::mem::take(&mut self.spare);
                 v.clear();
                 v.extend_from_slice(src);
@@ -1085,6 +1088,7 @@ mod tests {
         }
         // Too small for the payload: not used, and dropped before the read.
         r.give_spare(Vec::with_capacity(2));
+        assert_eq!(r.spare.capacity(), 2);
         r.give_spare(Vec::with_capacity(SPARE_MAX + 1)); // never kept
         assert!(
             matches!(r.next_event(&mut || Ok(())), Ok(Event::Message(Message::Binary(b))) if b == b"two")
@@ -1092,5 +1096,23 @@ mod tests {
         assert_eq!(r.spare.capacity(), 2);
         assert!(matches!(r.next_event(&mut || Ok(())), Err(Fault::Io(_))));
         assert_eq!(r.spare.capacity(), 0, "no spare kept while reading");
+    }
+    #[test]
+    fn a_spare_much_bigger_than_the_payload_is_not_used() {
+        let bytes = cat(&[frame(0x82, b"tiny"), frame(0x82, &[7; 100])]);
+        let mut r = Reader::new(Cursor::new(Vec::new()), bytes, LIMITS, None);
+        r.give_spare(Vec::with_capacity(1000));
+        match r.next_event(&mut || Ok(())) {
+            Ok(Event::Message(Message::Binary(b))) => assert!(b == b"tiny" && b.capacity() < 1000),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(r.spare.capacity(), 1000, "kept for a bigger payload");
+        r.spare = Vec::with_capacity(150);
+        match r.next_event(&mut || Ok(())) {
+            Ok(Event::Message(Message::Binary(b))) => {
+                assert!(b == vec![7; 100] && b.capacity() == 150)
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
