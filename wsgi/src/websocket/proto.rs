@@ -1,6 +1,9 @@
-//! RFC 6455 framing rules over tungstenite's frame header codec: the reader
-//! turns client frames into messages and control events (or the close code a
-//! violation earns), the writer formats server frames.
+//! RFC 6455 framing rules over tungstenite's frame types: the reader turns
+//! client frames into messages and control events (or the close code a
+//! violation earns), the writer formats server frames. Frame headers are
+//! parsed and written here, over slices (tungstenite's `FrameHeader::parse`
+//! and `format` go through `Read`/`Write` a field at a time; the unit tests
+//! check both against them).
 //!
 //! tungstenite's own `WebSocket`/`FrameSocket` are not used: they take `&mut`
 //! for reads and writes alike (no send while another green thread waits),
