@@ -22,6 +22,10 @@
 #          per echoed message;
 #   tokio-4k  the same with a 4 KiB read buffer (tungstenite's default
 #          128 KiB is zero-filled before every read).
+#   tokio-fwd  4 KiB read buffer, echo by `read.forward(write)`
+#          (tokio-tungstenite's own echo example): the sink is fed while
+#          messages are ready and flushed when the stream would wait, so
+#          pipelined echoes go out together, as our `feed` does.
 # Callgrind runs every thread of the process one at a time anyway; pinning
 # keeps the thread count (and so the wake-up pattern) as in run.sh.
 # Counts are user-space instructions of all threads; the kernel's side of a
@@ -33,7 +37,7 @@
 # callgrind runs therefore set GLIBC_TUNABLES so that glibc uses its vector
 # loops instead, for every server alike (REP_TUNABLES= turns that off).
 #
-#   bash benches/ws/instr.sh                    # ours, tokio, tokio-4k; 64 connections
+#   bash benches/ws/instr.sh                    # ours, tokio, tokio-4k, tokio-fwd; 64 connections
 #   bash benches/ws/instr.sh --only ours --messages 32000 --conns 64
 #   bash benches/ws/instr.sh --batch 16         # 16 messages per write (wsbench --batch)
 #   bash benches/ws/instr.sh --no-syscalls      # callgrind only
@@ -42,7 +46,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-ONLY="ours,tokio,tokio-4k"
+ONLY="ours,tokio,tokio-4k,tokio-fwd"
 CONNS=64
 MESSAGES=19200
 SIZE=32
@@ -52,7 +56,7 @@ KEEP=""
 : "${CARGO_TARGET_DIR:=$ROOT/target}"
 export CARGO_TARGET_DIR
 
-usage() { sed -n '2,41p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,45p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -94,6 +98,7 @@ server_cmd() { # id
         ours) echo "${OURS_BIN:-$BIN/examples/websocket} 127.0.0.1:0" ;;
         tokio) echo "$BIN/tungstenite-echo 127.0.0.1:0" ;;
         tokio-4k) echo "$BIN/tungstenite-echo 127.0.0.1:0 4096" ;;
+        tokio-fwd) echo "$BIN/tungstenite-echo 127.0.0.1:0 4096 forward" ;;
         *) die "unknown server id $1" ;;
     esac
 }

@@ -30,6 +30,7 @@
 mod deflate;
 mod handshake;
 mod proto;
+mod spare;
 mod vars;
 
 use crate::environ::Environ;
@@ -250,6 +251,9 @@ struct Shared {
     /// `wait` that is about to read flushes them, and can tell without the
     /// lock that there is nothing to flush.
     queued: AtomicBool,
+    /// The read side ended (close handshake done, fault or EOF). An atomic:
+    /// `wait`, `feed` and `send` look at it once per message.
+    finished: AtomicBool,
 }
 
 /// How long a compressor is kept without messages to compress (it is most
@@ -259,8 +263,6 @@ const COMPRESSOR_IDLE: Duration = Duration::from_secs(2);
 #[derive(Default)]
 struct CloseState {
     peer: Option<(u16, String)>,
-    /// The read side ended (close handshake done, fault or EOF).
-    finished: bool,
 }
 
 impl Shared {
@@ -268,11 +270,20 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+    }
+
     /// The writer, once it is this green thread's turn. Fails (kind
     /// `TimedOut`) only when the caller's [`Timeout`](eventlet::Timeout)
     /// expires first; nothing was written then.
     fn writer(&self) -> io::Result<GreenGuard<'_, Writer<Stream>>> {
-        Ok(self.writer.lock()?)
+        // `try_lock` first: the same when the lock is free (it never jumps
+        // a queue), and cheaper than `lock`'s deadline bookkeeping.
+        match self.writer.try_lock() {
+            Some(w) => Ok(w),
+            None => Ok(self.writer.lock()?),
+        }
     }
 
     /// Write with `f`; a failure that leaves the stream unusable (a frame
@@ -339,7 +350,7 @@ impl Shared {
     /// connection ends within the close timeout even if the client never
     /// answers (the watchdog cuts it).
     fn start_close(self: &Arc<Self>, code: Option<u16>, reason: &str) -> io::Result<()> {
-        if self.state().finished {
+        if self.finished() {
             return Ok(());
         }
         let me = self.clone();
@@ -363,7 +374,7 @@ impl Shared {
     }
 
     fn finish(&self) {
-        self.state().finished = true;
+        self.finished.store(true, Ordering::Release);
         self.cut();
         let _ = self.done.send(());
     }
@@ -378,6 +389,13 @@ struct Info {
 struct Inner {
     shared: Arc<Shared>,
     reader: GreenMutex<Reader<Stream>>,
+    /// The buffer of a message `feed` or `send` wrote, for the reader's next
+    /// payload (an echo then allocates nothing per message).
+    spare: spare::Spare,
+    /// `wait` reads from the socket: a buffer left as spare now would be
+    /// kept while the WebSocket idles (a send from another green thread to a
+    /// waiting client), so none is.
+    reading: AtomicBool,
     info: Info,
     keepalive: Option<(Duration, Duration)>,
 }
@@ -414,8 +432,11 @@ impl WebSocket {
     /// none of them went out (they stay queued), or the connection is closed.
     pub fn wait(&self) -> Option<Message> {
         let shared = &self.inner.shared;
-        let mut r = self.inner.reader.lock().ok()?;
-        if shared.state().finished {
+        let mut r = match self.inner.reader.try_lock() {
+            Some(r) => r,
+            None => self.inner.reader.lock().ok()?,
+        };
+        if shared.finished() {
             return None;
         }
         // Only keepalive needs the time of the last frame (a clock read per
@@ -432,9 +453,18 @@ impl WebSocket {
                     .then_some(COMPRESSOR_IDLE),
             };
             let _ = r.stream.set_read_timeout(wake);
+            self.take_spare(&mut r);
             // Fed messages go out before the read, which may block (not while
             // complete frames are buffered: those come without a read).
-            match r.next_event(&mut || shared.flush()) {
+            let ev = r.next_event(&mut || {
+                // About to read (and maybe block): no spare from now on,
+                // not even one a sender in another green thread leaves.
+                self.inner.reading.store(true, Ordering::SeqCst);
+                drop(self.inner.spare.take());
+                shared.flush()
+            });
+            self.inner.reading.store(false, Ordering::Relaxed);
+            match ev {
                 Ok(ev) => {
                     if keepalive {
                         last_rx = Some(Instant::now());
@@ -513,6 +543,30 @@ impl WebSocket {
         }
     }
 
+    /// Hand the buffer left by `feed`/`send`, if any, to the reader.
+    fn take_spare(&self, r: &mut Reader<Stream>) {
+        if let Some(buf) = self.inner.spare.take() {
+            r.give_spare(buf);
+        }
+    }
+
+    /// Keep a written message's buffer for the reader's next payload; not
+    /// while `wait` reads (a send that races the reader's switch to reading
+    /// may still leave one: at most one buffer of at most 4 KiB, used or
+    /// freed by the next `wait`).
+    fn recycle(&self, msg: Message) {
+        let buf = match msg {
+            Message::Text(t) => t.into_bytes(),
+            Message::Binary(b) => b,
+        };
+        if buf.capacity() != 0
+            && buf.capacity() <= proto::SPARE_MAX
+            && !self.inner.reading.load(Ordering::SeqCst)
+        {
+            self.inner.spare.put(buf);
+        }
+    }
+
     /// After our close: read (and drop) until the client's close frame, EOF
     /// or the close timeout, then close the connection.
     fn drain_until_close(&self) {
@@ -522,7 +576,7 @@ impl WebSocket {
             shared.finish();
             return;
         };
-        if shared.state().finished {
+        if shared.finished() {
             return;
         }
         let deadline = Instant::now() + shared.close_timeout;
@@ -558,13 +612,15 @@ impl WebSocket {
     pub fn send(&self, msg: impl Into<Message>) -> io::Result<()> {
         let msg = msg.into();
         let shared = &self.inner.shared;
-        if shared.state().finished {
+        if shared.finished() {
             return Err(io::Error::new(
                 io::ErrorKind::NotConnected,
                 "the WebSocket is closed",
             ));
         }
-        shared.write(|w| w.message(&msg))
+        let r = shared.write(|w| w.message(&msg));
+        self.recycle(msg);
+        r
     }
 
     /// Queue a message without writing it (tokio's `Sink::feed`,
@@ -607,13 +663,15 @@ impl WebSocket {
     pub fn feed(&self, msg: impl Into<Message>) -> io::Result<()> {
         let msg = msg.into();
         let shared = &self.inner.shared;
-        if shared.state().finished {
+        if shared.finished() {
             return Err(io::Error::new(
                 io::ErrorKind::NotConnected,
                 "the WebSocket is closed",
             ));
         }
-        shared.write(|w| w.feed(&msg))
+        let r = shared.write(|w| w.feed(&msg));
+        self.recycle(msg);
+        r
     }
 
     /// Write the messages queued by [`feed`](Self::feed) now (nothing to do
@@ -695,7 +753,7 @@ impl WebSocket {
 
     /// Whether the WebSocket is closed (the read side ended).
     pub fn closed(&self) -> bool {
-        self.inner.shared.state().finished
+        self.inner.shared.finished()
     }
 
     /// The handler returned (or panicked, `code` 1011): close, wait for the
@@ -790,6 +848,7 @@ impl<H: Fn(WebSocket) + Send + Sync + 'static> App for WebSocketWsgi<H> {
             compressor_live: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             queued: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
         });
         let stop = shared.clone();
         up.on_server_stop(move || {
@@ -807,6 +866,8 @@ impl<H: Fn(WebSocket) + Send + Sync + 'static> App for WebSocketWsgi<H> {
                 )),
                 info,
                 keepalive: cfg.keepalive,
+                spare: spare::Spare::new(),
+                reading: AtomicBool::new(false),
             }),
         };
         let handler_ws = ws.clone();

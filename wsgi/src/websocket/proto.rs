@@ -1,6 +1,9 @@
-//! RFC 6455 framing rules over tungstenite's frame header codec: the reader
-//! turns client frames into messages and control events (or the close code a
-//! violation earns), the writer formats server frames.
+//! RFC 6455 framing rules over tungstenite's frame types: the reader turns
+//! client frames into messages and control events (or the close code a
+//! violation earns), the writer formats server frames. Frame headers are
+//! parsed and written here, over slices (tungstenite's `FrameHeader::parse`
+//! and `format` go through `Read`/`Write` a field at a time; the unit tests
+//! check both against them).
 //!
 //! tungstenite's own `WebSocket`/`FrameSocket` are not used: they take `&mut`
 //! for reads and writes alike (no send while another green thread waits),
@@ -9,7 +12,7 @@
 
 use super::deflate::{Deflater, InflateError, Inflater};
 use super::Message;
-use std::io::{self, Cursor, Read, Write};
+use std::io::{self, Read, Write};
 use tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
 use tungstenite::protocol::frame::FrameHeader;
 
@@ -95,21 +98,103 @@ pub(crate) struct Reader<R> {
     limits: Limits,
     /// The client sent a close frame (valid or not): it will send no other.
     pub(crate) saw_close: bool,
+    /// A buffer to take the next payload (a message the handler gave back,
+    /// see [`give_spare`](Self::give_spare)): no allocation per echoed
+    /// message. Dropped before each read from the stream, so that an idle
+    /// WebSocket keeps none.
+    spare: Vec<u8>,
 }
+
+/// The largest buffer kept as [`Reader`]'s spare.
+pub(crate) const SPARE_MAX: usize = 4096;
 
 /// What [`Reader::next_event`] runs before it reads from the stream.
 pub(crate) type BeforeRead<'a> = &'a mut dyn FnMut() -> io::Result<()>;
 
+/// XOR `data` with the client's masking key (RFC 6455 §5.3), eight bytes
+/// at a time.
 fn unmask(data: &mut [u8], mask: [u8; 4]) {
-    let m = u32::from_ne_bytes(mask);
-    let mut chunks = data.chunks_exact_mut(4);
-    for c in &mut chunks {
-        let v = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]) ^ m;
-        c.copy_from_slice(&v.to_ne_bytes());
+    let [a, b, c, d] = mask;
+    let m = u64::from_ne_bytes([a, b, c, d, a, b, c, d]);
+    let mut chunks = data.chunks_exact_mut(8);
+    for ch in &mut chunks {
+        let v = u64::from_ne_bytes(ch.try_into().expect("8 bytes")) ^ m;
+        ch.copy_from_slice(&v.to_ne_bytes());
     }
-    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
-        *b ^= mask[i];
+    // The remainder starts at a multiple of 8, so at mask byte 0.
+    for (i, x) in chunks.into_remainder().iter_mut().enumerate() {
+        *x ^= mask[i & 3];
     }
+}
+
+/// The frame header at the front of `buf` (RFC 6455 §5.2): the header, its
+/// length in bytes and the payload length; `None` while it is incomplete.
+/// As tungstenite's `FrameHeader::parse` (reserved opcodes rejected once the
+/// header is complete), over a slice: no `Read` cursor per field.
+fn parse_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize, u64)>, Fault> {
+    let (first, second) = match buf {
+        [a, b, ..] => (*a, *b),
+        _ => return Ok(None),
+    };
+    let (len_bytes, short) = match second & 0x7f {
+        126 => (2, 0),
+        127 => (8, 0),
+        n => (0, u64::from(n)),
+    };
+    let masked = second & 0x80 != 0;
+    let hlen = 2 + len_bytes + if masked { 4 } else { 0 };
+    if buf.len() < hlen {
+        return Ok(None);
+    }
+    let len = match len_bytes {
+        2 => u64::from(u16::from_be_bytes([buf[2], buf[3]])),
+        8 => u64::from_be_bytes(buf[2..10].try_into().expect("8 bytes")),
+        _ => short,
+    };
+    let opcode = OpCode::from(first & 0x0f);
+    if let OpCode::Control(Control::Reserved(_)) | OpCode::Data(Data::Reserved(_)) = opcode {
+        return Err(Fault::Protocol("reserved opcode"));
+    }
+    let at = 2 + len_bytes;
+    let hdr = FrameHeader {
+        is_final: first & 0x80 != 0,
+        rsv1: first & 0x40 != 0,
+        rsv2: first & 0x20 != 0,
+        rsv3: first & 0x10 != 0,
+        opcode,
+        mask: masked.then(|| buf[at..at + 4].try_into().expect("4 bytes")),
+    };
+    Ok(Some((hdr, hlen, len)))
+}
+
+/// Append an unmasked server frame's header (final, RSV2/3 clear) for a
+/// payload of `len` bytes: as tungstenite's `FrameHeader::format`, in one
+/// `extend_from_slice`.
+#[inline]
+fn put_header(out: &mut Vec<u8>, opcode: OpCode, rsv1: bool, len: usize) {
+    let first = 0x80 | if rsv1 { 0x40 } else { 0 } | u8::from(opcode);
+    if len < 126 {
+        // Fixed-size: copied inline, no memcpy call (most frames).
+        out.extend_from_slice(&[first, len as u8]);
+    } else {
+        put_long_header(out, first, len);
+    }
+}
+
+/// [`put_header`] with a 2- or 8-byte extended length.
+#[cold]
+fn put_long_header(out: &mut Vec<u8>, first: u8, len: usize) {
+    let mut h = [first, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let n = if len <= usize::from(u16::MAX) {
+        h[1] = 126;
+        h[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        4
+    } else {
+        h[1] = 127;
+        h[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        10
+    };
+    out.extend_from_slice(&h[..n]);
 }
 
 /// Extend the checked prefix of a text message; `Err` at the first byte that
@@ -142,6 +227,7 @@ impl<R: Read> Reader<R> {
             inflater,
             limits,
             saw_close: false,
+            spare: Vec::new(),
         }
     }
 
@@ -150,6 +236,8 @@ impl<R: Read> Reader<R> {
     /// there: the read may block).
     fn fill(&mut self, need: usize, before_read: BeforeRead<'_>) -> Result<(), Fault> {
         before_read().map_err(Fault::Io)?;
+        // The read may block for long: keep no spare while idle.
+        self.spare = Vec::new();
         if self.start > 0 && (self.start == self.end || self.buf.len() - self.start < need) {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -188,14 +276,10 @@ impl<R: Read> Reader<R> {
     fn frame(&mut self, before_read: BeforeRead<'_>) -> Result<(FrameHeader, Vec<u8>), Fault> {
         loop {
             let avail = &self.buf[self.start..self.end];
-            let mut cur = Cursor::new(avail);
-            let parsed =
-                FrameHeader::parse(&mut cur).map_err(|_| Fault::Protocol("reserved opcode"))?;
-            let Some((hdr, len)) = parsed else {
+            let Some((hdr, hlen, len)) = parse_header(avail)? else {
                 self.fill(14, before_read)?;
                 continue;
             };
-            let hlen = cur.position() as usize;
             check_header(&hdr, len, self.limits, self.inflater.is_some())?;
             let total = hlen + len as usize;
             if avail.len() < total {
@@ -203,7 +287,18 @@ impl<R: Read> Reader<R> {
                 continue;
             }
             let at = self.start + hlen;
-            let mut payload = self.buf[at..at + len as usize].to_vec();
+            let src = &self.buf[at..at + len as usize];
+            // The spare only for a payload of about its size: a message the
+            // app keeps should not hold much more memory than its bytes.
+            let cap = self.spare.capacity();
+            let mut payload = if cap >= src.len() && cap <= src.len().max(32) * 2 {
+                let mut v = std::mem::take(&mut self.spare);
+                v.clear();
+                v.extend_from_slice(src);
+                v
+            } else {
+                src.to_vec()
+            };
             self.start += total;
             if self.start == self.end {
                 self.start = 0;
@@ -217,6 +312,14 @@ impl<R: Read> Reader<R> {
                 unmask(&mut payload, mask);
             }
             return Ok((hdr, payload));
+        }
+    }
+
+    /// Keep `buf` (a message's bytes the caller is done with) for the next
+    /// payload, if it is at most [`SPARE_MAX`] and no spare is kept yet.
+    pub(crate) fn give_spare(&mut self, buf: Vec<u8>) {
+        if self.spare.capacity() == 0 && buf.capacity() <= SPARE_MAX {
+            self.spare = buf;
         }
     }
 
@@ -244,6 +347,19 @@ impl<R: Read> Reader<R> {
                 OpCode::Data(d) => {
                     if self.partial.is_some() {
                         return Err(Fault::Protocol("new message inside a fragmented one"));
+                    }
+                    if hdr.is_final {
+                        // A whole message in one frame (the common case).
+                        if payload.len() > self.limits.max_message {
+                            return Err(Fault::TooBig("message too big"));
+                        }
+                        let p = Partial {
+                            text: d == Data::Text,
+                            compressed: hdr.rsv1,
+                            data: payload,
+                            checked: 0,
+                        };
+                        return self.finish(p).map(Event::Message);
                     }
                     self.partial = Some(Partial {
                         text: d == Data::Text,
@@ -292,7 +408,10 @@ impl<R: Read> Reader<R> {
         }
         // The first `checked` bytes were validated frame by frame (0 for a
         // compressed message): validate only the rest, each byte once.
-        if std::str::from_utf8(&data[checked..]).is_err() {
+        // ASCII (most short text) is checked a word at a time, cheaper
+        // than the full validation.
+        let rest = &data[checked..];
+        if !rest.is_ascii() && std::str::from_utf8(rest).is_err() {
             return Err(Fault::InvalidData("invalid UTF-8"));
         }
         // SAFETY: `data[..checked]` is valid UTF-8 that ends on a character
@@ -411,17 +530,12 @@ impl<W: Write> Writer<W> {
                 "the WebSocket is closing",
             ));
         }
-        let hdr = FrameHeader {
-            is_final: true,
-            rsv1,
-            rsv2: false,
-            rsv3: false,
-            opcode,
-            mask: None,
-        };
         let start = self.out.len();
-        hdr.format(payload.len() as u64, &mut self.out)
-            .map_err(|e| io::Error::other(e.to_string()))?;
+        if payload.len() <= COPY_UP_TO {
+            // Header and payload: one capacity check.
+            self.out.reserve(10 + payload.len());
+        }
+        put_header(&mut self.out, opcode, rsv1, payload.len());
         let mut sent = 0;
         let r = if payload.len() <= COPY_UP_TO {
             self.out.extend_from_slice(payload);
@@ -547,6 +661,7 @@ impl<W: Write> Writer<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Cursor;
 
     const LIMITS: Limits = Limits {
         max_frame: 1000,
@@ -873,5 +988,134 @@ mod tests {
         w.message(&Message::Binary(vec![5; 70_000])).unwrap();
         assert_eq!(&w.stream[..10], &[0x82, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70]);
         assert_eq!(w.stream.len(), 10 + 70_000);
+    }
+    /// `parse_header` against tungstenite's `FrameHeader::parse`: every first
+    /// byte, every length form, masked or not, and each prefix of them.
+    #[test]
+    fn parse_header_agrees_with_tungstenite() {
+        let lens: [&[u8]; 6] = [
+            &[0x00],
+            &[0x7d],
+            &[0x7e, 0x01, 0x02],
+            &[0x7e, 0xff, 0xff],
+            &[0x7f, 0, 0, 0, 0, 0x01, 0x02, 0x03, 0x04],
+            &[0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0x01],
+        ];
+        for first in 0..=255u8 {
+            for len in lens {
+                for masked in [false, true] {
+                    let mut bytes = vec![first, len[0] | if masked { 0x80 } else { 0 }];
+                    bytes.extend_from_slice(&len[1..]);
+                    if masked {
+                        bytes.extend_from_slice(&[9, 8, 7, 6]);
+                    }
+                    bytes.extend_from_slice(b"payload");
+                    for cut in 0..=bytes.len() {
+                        let b = &bytes[..cut];
+                        let ours = parse_header(b);
+                        let mut cur = Cursor::new(b);
+                        let theirs = FrameHeader::parse(&mut cur);
+                        match (ours, theirs) {
+                            (Ok(None), Ok(None)) => {}
+                            (Ok(Some((h, hlen, n))), Ok(Some((t, tn)))) => {
+                                assert_eq!((h, hlen, n), (t, cur.position() as usize, tn));
+                            }
+                            (Err(Fault::Protocol("reserved opcode")), Err(_)) => {}
+                            (o, t) => panic!("{bytes:?}[..{cut}]: ours {o:?}, tungstenite {t:?}"),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `put_header` against tungstenite's `FrameHeader::format`.
+    #[test]
+    fn put_header_agrees_with_tungstenite() {
+        let ops = [
+            OpCode::Data(Data::Text),
+            OpCode::Data(Data::Binary),
+            OpCode::Control(Control::Ping),
+            OpCode::Control(Control::Pong),
+            OpCode::Control(Control::Close),
+        ];
+        for opcode in ops {
+            for rsv1 in [false, true] {
+                for len in [0, 1, 125, 126, 127, 65_535, 65_536, 1 << 33] {
+                    let mut ours = vec![1];
+                    put_header(&mut ours, opcode, rsv1, len);
+                    let mut theirs = vec![1];
+                    let hdr = FrameHeader {
+                        is_final: true,
+                        rsv1,
+                        rsv2: false,
+                        rsv3: false,
+                        opcode,
+                        mask: None,
+                    };
+                    hdr.format(len as u64, &mut theirs).unwrap();
+                    assert_eq!(ours, theirs, "{opcode:?} rsv1 {rsv1} len {len}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unmask_every_length_and_offset() {
+        let mask = [0x12, 0x34, 0x56, 0x78];
+        for n in 0..40 {
+            let plain: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37)).collect();
+            let mut data: Vec<u8> = plain
+                .iter()
+                .enumerate()
+                .map(|(i, b)| b ^ mask[i % 4])
+                .collect();
+            unmask(&mut data, mask);
+            assert_eq!(data, plain, "length {n}");
+        }
+    }
+    #[test]
+    fn a_spare_buffer_takes_the_next_payload_and_is_dropped_before_a_read() {
+        let bytes = cat(&[frame(0x81, b"one"), frame(0x82, b"two")]);
+        let mut r = Reader::new(Cursor::new(Vec::new()), bytes, LIMITS, None);
+        let spare = Vec::with_capacity(64);
+        let ptr = spare.as_ptr();
+        r.give_spare(spare);
+        r.give_spare(Vec::with_capacity(8)); // one is kept already
+        match r.next_event(&mut || Ok(())) {
+            Ok(Event::Message(Message::Text(t))) => {
+                assert_eq!(t, "one");
+                assert_eq!(t.as_ptr(), ptr, "the spare's allocation");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Too small for the payload: not used, and dropped before the read.
+        r.give_spare(Vec::with_capacity(2));
+        assert_eq!(r.spare.capacity(), 2);
+        r.give_spare(Vec::with_capacity(SPARE_MAX + 1)); // never kept
+        assert!(
+            matches!(r.next_event(&mut || Ok(())), Ok(Event::Message(Message::Binary(b))) if b == b"two")
+        );
+        assert_eq!(r.spare.capacity(), 2);
+        assert!(matches!(r.next_event(&mut || Ok(())), Err(Fault::Io(_))));
+        assert_eq!(r.spare.capacity(), 0, "no spare kept while reading");
+    }
+    #[test]
+    fn a_spare_much_bigger_than_the_payload_is_not_used() {
+        let bytes = cat(&[frame(0x82, b"tiny"), frame(0x82, &[7; 100])]);
+        let mut r = Reader::new(Cursor::new(Vec::new()), bytes, LIMITS, None);
+        r.give_spare(Vec::with_capacity(1000));
+        match r.next_event(&mut || Ok(())) {
+            Ok(Event::Message(Message::Binary(b))) => assert!(b == b"tiny" && b.capacity() < 1000),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(r.spare.capacity(), 1000, "kept for a bigger payload");
+        r.spare = Vec::with_capacity(150);
+        match r.next_event(&mut || Ok(())) {
+            Ok(Event::Message(Message::Binary(b))) => {
+                assert!(b == vec![7; 100] && b.capacity() == 150)
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
