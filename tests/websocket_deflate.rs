@@ -8,13 +8,8 @@ mod ws_common;
 use common::*;
 use eventlet_wsgi::websocket::{WebSocket, WebSocketWsgi};
 use eventlet_wsgi::ServerOptions;
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+use flate2::{Compress, Compression, Decompress, FlushCompress};
 use ws_common::*;
-
-/// zlib's state needs more than the default green-thread stack in debug builds.
-fn big_stacks() {
-    let _ = eventlet::configure(eventlet::Config::default().stack_size(512 * 1024));
-}
 
 fn deflate(data: &[u8]) -> Vec<u8> {
     let mut c = Compress::new(Compression::default(), false);
@@ -22,15 +17,6 @@ fn deflate(data: &[u8]) -> Vec<u8> {
     c.compress_vec(data, &mut out, FlushCompress::Sync).unwrap();
     assert!(out.ends_with(&[0, 0, 0xff, 0xff]));
     out.truncate(out.len() - 4);
-    out
-}
-
-fn inflate(d: &mut Decompress, data: &[u8]) -> Vec<u8> {
-    let mut input = data.to_vec();
-    input.extend_from_slice(&[0, 0, 0xff, 0xff]);
-    let mut out = Vec::with_capacity(1 << 20);
-    d.decompress_vec(&input, &mut out, FlushDecompress::Sync)
-        .unwrap();
     out
 }
 
@@ -120,15 +106,7 @@ fn idle_compressor_is_dropped_and_the_stream_stays_valid() {
     // WebSocket). The client's inflater keeps its window throughout.
     big_stacks();
     let srv = spawn_server(echo_app(), ServerOptions::new());
-    let req = handshake_request(
-        "/",
-        &["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"],
-    );
-    let mut c = Client::open(srv.addr, &req, b"");
-    assert_eq!(
-        c.header("Sec-WebSocket-Extensions").as_deref(),
-        Some("permessage-deflate")
-    );
+    let mut c = connect_deflate(srv.addr);
     let text: String = (0..300)
         .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
         .collect();

@@ -9,20 +9,14 @@ mod common;
 mod ws_common;
 
 use common::*;
-use eventlet::tls::{TlsClientConfig, TlsServerConfig};
 use eventlet_wsgi::websocket::{Message, WebSocket, WebSocketWsgi};
 use eventlet_wsgi::ServerOptions;
-use flate2::{Decompress, FlushDecompress};
+use flate2::Decompress;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 use ws_common::*;
-
-/// zlib's state needs more than the default green-thread stack in debug builds.
-fn big_stacks() {
-    let _ = eventlet::configure(eventlet::Config::default().stack_size(512 * 1024));
-}
 
 /// The echo loop of `examples/websocket.rs`: `feed`, and `wait` flushes.
 fn feed_echo(ws: WebSocket) {
@@ -69,6 +63,26 @@ fn pipelined_echo<S: io::Read + io::Write>(
     burst: usize,
     mut other: impl FnMut(&Frame) -> bool,
 ) {
+    pipelined(c, n, burst, |next, f| {
+        if other(f) {
+            return false;
+        }
+        let (first, p) = nth(next);
+        assert_eq!((f.first, f.payload.len()), (first, p.len()), "echo {next}");
+        assert!(f.payload == p, "echo {next}: bytes differ");
+        true
+    });
+}
+
+/// The sending and reading loop of [`pipelined_echo`]: `echo(next, frame)`
+/// checks `frame` as the echo of message `next`, or returns false when the
+/// frame is not an echo.
+fn pipelined<S: io::Read + io::Write>(
+    c: &mut Client<S>,
+    n: usize,
+    burst: usize,
+    mut echo: impl FnMut(usize, &Frame) -> bool,
+) {
     let mut next = 0;
     let mut sent = 0;
     while next < n {
@@ -85,13 +99,9 @@ fn pipelined_echo<S: io::Read + io::Write>(
             continue;
         }
         let f = c.read_frame().expect("an echo");
-        if other(&f) {
-            continue;
+        if echo(next, &f) {
+            next += 1;
         }
-        let (first, p) = nth(next);
-        assert_eq!((f.first, f.payload.len()), (first, p.len()), "echo {next}");
-        assert!(f.payload == p, "echo {next}: bytes differ");
-        next += 1;
     }
 }
 
@@ -330,11 +340,7 @@ fn the_queue_is_written_past_64_kib() {
 
 #[test]
 fn feed_over_tls_with_a_sender_in_another_green_thread() {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let (cert_pem, key_pem) = (cert.cert.pem(), cert.key_pair.serialize_pem());
-    let server_cfg = TlsServerConfig::from_pem(cert_pem.as_bytes(), key_pem.as_bytes()).unwrap();
-    let listener =
-        eventlet::wrap_ssl(eventlet::listen("127.0.0.1:0").unwrap(), server_cfg).unwrap();
+    let (listener, client_cfg) = tls_listener();
     let app = WebSocketWsgi::new(|ws: WebSocket| {
         let w = ws.clone();
         let ticker = eventlet::spawn(move || {
@@ -350,7 +356,6 @@ fn feed_over_tls_with_a_sender_in_another_green_thread() {
     })
     .permessage_deflate(false);
     let srv = spawn_on(listener, app, ServerOptions::new());
-    let client_cfg = TlsClientConfig::with_root_pem(cert_pem.as_bytes()).unwrap();
     let addr = srv.addr;
     // The client is a green thread too (eventlet's TLS client stream).
     let client = eventlet::spawn(move || {
@@ -383,44 +388,17 @@ fn feed_with_deflate_keeps_the_compressed_stream_in_order() {
     let srv = spawn_server(WebSocketWsgi::new(feed_echo), ServerOptions::new());
     // Context takeover both ways: every compressed echo refers back to the
     // ones before it, so one out of order or lost would not inflate.
-    let req = handshake_request(
-        "/",
-        &["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"],
-    );
-    let mut c = Client::open(srv.addr, &req, b"");
-    assert_eq!(
-        c.header("Sec-WebSocket-Extensions").as_deref(),
-        Some("permessage-deflate")
-    );
+    let mut c = connect_deflate(srv.addr);
     let mut inflater = Decompress::new(false);
-    let n = 300;
-    let mut next = 0;
-    let mut sent = 0;
-    while next < n {
-        if sent < n && sent < next + 32 {
-            let end = (sent + 16).min(n);
-            let bytes: Vec<u8> = (sent..end)
-                .flat_map(|i| {
-                    let (first, p) = nth(i);
-                    frame(first, &p)
-                })
-                .collect();
-            c.send(&bytes);
-            sent = end;
-            continue;
-        }
-        let f = c.read_frame().expect("an echo");
+    pipelined(&mut c, 300, 16, |next, f| {
         let (first, p) = nth(next);
         assert_eq!(f.first, first | 0x40, "echo {next}: compressed, same type");
-        let mut input = f.payload.clone();
-        input.extend_from_slice(&[0, 0, 0xff, 0xff]);
-        let mut out = Vec::with_capacity(p.len() + 64);
-        inflater
-            .decompress_vec(&input, &mut out, FlushDecompress::Sync)
-            .unwrap_or_else(|e| panic!("echo {next} does not inflate: {e}"));
-        assert!(out == p, "echo {next}: bytes differ");
-        next += 1;
-    }
+        assert!(
+            inflate(&mut inflater, &f.payload) == p,
+            "echo {next}: bytes differ"
+        );
+        true
+    });
     c.send(&frame(0x88, &close_payload(1000, "")));
     assert_eq!(c.expect_close(), Some(1000));
 }

@@ -6,7 +6,6 @@ mod common;
 mod ws_common;
 
 use common::*;
-use eventlet::tls::{TlsClientConfig, TlsServerConfig};
 use eventlet_wsgi::websocket::{WebSocket, WebSocketWsgi};
 use eventlet_wsgi::ServerOptions;
 use std::time::Duration;
@@ -14,11 +13,7 @@ use ws_common::*;
 
 #[test]
 fn wss_echo_with_sends_from_another_green_thread() {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let (cert_pem, key_pem) = (cert.cert.pem(), cert.key_pair.serialize_pem());
-    let server_cfg = TlsServerConfig::from_pem(cert_pem.as_bytes(), key_pem.as_bytes()).unwrap();
-    let listener =
-        eventlet::wrap_ssl(eventlet::listen("127.0.0.1:0").unwrap(), server_cfg).unwrap();
+    let (listener, client_cfg) = tls_listener();
     let app = WebSocketWsgi::new(|ws: WebSocket| {
         assert_eq!(ws.environ_get("wsgi.url_scheme"), Some("https"));
         let w = ws.clone();
@@ -39,7 +34,6 @@ fn wss_echo_with_sends_from_another_green_thread() {
         let _ = ticker.wait();
     });
     let srv = spawn_on(listener, app, ServerOptions::new());
-    let client_cfg = TlsClientConfig::with_root_pem(cert_pem.as_bytes()).unwrap();
     let addr = srv.addr;
     // The client is a green thread too (eventlet's TLS client stream).
     let client = eventlet::spawn(move || {

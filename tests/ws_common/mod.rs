@@ -214,3 +214,47 @@ impl<S: Read + Write> Client<S> {
         self.read_frame().is_none()
     }
 }
+
+/// zlib's state needs more than the default green-thread stack in debug builds.
+pub fn big_stacks() {
+    let _ = eventlet::configure(eventlet::Config::default().stack_size(512 * 1024));
+}
+
+/// Inflate one permessage-deflate message (RFC 7692: the 4-byte tail the
+/// sender stripped is put back first).
+pub fn inflate(d: &mut flate2::Decompress, data: &[u8]) -> Vec<u8> {
+    let mut input = data.to_vec();
+    input.extend_from_slice(&[0, 0, 0xff, 0xff]);
+    let mut out = Vec::with_capacity(1 << 20);
+    d.decompress_vec(&input, &mut out, flate2::FlushDecompress::Sync)
+        .unwrap();
+    out
+}
+
+/// A WebSocket that negotiated permessage-deflate with context takeover both
+/// ways (what browsers ask for).
+pub fn connect_deflate(addr: SocketAddr) -> Client {
+    let req = handshake_request(
+        "/",
+        &["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"],
+    );
+    let c = Client::open(addr, &req, b"");
+    assert_eq!(
+        c.header("Sec-WebSocket-Extensions").as_deref(),
+        Some("permessage-deflate")
+    );
+    c
+}
+
+/// A TLS listener on port 0 with a fresh self-signed certificate for
+/// "localhost", and a client configuration that trusts it.
+pub fn tls_listener() -> (eventlet::net::Listener, eventlet::tls::TlsClientConfig) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_pem, key_pem) = (cert.cert.pem(), cert.key_pair.serialize_pem());
+    let server_cfg =
+        eventlet::tls::TlsServerConfig::from_pem(cert_pem.as_bytes(), key_pem.as_bytes()).unwrap();
+    let listener =
+        eventlet::wrap_ssl(eventlet::listen("127.0.0.1:0").unwrap(), server_cfg).unwrap();
+    let client_cfg = eventlet::tls::TlsClientConfig::with_root_pem(cert_pem.as_bytes()).unwrap();
+    (listener, client_cfg)
+}
