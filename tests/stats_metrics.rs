@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use eventlet_wsgi::metrics::Metrics;
 use eventlet_wsgi::proxy::TrustedProxies;
-use eventlet_wsgi::stats::{RejectReason, Stats, StatsSnapshot, TimeoutKind};
+use eventlet_wsgi::stats::{RejectReason, Stats, TimeoutKind};
 use eventlet_wsgi::{Body, Environ, Keepalive, StartResponse};
 use std::io::{BufReader, Read, Write};
 use std::sync::{Arc, Mutex};
@@ -32,18 +32,6 @@ fn app(env: &mut Environ, sr: &mut StartResponse) -> Body {
             sr.start("200 OK", [("Content-Type", "text/plain")]);
             Body::from(format!("got {}\n", body.len()))
         }
-    }
-}
-
-/// Wait (10 s at most) until `cond` holds for a snapshot; the last one.
-fn wait_for(stats: &Stats, cond: impl Fn(&StatsSnapshot) -> bool) -> StatsSnapshot {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let s = stats.snapshot();
-        if cond(&s) || Instant::now() > deadline {
-            return s;
-        }
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

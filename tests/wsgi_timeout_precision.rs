@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::{default_opts, read_http, spawn_server};
-use eventlet_wsgi::stats::{Stats, StatsSnapshot, TimeoutKind};
+use common::{default_opts, read_http, spawn_server, wait_for};
+use eventlet_wsgi::stats::{Stats, TimeoutKind};
 use eventlet_wsgi::{Body, Environ, Keepalive, StartResponse};
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
@@ -30,17 +30,6 @@ fn closed_after(s: &mut TcpStream, since: Instant) -> Duration {
             Ok(0) | Err(_) => return since.elapsed(),
             Ok(_) => {}
         }
-    }
-}
-
-fn wait_for(stats: &Stats, cond: impl Fn(&StatsSnapshot) -> bool) -> StatsSnapshot {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let s = stats.snapshot();
-        if cond(&s) || Instant::now() > deadline {
-            return s;
-        }
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

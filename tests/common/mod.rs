@@ -426,3 +426,18 @@ impl Drop for ExampleProcess {
         let _ = self.child.wait();
     }
 }
+
+/// Wait (10 s at most) until `cond` holds for a snapshot of `stats`; the last one.
+pub fn wait_for(
+    stats: &eventlet_wsgi::stats::Stats,
+    cond: impl Fn(&eventlet_wsgi::stats::StatsSnapshot) -> bool,
+) -> eventlet_wsgi::stats::StatsSnapshot {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = stats.snapshot();
+        if cond(&s) || std::time::Instant::now() > deadline {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
