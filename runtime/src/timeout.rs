@@ -263,10 +263,19 @@ pub(crate) fn shielded<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// The earliest live deadline of the current green thread, with its Timeout id.
+// Inlined into every socket operation: the common case (no Timeout running
+// anywhere) is one relaxed load.
+#[inline]
 pub(crate) fn current_deadline() -> Option<(Instant, u64)> {
     if ACTIVE.load(Ordering::Relaxed) == 0 {
         return None;
     }
+    earliest_deadline()
+}
+
+#[cold]
+#[inline(never)]
+fn earliest_deadline() -> Option<(Instant, u64)> {
     DEADLINES.with(|s| {
         s.borrow()
             .iter()
@@ -284,6 +293,7 @@ pub(crate) struct Deadline {
 }
 
 impl Deadline {
+    #[inline]
     pub fn for_op(op: Option<Instant>) -> Deadline {
         match (current_deadline(), op) {
             (Some((d, id)), Some(o)) if d <= o => Deadline {
