@@ -130,6 +130,8 @@ fn with_conn<R>(
             forwarded: false,
         };
         let mut env = new_environ(&io, &shared.opts);
+        // Once per connection: an upgrade takes it from here.
+        env.conn_state = Some(conn.state.clone());
         let p = &conn.peer;
         env.set_connection([&server_name, &server_port, &p.remote_addr, &p.remote_port]);
         f(&mut conn, &mut env)
@@ -332,7 +334,6 @@ impl<'a> Conn<'a> {
             io.headers_sent = false;
             let _ = io.set_write_timeout(opts.socket_timeout);
         }
-        env.conn_state = Some(self.state.clone());
         let mut sr = StartResponse::new(self.io, req, std::mem::take(&mut self.sr_bufs));
         if head.te_and_cl {
             sr.close = true;
@@ -345,12 +346,12 @@ impl<'a> Conn<'a> {
         }
         let body_done =
             !sr.close && !sr.broken && (env.input.finished() || env.input.drain(opts.max_drain));
-        for hook in env.take_posthooks() {
-            if catch_unwind(AssertUnwindSafe(|| hook(env))).is_err() {
-                self.shared.log_error("a posthook panicked");
-            }
+        if env.has_posthooks() {
+            self.run_posthooks(env);
         }
-        self.access_log(env, &sr, started);
+        if self.access_logged() {
+            self.access_log(env, &sr, started);
+        }
         self.request_stats(&sr, started);
         self.headers = std::mem::take(&mut head.headers);
         let keep = body_done && !sr.close && !sr.broken;
@@ -581,13 +582,28 @@ impl<'a> Conn<'a> {
         io.write_timed_out = false;
     }
 
+    #[cold]
+    #[inline(never)]
+    fn run_posthooks(&self, env: &mut Environ<'a>) {
+        for hook in env.take_posthooks() {
+            if catch_unwind(AssertUnwindSafe(|| hook(env))).is_err() {
+                self.shared.log_error("a posthook panicked");
+            }
+        }
+    }
+
+    /// Whether a request's access line is written or handed to a hook (the
+    /// line is built out of line only then).
+    #[inline]
+    fn access_logged(&self) -> bool {
+        let opts = &self.shared.opts;
+        opts.access_hook.is_some() || (opts.log_output && opts.log.info_enabled())
+    }
+
     #[inline(never)]
     fn access_log(&self, env: &Environ<'_>, sr: &StartResponse<'_>, started: Instant) {
         let opts = &self.shared.opts;
         let log = opts.log_output && opts.log.info_enabled();
-        if !log && opts.access_hook.is_none() {
-            return;
-        }
         let mut joined = String::new();
         let mut client_ip: &str = &self.peer.remote_addr;
         // Parsed only when something reads it (the default format does not).

@@ -472,6 +472,11 @@ impl<'c> Environ<'c> {
         std::mem::take(&mut self.posthooks)
     }
 
+    /// Whether a posthook was added for this request.
+    pub(crate) fn has_posthooks(&self) -> bool {
+        !self.posthooks.is_empty()
+    }
+
     /// `eventlet.minimum_write_chunk_size`: override the server's response
     /// coalescing size for this request (0 or 1: flush every chunk).
     pub fn set_minimum_write_chunk_size(&mut self, n: usize) {
