@@ -355,8 +355,9 @@ impl<'a> Conn<'a> {
         if env.has_posthooks() {
             self.run_posthooks(env);
         }
-        if self.access_logged() {
-            self.access_log(env, &sr, started);
+        let log = self.log_enabled();
+        if log || self.shared.opts.access_hook.is_some() {
+            self.access_log(env, &sr, started, log);
         }
         self.request_stats(&sr, started);
         self.headers = std::mem::take(&mut head.headers);
@@ -598,18 +599,17 @@ impl<'a> Conn<'a> {
         }
     }
 
-    /// Whether a request's access line is written or handed to a hook (the
-    /// line is built out of line only then).
+    /// Whether access lines are written (the line is built, out of line,
+    /// only then or for an access hook).
     #[inline]
-    fn access_logged(&self) -> bool {
+    fn log_enabled(&self) -> bool {
         let opts = &self.shared.opts;
-        opts.access_hook.is_some() || (opts.log_output && opts.log.info_enabled())
+        opts.log_output && opts.log.info_enabled()
     }
 
     #[inline(never)]
-    fn access_log(&self, env: &Environ<'_>, sr: &StartResponse<'_>, started: Instant) {
+    fn access_log(&self, env: &Environ<'_>, sr: &StartResponse<'_>, started: Instant, log: bool) {
         let opts = &self.shared.opts;
-        let log = opts.log_output && opts.log.info_enabled();
         let mut joined = String::new();
         let mut client_ip: &str = &self.peer.remote_addr;
         // Parsed only when something reads it (the default format does not).
