@@ -55,12 +55,18 @@ pub(super) struct TransferCodings {
 impl Fields {
     /// Takes note of a Host field whose trimmed value is `buf[value]`.
     #[inline(always)]
-    pub(super) fn host(&mut self, buf: &[u8], value: Range<usize>) -> Result<(), HeadError> {
+    /// `valid` says that the caller has already found the value to be a valid authority.
+    pub(super) fn host(
+        &mut self,
+        buf: &[u8],
+        value: Range<usize>,
+        valid: bool,
+    ) -> Result<(), HeadError> {
         if self.host.is_some() {
             return Err(bad("more than one Host"));
         }
         // RFC 9110 §7.2: an empty Host is legal when the target has no authority.
-        if !value.is_empty() && !valid_authority(&buf[value.clone()], false) {
+        if !valid && !value.is_empty() && !valid_authority(&buf[value.clone()], false) {
             return Err(bad("invalid Host"));
         }
         self.host = Some(value);
@@ -77,7 +83,7 @@ impl Fields {
     ) -> Result<(), HeadError> {
         let v = &buf[value.clone()];
         match kind {
-            Special::Host => self.host(buf, value)?,
+            Special::Host => self.host(buf, value, false)?,
             Special::Expect => {
                 for e in list_elements(v) {
                     self.expect_continue |= e.eq_ignore_ascii_case(b"100-continue");

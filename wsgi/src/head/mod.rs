@@ -209,7 +209,7 @@ use fields::{Fields, Special};
 use scan::is_value_byte;
 pub(crate) use scan::{has_byte, has_less, is_tchar, HI, TCHAR};
 use scan::{scan_target, scan_token, scan_value};
-use target::{classify_target, parse_version, VERSION_LEN};
+use target::{classify_target, parse_version, scan_reg_name, VERSION_LEN};
 
 /// How many empty lines may precede the request line (RFC 9112 §2.2: SHOULD ignore at least one; a few
 /// cover clients that add CRLF after a POST body). More is garbage, not a request.
@@ -289,38 +289,32 @@ pub fn parse_head(
                 (name_end, Special::of(&buf[pos..name_end]))
             }
         };
-        let mut value_start = name_end + 1;
-        while let Some(b' ' | b'\t') = buf.get(value_start) {
-            value_start += 1;
-        }
-        let stop = scan_value(buf, value_start);
-        match buf.get(stop) {
-            Some(b'\r') => match buf.get(stop + 1) {
-                Some(b'\n') => {}
-                Some(_) => return Err(bad("bare CR")),
-                None => return incomplete_line(buf, pos, limits),
+        // The common Host value (`name` or `name:port`, then CRLF) is checked in the same pass that
+        // finds its end; anything else takes the general way, where Host is validated afterwards.
+        let fast_host = match kind {
+            Special::Host => plain_authority(buf, name_end + 1),
+            _ => None,
+        };
+        let (value, next, host_valid) = match fast_host {
+            Some(value) => (value.clone(), value.end + 2, true),
+            None => match field_value(buf, name_end + 1) {
+                Ok((value, next)) => (value, next, false),
+                Err(FieldValueEnd::Incomplete) => return incomplete_line(buf, pos, limits),
+                Err(FieldValueEnd::Bad(e)) => return Err(e),
             },
-            None => return incomplete_line(buf, pos, limits),
-            Some(b'\n') => return Err(bad("bare LF")),
-            Some(_) => return Err(bad("invalid byte in header value")),
-        }
-        let next = stop + 2;
+        };
         if next - pos >= limits.max_header_line {
             return Err(HeadError::FieldsTooLarge("header line too long"));
-        }
-        let mut value_end = stop;
-        while value_end > value_start && matches!(buf[value_end - 1], b' ' | b'\t') {
-            value_end -= 1;
         }
         if headers.len() == limits.max_headers {
             return Err(HeadError::FieldsTooLarge("too many headers"));
         }
         if kind == Special::Host {
-            fields.host(buf, value_start..value_end)?;
+            fields.host(buf, value.clone(), host_valid)?;
         } else if kind != Special::Other {
-            fields.observe(kind, buf, value_start..value_end)?;
+            fields.observe(kind, buf, value.clone())?;
         }
-        headers.push((pos..name_end, value_start..value_end));
+        headers.push((pos..name_end, value));
         pos = next;
     };
     if end > limits.max_head {
@@ -387,6 +381,68 @@ impl HeadProgress {
     /// Starts over for a buffer whose front was consumed.
     pub fn reset(&mut self) {
         *self = Self::default();
+    }
+}
+
+/// Why [`field_value`] found no value.
+enum FieldValueEnd {
+    /// The buffer ends inside the line.
+    Incomplete,
+    /// The line is malformed.
+    Bad(HeadError),
+}
+
+/// The value of the field line whose colon is just before `from`: its range trimmed of OWS, and the
+/// index just after its CRLF.
+#[inline(always)]
+fn field_value(buf: &[u8], from: usize) -> Result<(Range<usize>, usize), FieldValueEnd> {
+    let stop = scan_value(buf, from);
+    match buf.get(stop) {
+        Some(b'\r') => match buf.get(stop + 1) {
+            Some(b'\n') => {}
+            Some(_) => return Err(FieldValueEnd::Bad(bad("bare CR"))),
+            None => return Err(FieldValueEnd::Incomplete),
+        },
+        None => return Err(FieldValueEnd::Incomplete),
+        Some(b'\n') => return Err(FieldValueEnd::Bad(bad("bare LF"))),
+        Some(_) => return Err(FieldValueEnd::Bad(bad("invalid byte in header value"))),
+    }
+    // Every byte before `stop` is a value byte, and the only value bytes up to SP are SP and HTAB, so
+    // `<= b' '` is the OWS test here.
+    let mut start = from;
+    while start < stop && buf[start] <= b' ' {
+        start += 1;
+    }
+    let mut end = stop;
+    while end > start && buf[end - 1] <= b' ' {
+        end -= 1;
+    }
+    Ok((start..end, stop + 2))
+}
+
+/// A Host value from `from` (after the colon) that is a plain reg-name with an optional port, the line
+/// ending right after it: `Some(value)`, the value ending at the CR. Such a value is a valid authority
+/// with no OWS around it but one SP before, and [`field_value`] would find the same range. `None` for
+/// anything else (which may still be valid).
+#[inline(always)]
+fn plain_authority(buf: &[u8], from: usize) -> Option<Range<usize>> {
+    let mut start = from;
+    if buf.get(start) == Some(&b' ') {
+        start += 1;
+    }
+    let mut end = scan_reg_name(buf, start);
+    if end == start {
+        return None;
+    }
+    if buf.get(end) == Some(&b':') {
+        end += 1;
+        while buf.get(end).is_some_and(u8::is_ascii_digit) {
+            end += 1;
+        }
+    }
+    match buf.get(end..end + 2) {
+        Some(b"\r\n") => Some(start..end),
+        _ => None,
     }
 }
 

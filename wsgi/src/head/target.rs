@@ -155,6 +155,12 @@ static REG_NAME: [bool; 256] = {
     t
 };
 
+/// The end of the run of [`REG_NAME`] bytes from `i`.
+#[inline(always)]
+pub(super) fn scan_reg_name(buf: &[u8], i: usize) -> usize {
+    scan_table(&REG_NAME, buf, i)
+}
+
 /// unreserved / pct-encoded / sub-delims.
 fn valid_reg_name(s: &[u8]) -> bool {
     let mut i = 0;
