@@ -409,13 +409,23 @@ fn field_value(buf: &[u8], from: usize) -> Result<(Range<usize>, usize), FieldVa
     }
     // Every byte before `stop` is a value byte, and the only value bytes up to SP are SP and HTAB, so
     // `<= b' '` is the OWS test here.
+    // The checks before the loops take the common case (one SP before the value, none after) in a few
+    // compares: `buf[from]` (and after a SP the next byte) is a value byte or the CR at `stop`, and
+    // `buf[stop - 1]` is the colon or a value byte.
     let mut start = from;
-    while start < stop && buf[start] <= b' ' {
+    if buf[start] == b' ' {
         start += 1;
     }
+    if buf[start] <= b' ' {
+        while start < stop && buf[start] <= b' ' {
+            start += 1;
+        }
+    }
     let mut end = stop;
-    while end > start && buf[end - 1] <= b' ' {
-        end -= 1;
+    if buf[stop - 1] <= b' ' {
+        while end > start && buf[end - 1] <= b' ' {
+            end -= 1;
+        }
     }
     Ok((start..end, stop + 2))
 }
