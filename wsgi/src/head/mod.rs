@@ -255,18 +255,23 @@ pub fn parse_head(
     let mut pos = line.end;
     // One field line per turn: `name ":" OWS value OWS CRLF` (RFC 9112 §5), or the final CRLF.
     let end = loop {
-        match buf.get(pos) {
-            None => return incomplete_head(buf, limits),
-            Some(b'\r') => match buf.get(pos + 1) {
-                None => return incomplete_head(buf, limits),
-                Some(b'\n') => break pos + 2,
-                Some(_) => return Err(bad("bare CR")),
-            },
-            Some(b'\n') => return Err(bad("bare LF")),
-            // After the request line this is whitespace before the first field (RFC 9112 §2.2), after a
-            // field it is obs-fold (§5.2): both MUST be rejected or fixed up, and we reject.
-            Some(b' ' | b'\t') => return Err(bad("obsolete line folding or leading whitespace")),
-            Some(_) => {}
+        let Some(&first) = buf.get(pos) else {
+            return incomplete_head(buf, limits);
+        };
+        // A field name starts above SP; the rest is rare but for the final CRLF.
+        if first <= b' ' {
+            match first {
+                b'\r' => match buf.get(pos + 1) {
+                    None => return incomplete_head(buf, limits),
+                    Some(b'\n') => break pos + 2,
+                    Some(_) => return Err(bad("bare CR")),
+                },
+                b'\n' => return Err(bad("bare LF")),
+                // After the request line this is whitespace before the first field (RFC 9112 §2.2),
+                // after a field it is obs-fold (§5.2): both MUST be rejected or fixed up; we reject.
+                b' ' | b'\t' => return Err(bad("obsolete line folding or leading whitespace")),
+                _ => {}
+            }
         }
         // `Host:` comes first in nearly every request: recognise it without the token loop. Setting bit
         // 0x20 maps only `H`/`h` onto `h` (and so on), so this accepts exactly the valid token `host`.

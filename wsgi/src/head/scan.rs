@@ -236,31 +236,58 @@ pub(super) fn scan_token(buf: &[u8], i: usize) -> usize {
     scan_table(&TCHAR, buf, i)
 }
 
-/// Advances from `i` over the bytes that `class` allows, four per bounds check.
+/// Advances from `i` over the bytes that `class` allows, four per length check.
 #[inline(always)]
-pub(super) fn scan_table(class: &[bool; 256], buf: &[u8], mut i: usize) -> usize {
-    while let Some(w) = buf.get(i..i + 4) {
-        if !class[usize::from(w[0])] {
-            return i;
+pub(super) fn scan_table(class: &[bool; 256], buf: &[u8], i: usize) -> usize {
+    let Some(mut rest) = buf.get(i..) else {
+        return i;
+    };
+    let stop = loop {
+        match *rest {
+            [a, b, c, d, ..] => {
+                if !class[usize::from(a)] {
+                    break rest;
+                }
+                if !class[usize::from(b)] {
+                    break &rest[1..];
+                }
+                if !class[usize::from(c)] {
+                    break &rest[2..];
+                }
+                if !class[usize::from(d)] {
+                    break &rest[3..];
+                }
+                rest = &rest[4..];
+            }
+            _ => {
+                while let [a, more @ ..] = rest {
+                    if !class[usize::from(*a)] {
+                        break;
+                    }
+                    rest = more;
+                }
+                break rest;
+            }
         }
-        if !class[usize::from(w[1])] {
-            return i + 1;
-        }
-        if !class[usize::from(w[2])] {
-            return i + 2;
-        }
-        if !class[usize::from(w[3])] {
-            return i + 3;
-        }
-        i += 4;
-    }
-    while i < buf.len() && class[usize::from(buf[i])] {
-        i += 1;
-    }
-    i
+    };
+    buf.len() - stop.len()
 }
 
 const CASE: u64 = LO * 0x20;
+
+/// The eight bytes at `at` with bit 0x20 set in each.
+#[inline(always)]
+fn folded64(b: &[u8], at: usize) -> u64 {
+    let w: [u8; 8] = b[at..at + 8].try_into().expect("eight bytes");
+    u64::from_le_bytes(w) | CASE
+}
+
+/// The four bytes at `at` with bit 0x20 set in each.
+#[inline(always)]
+fn folded32(b: &[u8], at: usize) -> u32 {
+    let w: [u8; 4] = b[at..at + 4].try_into().expect("four bytes");
+    u32::from_le_bytes(w) | CASE as u32
+}
 
 /// ASCII case-insensitive equality of `s` and the lowercase `lit`, a word at a time.
 ///
@@ -274,32 +301,17 @@ pub(super) fn eq_lower(s: &[u8], lit: &[u8]) -> bool {
     if s.len() != n {
         return false;
     }
-    let word = |b: &[u8], at: usize| {
-        u64::from_le_bytes([
-            b[at],
-            b[at + 1],
-            b[at + 2],
-            b[at + 3],
-            b[at + 4],
-            b[at + 5],
-            b[at + 6],
-            b[at + 7],
-        ]) | CASE
-    };
-    let half = |b: &[u8], at: usize| {
-        u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) | CASE as u32
-    };
     if n >= 8 {
         let mut at = 0;
         while at + 8 < n {
-            if word(s, at) != word(lit, at) {
+            if folded64(s, at) != folded64(lit, at) {
                 return false;
             }
             at += 8;
         }
-        word(s, n - 8) == word(lit, n - 8)
+        folded64(s, n - 8) == folded64(lit, n - 8)
     } else if n >= 4 {
-        half(s, 0) == half(lit, 0) && half(s, n - 4) == half(lit, n - 4)
+        folded32(s, 0) == folded32(lit, 0) && folded32(s, n - 4) == folded32(lit, n - 4)
     } else {
         s.iter().zip(lit).all(|(a, b)| a | 0x20 == b | 0x20)
     }
