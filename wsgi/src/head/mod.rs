@@ -295,18 +295,27 @@ pub fn parse_head(
             }
         };
         // The common Host value (`name` or `name:port`, then CRLF) is checked in the same pass that
-        // finds its end; anything else takes the general way, where Host is validated afterwards.
-        let fast_host = match kind {
-            Special::Host => plain_authority(buf, name_end + 1),
-            _ => None,
-        };
-        let (value, next, host_valid) = match fast_host {
-            Some(value) => (value.clone(), value.end + 2, true),
-            None => match field_value(buf, name_end + 1) {
-                Ok((value, next)) => (value, next, false),
-                Err(FieldValueEnd::Incomplete) => return incomplete_line(buf, pos, limits),
-                Err(FieldValueEnd::Bad(e)) => return Err(e),
-            },
+        // finds its end, on a path of its own; anything else takes the general way, where Host is
+        // validated afterwards. Both paths make the same checks in the same order.
+        if kind == Special::Host {
+            if let Some(value) = plain_authority(buf, name_end + 1) {
+                let next = value.end + 2;
+                if next - pos >= limits.max_header_line {
+                    return Err(HeadError::FieldsTooLarge("header line too long"));
+                }
+                if headers.len() == limits.max_headers {
+                    return Err(HeadError::FieldsTooLarge("too many headers"));
+                }
+                fields.host(buf, value.clone(), true)?;
+                headers.push((pos..name_end, value));
+                pos = next;
+                continue;
+            }
+        }
+        let (value, next) = match field_value(buf, name_end + 1) {
+            Ok(found) => found,
+            Err(FieldValueEnd::Incomplete) => return incomplete_line(buf, pos, limits),
+            Err(FieldValueEnd::Bad(e)) => return Err(e),
         };
         if next - pos >= limits.max_header_line {
             return Err(HeadError::FieldsTooLarge("header line too long"));
@@ -315,7 +324,7 @@ pub fn parse_head(
             return Err(HeadError::FieldsTooLarge("too many headers"));
         }
         if kind == Special::Host {
-            fields.host(buf, value.clone(), host_valid)?;
+            fields.host(buf, value.clone(), false)?;
         } else if kind != Special::Other {
             fields.observe(kind, buf, value.clone())?;
         }
