@@ -148,7 +148,9 @@ pub(super) fn scan_target(buf: &[u8], i: usize) -> usize {
 
 /// Sixteen bytes at a time with SSE2, which every x86-64 CPU has: long values (user agents, cookies)
 /// and targets cost well under one instruction per byte. Each function returns `Ok(stop)` for the first
-/// byte outside its class, or `Err(i)` with fewer than 16 bytes left from `i`: the SWAR loop finishes.
+/// byte outside its class (`buf.len()` if none), reading the last 16 bytes of the buffer again for its
+/// tail; `Err(i)` only when the buffer is shorter than 16 bytes or `i` is at its end: the SWAR loop
+/// finishes those.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod simd {
     use std::arch::x86_64::{
@@ -156,8 +158,8 @@ mod simd {
         _mm_set1_epi8,
     };
 
-    /// A bit per byte of the 16 at `block`: set where the byte may end a field value (a control byte
-    /// other than nothing, or DEL; HTAB is sorted out by the caller).
+    /// A bit per byte of the 16 at `block`: set where the byte may end a field value (a control byte or
+    /// DEL; HTAB, a control byte that does not end it, is sorted out by the caller).
     #[inline(always)]
     fn value_stops(block: &[u8]) -> u32 {
         debug_assert_eq!(block.len(), 16);
@@ -186,11 +188,26 @@ mod simd {
         }
     }
 
+    /// The stop bits of `stops` for the 16 bytes at `i`, or when fewer remain (but the buffer holds 16),
+    /// for the last 16 bytes shifted so that bit 0 is byte `i`, with `true`: no bit past the buffer's
+    /// end. `None` when `i` is at the end or the buffer is shorter than 16 bytes.
+    #[inline(always)]
+    fn block_stops(buf: &[u8], i: usize, stops: impl Fn(&[u8]) -> u32) -> Option<(u32, bool)> {
+        if let Some(block) = buf.get(i..i + 16) {
+            return Some((stops(block), false));
+        }
+        let rest = buf.len().checked_sub(i).filter(|&r| r > 0)?;
+        let tail = buf.get(buf.len().checked_sub(16)?..)?;
+        Some((stops(tail) >> (16 - rest), true))
+    }
+
     #[inline(always)]
     pub(super) fn skip_value(buf: &[u8], mut i: usize) -> Result<usize, usize> {
-        while let Some(block) = buf.get(i..i + 16) {
-            let stops = value_stops(block);
+        while let Some((stops, last)) = block_stops(buf, i, value_stops) {
             if stops == 0 {
+                if last {
+                    return Ok(buf.len());
+                }
                 i += 16;
                 continue;
             }
@@ -205,10 +222,12 @@ mod simd {
 
     #[inline(always)]
     pub(super) fn skip_target(buf: &[u8], mut i: usize) -> Result<usize, usize> {
-        while let Some(block) = buf.get(i..i + 16) {
-            let stops = target_stops(block);
+        while let Some((stops, last)) = block_stops(buf, i, target_stops) {
             if stops != 0 {
                 return Ok(i + stops.trailing_zeros() as usize);
+            }
+            if last {
+                return Ok(buf.len());
             }
             i += 16;
         }
