@@ -4,7 +4,7 @@
 use crate::body::{Body, Chunks};
 use crate::chunked::ChunkedLimits;
 use crate::connio::ConnIo;
-use crate::environ::{Environ, HeadParts};
+use crate::environ::Environ;
 use crate::head::{self, Head, HeadError, Limits};
 use crate::input::{BodyFault, Input};
 use crate::options::{HttpVersion, Keepalive, ServerOptions};
@@ -487,16 +487,7 @@ impl<'a> Conn<'a> {
         let buf = io.buffered();
         let method = &buf[head.method.clone()];
         let http11 = head.version == head::Version::Http11;
-        let parts = HeadParts {
-            head: &buf[..head.len],
-            method: head.method.clone(),
-            target: head.target.clone(),
-            path: head.path.clone(),
-            request_line: head.request_line.clone(),
-            http11,
-            headers: &head.headers,
-        };
-        env.load(&parts, self.peer.tls, opts.environ.iter());
+        env.load(buf, head, self.peer.tls, &opts.environ);
         self.forwarded =
             crate::proxy::apply_forwarded(env, self.peer.ip, &opts.forwarded_allow_ips);
         let keepalive_on = opts.keepalive != Keepalive::Disabled;

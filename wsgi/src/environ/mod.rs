@@ -16,7 +16,6 @@ mod request;
 mod tests;
 mod vars;
 
-pub(crate) use request::HeadParts;
 use request::{HttpHeader, Request, Span};
 use vars::{Source, Texts, Vars};
 
@@ -101,25 +100,31 @@ impl<'c> Environ<'c> {
     }
 
     /// Start the next request's environ: forget the previous request and
-    /// record `head` (copied: the caller's buffer moves on). `environ` is
+    /// record `head`, parsed from `buf` (copied: the buffer moves on). `environ` is
     /// the server's `environ` option, set after `wsgi.url_scheme`/`HTTPS`
     /// and before the request's variables; `tls` makes the scheme `https`.
-    pub(crate) fn load<'k>(
+    pub(crate) fn load(
         &mut self,
-        head: &HeadParts<'_>,
+        buf: &[u8],
+        head: &crate::head::Head,
         tls: bool,
-        environ: impl ExactSizeIterator<Item = (&'k String, &'k String)>,
+        environ: &HashMap<String, String>,
     ) {
         self.clear();
         self.tls = tls;
-        self.req.load(head);
-        if environ.len() > 0 {
+        self.req.load(buf, head);
+        if !environ.is_empty() {
             // Set before the request's own variables, which it may shadow
             // or join: the list is built now, in the server's order.
-            let mut vars = self.spare_vars.take();
-            vars.build(&self.source(), environ);
-            self.vars = OnceCell::from(vars);
+            self.build_with(environ);
         }
+    }
+
+    #[inline(never)]
+    fn build_with(&mut self, environ: &HashMap<String, String>) {
+        let mut vars = self.spare_vars.take();
+        vars.build(&self.source(), environ);
+        self.vars = OnceCell::from(vars);
     }
 
     /// Forget the previous request, keeping every allocation for the next.
@@ -169,11 +174,14 @@ impl<'c> Environ<'c> {
 
     /// Every variable, built on first need.
     fn full(&self) -> &Vars {
-        self.vars.get_or_init(|| {
-            let mut vars = self.spare_vars.take();
-            vars.build(&self.source(), std::iter::empty());
-            vars
-        })
+        self.vars.get_or_init(|| self.build_vars())
+    }
+
+    #[inline(never)]
+    fn build_vars(&self) -> Vars {
+        let mut vars = self.spare_vars.take();
+        vars.build(&self.source(), &HashMap::new());
+        vars
     }
 
     /// Every variable, built on first need, to change.
@@ -188,7 +196,25 @@ impl<'c> Environ<'c> {
     }
 
     /// The CGI variable `key`, if set.
+    #[inline]
     pub fn get(&self, key: &str) -> Option<&str> {
+        // What apps read most (routing), without a lookup: inlined into the
+        // caller, a constant key folds to one of these tests or none.
+        if self.vars.get().is_none() {
+            if key == "REQUEST_METHOD" {
+                return Some(self.req.str(self.req.method));
+            }
+            if key == "PATH_INFO" {
+                return Some(match self.req.raw_path {
+                    Some(_) => self.req.str(self.req.path_info),
+                    None => "/",
+                });
+            }
+        }
+        self.get_any(key)
+    }
+
+    fn get_any(&self, key: &str) -> Option<&str> {
         match self.vars.get() {
             Some(vars) => vars.get(key, self.texts()),
             None => self.get_lazy(key),

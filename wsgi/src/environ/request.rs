@@ -3,30 +3,12 @@
 //! for it; see [`Environ`](super::Environ).
 
 use super::vars::{http_key_byte, percent_decode_latin1};
+use crate::head::{Head, Version};
 use std::ops::Range;
 
 /// A byte range of a text (`start..end`), `Copy` unlike `Range`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Span(pub usize, pub usize);
-
-/// Where a parsed request head's parts are: offsets into `head`, which is
-/// the head as received (leading empty lines included), `buf[..head.len]`.
-pub(crate) struct HeadParts<'h> {
-    /// The head's bytes.
-    pub head: &'h [u8],
-    /// The method token.
-    pub method: Range<usize>,
-    /// The raw request target.
-    pub target: Range<usize>,
-    /// Path and query of the target (empty for `http://host`, meaning `/`).
-    pub path: Range<usize>,
-    /// The request line without its CRLF.
-    pub request_line: Range<usize>,
-    /// `HTTP/1.1` (else `HTTP/1.0`).
-    pub http11: bool,
-    /// `(name, value)` of every header line, in order.
-    pub headers: &'h [(Range<usize>, Range<usize>)],
-}
 
 /// One request's head as latin-1 text and the spans of its parts in it;
 /// kept from request to request (cleared, not freed).
@@ -59,18 +41,21 @@ pub(super) enum HttpHeader {
 }
 
 impl Request {
-    /// Record `p`'s head, forgetting the previous request.
-    pub fn load(&mut self, p: &HeadParts<'_>) {
+    /// Record `head`, parsed from `buf` (whose first `head.len` bytes are
+    /// the head), forgetting the previous request.
+    #[inline(always)]
+    pub fn load(&mut self, buf: &[u8], head: &Head) {
         self.text.clear();
         self.headers.clear();
-        if p.head.is_ascii() {
+        let bytes = &buf[..head.len];
+        if bytes.is_ascii() {
             // SAFETY: ASCII bytes (checked just above) are valid UTF-8, and
             // mean the same in latin-1: the head's offsets are the text's.
             self.text
-                .push_str(unsafe { std::str::from_utf8_unchecked(p.head) });
-            self.fill(p, |i| i);
+                .push_str(unsafe { std::str::from_utf8_unchecked(bytes) });
+            self.fill(bytes, head, |i| i);
         } else {
-            self.load_latin1(p);
+            self.load_latin1(bytes, head);
         }
     }
 
@@ -78,45 +63,49 @@ impl Request {
     /// chars, two UTF-8 bytes each): offsets are mapped to the text's.
     #[cold]
     #[inline(never)]
-    fn load_latin1(&mut self, p: &HeadParts<'_>) {
-        let mut at = Vec::with_capacity(p.head.len() + 1);
-        for &b in p.head {
+    fn load_latin1(&mut self, bytes: &[u8], head: &Head) {
+        let mut at = Vec::with_capacity(bytes.len() + 1);
+        for &b in bytes {
             at.push(self.text.len());
             self.text.push(char::from(b));
         }
         at.push(self.text.len());
-        self.fill(p, |i| at[i]);
+        self.fill(bytes, head, |i| at[i]);
     }
 
     #[inline(always)]
-    fn fill(&mut self, p: &HeadParts<'_>, map: impl Fn(usize) -> usize) {
+    fn fill(&mut self, bytes: &[u8], head: &Head, map: impl Fn(usize) -> usize) {
         let span = |r: &Range<usize>| Span(map(r.start), map(r.end));
         self.headers
-            .extend(p.headers.iter().map(|(n, v)| (span(n), span(v))));
-        self.method = span(&p.method);
-        self.target = span(&p.target);
-        self.request_line = span(&p.request_line);
-        self.http11 = p.http11;
-        let path = p.path.clone();
-        let (raw, query) = match p.head[path.clone()].iter().position(|&b| b == b'?') {
-            Some(i) => (
-                path.start..path.start + i,
-                Some(path.start + i + 1..path.end),
-            ),
-            None => (path, None),
-        };
-        self.query = query.as_ref().map(span);
-        if raw.is_empty() {
+            .extend(head.headers.iter().map(|(n, v)| (span(n), span(v))));
+        self.method = span(&head.method);
+        self.target = span(&head.target);
+        self.request_line = span(&head.request_line);
+        self.http11 = head.version == Version::Http11;
+        // One pass over the path (short: no memchr set-up): the query, and
+        // whether the path before it has escapes to decode.
+        let path = head.path.clone();
+        let mut split = path.end;
+        let mut escaped = false;
+        for (i, &b) in bytes[path.clone()].iter().enumerate() {
+            if b == b'?' {
+                split = path.start + i;
+                break;
+            }
+            escaped |= b == b'%';
+        }
+        self.query = (split < path.end).then(|| span(&(split + 1..path.end)));
+        if split == path.start {
             self.raw_path = None;
             self.path_info = Span::default();
             return;
         }
+        let raw = path.start..split;
         let raw_span = span(&raw);
         self.raw_path = Some(raw_span);
-        let bytes = &p.head[raw];
-        self.path_info = if bytes.contains(&b'%') {
+        self.path_info = if escaped {
             let start = self.text.len();
-            percent_decode_latin1(bytes, &mut self.text);
+            percent_decode_latin1(&bytes[raw], &mut self.text);
             Span(start, self.text.len())
         } else {
             raw_span

@@ -139,16 +139,7 @@ fn load(env: &mut Environ<'_>, h: &[u8], tls: bool) {
     let head = head::parse_head(h, &Limits::default(), true, &mut headers)
         .unwrap()
         .unwrap();
-    let parts = HeadParts {
-        head: &h[..head.len],
-        method: head.method.clone(),
-        target: head.target.clone(),
-        path: head.path.clone(),
-        request_line: head.request_line.clone(),
-        http11: head.version == head::Version::Http11,
-        headers: &head.headers,
-    };
-    env.load(&parts, tls, std::iter::empty());
+    env.load(h, &head, tls, &HashMap::new());
 }
 
 /// Every key any head sets, keys near them, and the `HTTP_*` spellings of

@@ -5,6 +5,7 @@
 //! materialized environ lists and answers what the lazy one answered.
 
 use super::request::{Request, Span};
+use std::collections::HashMap;
 
 /// A string of the environ: a constant, or a range of one of the three
 /// texts (the request's, this list's own, the connection's).
@@ -144,11 +145,7 @@ impl Vars {
     /// `wsgi.url_scheme` (and `HTTPS`), the server's `environ` option
     /// (`prelude`, set in its iteration order), the request line's
     /// variables, the connection's, `GATEWAY_INTERFACE`, then the headers'.
-    pub fn build<'k>(
-        &mut self,
-        src: &Source<'_>,
-        prelude: impl IntoIterator<Item = (&'k String, &'k String)>,
-    ) {
+    pub fn build(&mut self, src: &Source<'_>, prelude: &HashMap<String, String>) {
         self.clear();
         let (r, t) = (src.req, src.texts);
         let req = |s: Span| Str::Req(s);
