@@ -127,11 +127,16 @@ impl<'c> Environ<'c> {
         self.vars = OnceCell::from(vars);
     }
 
-    /// Forget the previous request, keeping every allocation for the next.
+    /// Forget the previous request's variable list, posthooks and middleware
+    /// values, keeping the allocations for the next (its head stays, for
+    /// [`load`](Self::load) to overwrite).
     fn clear(&mut self) {
-        if let Some(mut vars) = self.vars.take() {
-            vars.clear();
-            *self.spare_vars.get_mut() = vars;
+        // Tested first: taking an unset cell still moves it out and back.
+        if self.vars.get().is_some() {
+            if let Some(mut vars) = self.vars.take() {
+                vars.clear();
+                *self.spare_vars.get_mut() = vars;
+            }
         }
         self.posthooks.clear();
         self.ext.clear();
@@ -142,8 +147,7 @@ impl<'c> Environ<'c> {
     /// middleware values) and memory a big request grew, so that an idle
     /// connection holds little.
     pub(crate) fn park_storage(&mut self) {
-        self.posthooks.clear();
-        self.ext.clear();
+        self.clear();
         if self.req.text.capacity() > IDLE_KEEP_BYTES
             || self.req.headers.capacity() > IDLE_KEEP_HEADERS
         {
@@ -415,5 +419,5 @@ impl fmt::Debug for Environ<'_> {
 /// An idle connection frees a request text (or variable list) bigger than
 /// this, and a header list longer than `IDLE_KEEP_HEADERS`: a browser's
 /// head fits, a rare huge one is not held on to by every idle connection.
-const IDLE_KEEP_BYTES: usize = 4096;
+const IDLE_KEEP_BYTES: usize = 2048;
 const IDLE_KEEP_HEADERS: usize = 64;
