@@ -130,6 +130,7 @@ impl<'c> Environ<'c> {
     /// Forget the previous request's variable list, posthooks and middleware
     /// values, keeping the allocations for the next (its head stays, for
     /// [`load`](Self::load) to overwrite).
+    #[inline(always)]
     fn clear(&mut self) {
         // Tested first: taking an unset cell still moves it out and back.
         if self.vars.get().is_some() {
