@@ -493,54 +493,11 @@ impl<'a> Conn<'a> {
         let opts = &shared.opts;
         let io = self.io.borrow();
         let buf = io.buffered();
-        env.clear();
-        env.push_static(
-            "wsgi.url_scheme",
-            if self.peer.tls { "https" } else { "http" },
-        );
-        if self.peer.tls {
-            env.push_static("HTTPS", "on");
-        }
-        for (k, v) in &opts.environ {
-            env.set(k, v);
-        }
         let method = &buf[head.method.clone()];
-        env.set_head(&buf[..head.len]);
-        env.push_head_var("REQUEST_METHOD", buf, head.method.clone());
-        env.push_static("SCRIPT_NAME", "");
-        let path = head.path.clone();
-        let (raw_path, query) = match buf[path.clone()].iter().position(|&b| b == b'?') {
-            Some(i) => (
-                path.start..path.start + i,
-                Some(path.start + i + 1..path.end),
-            ),
-            None => (path, None),
-        };
-        if raw_path.is_empty() {
-            // `GET http://host HTTP/1.1`: the absolute form's empty path means `/`.
-            env.push_static("RAW_PATH_INFO", "/");
-            env.push_static("PATH_INFO", "/");
-        } else {
-            env.push_head_var("RAW_PATH_INFO", buf, raw_path.clone());
-            env.push_path_info(buf, raw_path);
-        }
-        if let Some(q) = query {
-            env.push_head_var("QUERY_STRING", buf, q);
-        }
-        env.push_head_var("REQUEST_URI", buf, head.target.clone());
         let http11 = head.version == head::Version::Http11;
-        env.push_static(
-            "SERVER_PROTOCOL",
-            if http11 { "HTTP/1.1" } else { "HTTP/1.0" },
-        );
-        env.push_connection();
-        env.push_static("GATEWAY_INTERFACE", "CGI/1.1");
-        for (n, v) in &head.headers {
-            env.push_header(buf, n.clone(), v.clone());
-        }
+        env.load(buf, head, self.peer.tls, &opts.environ);
         self.forwarded =
             crate::proxy::apply_forwarded(env, self.peer.ip, &opts.forwarded_allow_ips);
-        env.set_request_line(buf, head.request_line.clone());
         let keepalive_on = opts.keepalive != Keepalive::Disabled;
         let version_ok = opts.max_http_version == HttpVersion::Http11;
         RequestInfo {
