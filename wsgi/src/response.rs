@@ -6,7 +6,7 @@ use crate::headers::Headers;
 use crate::status;
 use std::cell::RefCell;
 use std::fmt;
-use std::io::{self, Write};
+use std::io;
 
 /// How the response body is delimited on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,8 +77,10 @@ pub struct StartResponse<'c> {
     io: &'c RefCell<ConnIo>,
     pub(crate) req: RequestInfo,
     pub(crate) code: u16,
-    status_line: Vec<u8>,
-    headers: Vec<u8>,
+    /// The status line and the app's headers as they go on the wire
+    /// (`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n`), written by `start`:
+    /// `send_headers` copies it in one go and adds the server's headers.
+    head: Vec<u8>,
     app_length: Option<u64>,
     app_date: bool,
     app_close: bool,
@@ -103,22 +105,20 @@ impl fmt::Debug for StartResponse<'_> {
 }
 
 impl<'c> StartResponse<'c> {
-    /// `bufs` are the status-line and header buffers of the previous
-    /// request (see [`take_bufs`](Self::take_bufs)), reused to save allocations.
+    /// `bufs` are the buffers of the previous request (see
+    /// [`take_bufs`](Self::take_bufs)), reused to save allocations.
     pub(crate) fn new(
         io: &'c RefCell<ConnIo>,
         req: RequestInfo,
         bufs: (Vec<u8>, Vec<u8>),
     ) -> StartResponse<'c> {
-        let (mut status_line, mut headers) = bufs;
-        status_line.clear();
-        headers.clear();
+        let (mut head, _) = bufs;
+        head.clear();
         StartResponse {
             io,
             req,
             code: 200,
-            status_line,
-            headers,
+            head,
             app_length: None,
             app_date: false,
             app_close: false,
@@ -152,9 +152,16 @@ impl<'c> StartResponse<'c> {
         }
         self.started = true;
         self.invalid = None;
-        self.status_line.clear();
-        self.status_line.extend_from_slice(status.as_bytes());
-        self.headers.clear();
+        let h = &mut self.head;
+        h.clear();
+        h.reserve(status.len() + 128);
+        h.extend_from_slice(if self.req.http10_only {
+            b"HTTP/1.0 "
+        } else {
+            b"HTTP/1.1 "
+        });
+        h.extend_from_slice(status.as_bytes());
+        h.extend_from_slice(b"\r\n");
         self.app_length = None;
         self.app_date = false;
         self.app_close = false;
@@ -198,14 +205,6 @@ impl<'c> StartResponse<'c> {
     }
 
     fn add_header(&mut self, name: &str, value: &str) -> Result<(), InvalidResponse> {
-        // A token name being capitalized is checked as it is written (the
-        // common case: one pass); any other name is checked first.
-        let capitalize = self.req.capitalize;
-        let invalid = |e| InvalidResponse(format!("header {name:?}: {e}"));
-        if !capitalize {
-            status::validate_header_name(name, false).map_err(invalid)?;
-        }
-        status::validate_header_value(value).map_err(invalid)?;
         // The names the server treats specially, told apart by length first:
         // most headers an app sends are none of them.
         let special = match name.len() {
@@ -217,21 +216,25 @@ impl<'c> StartResponse<'c> {
             17 => name.eq_ignore_ascii_case("transfer-encoding"),
             _ => false,
         };
-        if special && !self.special_header(name, value)? {
-            return Ok(());
-        }
-        if capitalize {
-            if !status::write_capitalized_token(name.as_bytes(), &mut self.headers) {
-                // Not a token: refused (validate_header_name accepts tokens only).
-                status::validate_header_name(name, false).map_err(invalid)?;
-                status::capitalize_header_name(name, &mut self.headers);
+        if special {
+            // The value is read before it is written: it must be valid first.
+            status::validate_header_value(value).map_err(|e| invalid_header(name, e))?;
+            if !self.special_header(name, value)? {
+                return Ok(());
             }
-        } else {
-            status::write_latin1(name, &mut self.headers);
         }
-        self.headers.extend_from_slice(b": ");
-        status::write_latin1(value, &mut self.headers);
-        self.headers.extend_from_slice(b"\r\n");
+        // Validated as they are written (one pass over each); on an error
+        // the response is a 500 and `head` is never sent.
+        let h = &mut self.head;
+        if !status::write_header_name(name.as_bytes(), self.req.capitalize, h) {
+            return Err(match status::validate_header_name(name, false) {
+                Err(e) => invalid_header(name, e),
+                Ok(()) => InvalidResponse(format!("header {name:?}")),
+            });
+        }
+        h.extend_from_slice(b": ");
+        status::write_header_value(value, h).map_err(|e| invalid_header(name, e))?;
+        h.extend_from_slice(b"\r\n");
         Ok(())
     }
 
@@ -287,12 +290,12 @@ impl<'c> StartResponse<'c> {
     /// Queue the status line and headers, choosing the framing. `known_len`
     /// is the body length when the app returned a sized body.
     pub(crate) fn send_headers(&mut self, known_len: Option<u64>) -> io::Result<()> {
-        if self.io.borrow().headers_sent {
+        let mut io = self.io.borrow_mut();
+        if io.headers_sent {
             return Ok(());
         }
         let stopping =
             self.req.state.load(std::sync::atomic::Ordering::Acquire) == crate::server::STATE_CLOSE;
-        let mut io = self.io.borrow_mut();
         let unread_body = io.continue_owed || io.body_failed || io.body_left > self.req.max_drain;
         self.close =
             !self.req.may_keep_alive || self.app_close || self.close || stopping || unread_body;
@@ -300,14 +303,9 @@ impl<'c> StartResponse<'c> {
         // a small response leaves in one write with its body.
         let start = io.out.len();
         let h = &mut io.out;
-        h.extend_from_slice(if self.req.http10_only {
-            b"HTTP/1.0 "
-        } else {
-            b"HTTP/1.1 "
-        });
-        h.extend_from_slice(&self.status_line);
-        h.extend_from_slice(b"\r\n");
-        h.extend_from_slice(&self.headers);
+        // One reservation for all: the appends below then never grow it.
+        h.reserve(self.head.len() + SERVER_LINES_MAX);
+        h.extend_from_slice(&self.head);
         let bodyless = status::is_bodyless(self.code, self.req.is_head)
             || (self.req.is_connect && (200..300).contains(&self.code));
         self.framing = match (self.app_length, known_len) {
@@ -332,21 +330,20 @@ impl<'c> StartResponse<'c> {
             }
         };
         if !self.app_date {
-            h.extend_from_slice(b"Date: ");
-            h.extend_from_slice(&crate::date::date_header());
-            h.extend_from_slice(b"\r\n");
+            h.extend_from_slice(&crate::date::date_line());
         }
+        // The last line and the blank line after it as one constant each.
         if self.close {
-            h.extend_from_slice(b"Connection: close\r\n");
-        } else if self.req.client_keep_alive {
-            h.extend_from_slice(b"Connection: keep-alive\r\n");
-            if let Some(t) = self.req.keep_alive_header {
-                h.extend_from_slice(b"Keep-Alive: timeout=");
-                write_decimal(h, t);
-                h.extend_from_slice(b"\r\n");
-            }
+            h.extend_from_slice(b"Connection: close\r\n\r\n");
+        } else if !self.req.client_keep_alive {
+            h.extend_from_slice(b"\r\n");
+        } else if let Some(t) = self.req.keep_alive_header {
+            h.extend_from_slice(b"Connection: keep-alive\r\nKeep-Alive: timeout=");
+            write_decimal(h, t);
+            h.extend_from_slice(b"\r\n\r\n");
+        } else {
+            h.extend_from_slice(b"Connection: keep-alive\r\n\r\n");
         }
-        h.extend_from_slice(b"\r\n");
         io.headers_sent = true;
         self.bytes_sent += (io.out.len() - start) as u64;
         // Big heads go out at once; small ones wait for the body.
@@ -386,13 +383,8 @@ impl<'c> StartResponse<'c> {
                 self.queue(&data[..n])
             }
             OutFraming::Chunked => {
-                let mut head = [0u8; 20];
-                let len = {
-                    let mut cur = io::Cursor::new(&mut head[..]);
-                    let _ = write!(cur, "{:x}\r\n", data.len());
-                    cur.position() as usize
-                };
-                self.queue(&head[..len])
+                let (size, from) = chunk_size_line(data.len());
+                self.queue(&size[from..])
                     .and_then(|_| self.queue(data))
                     .and_then(|_| self.queue(b"\r\n"))
             }
@@ -457,12 +449,10 @@ impl<'c> StartResponse<'c> {
 
     /// Give the buffers back for the next request.
     pub(crate) fn take_bufs(&mut self) -> (Vec<u8>, Vec<u8>) {
-        // By reference: moving the whole writer to take two vectors out of
-        // it cost a copy of the struct per request.
-        (
-            std::mem::take(&mut self.status_line),
-            std::mem::take(&mut self.headers),
-        )
+        // By reference: moving the whole writer to take the vector out of it
+        // cost a copy of the struct per request. The second buffer is unused
+        // (the status line and the headers share `head`).
+        (std::mem::take(&mut self.head), Vec::new())
     }
 
     /// Forget what the app set, to send an error response instead.
@@ -470,7 +460,7 @@ impl<'c> StartResponse<'c> {
         self.started = false;
         self.invalid = None;
         self.pending.clear();
-        self.headers.clear();
+        self.head.clear();
         self.app_length = None;
         self.app_date = false;
     }
@@ -484,23 +474,97 @@ impl<'c> StartResponse<'c> {
     }
 }
 
+/// The most bytes `send_headers` adds after the app's head: a
+/// `Content-Length` line (its longest framing line), the `Date` line, and
+/// `Connection: keep-alive`, `Keep-Alive: timeout=<u64>` and the blank line.
+const SERVER_LINES_MAX: usize = 38 + crate::date::DATE_LINE_LEN + 44 + 20 + 4;
+
+fn invalid_header(name: &str, e: status::HeaderError) -> InvalidResponse {
+    InvalidResponse(format!("header {name:?}: {e}"))
+}
+
+/// `Content-Length: n\r\n`, built on the stack and appended in one copy.
 fn write_content_length(h: &mut Vec<u8>, n: u64) {
-    h.extend_from_slice(b"Content-Length: ");
-    write_decimal(h, n);
-    h.extend_from_slice(b"\r\n");
+    const PREFIX: &[u8] = b"Content-Length: ";
+    let mut line = [0u8; PREFIX.len() + 20 + 2];
+    line[..PREFIX.len()].copy_from_slice(PREFIX);
+    let end = PREFIX.len() + decimal_len(n);
+    put_decimal(&mut line[PREFIX.len()..end], n);
+    line[end..end + 2].copy_from_slice(b"\r\n");
+    h.extend_from_slice(&line[..end + 2]);
+}
+
+/// How many decimal digits `n` has.
+fn decimal_len(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |l| l as usize + 1)
+}
+
+/// Writes `n` in decimal right-aligned into `dst` (exactly its digits long).
+fn put_decimal(dst: &mut [u8], mut n: u64) {
+    for d in dst.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
 }
 
 fn write_decimal(h: &mut Vec<u8>, n: u64) {
     let mut digits = [0u8; 20];
-    let mut i = digits.len();
+    let from = digits.len() - decimal_len(n);
+    put_decimal(&mut digits[from..], n);
+    h.extend_from_slice(&digits[from..]);
+}
+
+/// A chunk's size line (`1a2b\r\n`): the buffer and where it starts in it.
+fn chunk_size_line(n: usize) -> ([u8; 18], usize) {
+    let mut line = [0u8; 18];
+    line[16..].copy_from_slice(b"\r\n");
+    let mut from = 16;
     let mut v = n;
     loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
+        from -= 1;
+        line[from] = b"0123456789abcdef"[v & 0xf];
+        v >>= 4;
         if v == 0 {
             break;
         }
     }
-    h.extend_from_slice(&digits[i..]);
+    (line, from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_length_lines_match_format() {
+        let mut cases: Vec<u64> = (0..=1000).collect();
+        let mut p = 1u64;
+        while let Some(next) = p.checked_mul(10) {
+            cases.extend([p - 1, p, p + 1, next - 1]);
+            p = next;
+        }
+        cases.extend([u64::MAX - 1, u64::MAX]);
+        for n in cases {
+            let mut out = b"x".to_vec();
+            write_content_length(&mut out, n);
+            assert_eq!(out, format!("xContent-Length: {n}\r\n").into_bytes());
+            let mut out = Vec::new();
+            write_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+    }
+
+    #[test]
+    fn chunk_size_lines_match_format() {
+        let mut cases: Vec<usize> = (0..=4096).collect();
+        for shift in 0..usize::BITS {
+            let p = 1usize << shift;
+            cases.extend([p - 1, p, p + 1]);
+        }
+        cases.push(usize::MAX);
+        for n in cases {
+            let (line, from) = chunk_size_line(n);
+            assert_eq!(&line[from..], format!("{n:x}\r\n").as_bytes(), "{n}");
+        }
+    }
 }
