@@ -815,7 +815,7 @@ mod tests {
             (0..len)
                 .map(|_| match self.next() % 16 {
                     0 => char::from((self.next() % 256) as u8),
-                    1 if self.next() % 8 == 0 => '\u{20ac}',
+                    1 if self.next().is_multiple_of(8) => '\u{20ac}',
                     _ => char::from(common[(self.next() % common.len() as u64) as usize]),
                 })
                 .collect()
