@@ -8,6 +8,23 @@ use std::cell::RefCell;
 use std::fmt;
 use std::io;
 
+mod memo;
+
+/// `HTTP/1.1 ` before the status.
+const STATUS_PREFIX_LEN: usize = 9;
+
+/// Where [`StartResponse::start`] is in the last call's record.
+struct Replay {
+    /// Where the next header's record starts (or would).
+    at: usize,
+    /// After the last header (or the status line).
+    state: memo::State,
+    /// All headers so far were the same as last time.
+    matching: bool,
+    /// The call is being recorded (false once the record outgrew its limit).
+    recording: bool,
+}
+
 /// How the response body is delimited on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum OutFraming {
@@ -80,7 +97,11 @@ pub struct StartResponse<'c> {
     /// The status line and the app's headers as they go on the wire
     /// (`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n`), written by `start`:
     /// `send_headers` copies it in one go and adds the server's headers.
+    /// Kept from one request to the next with `memo`.
     head: Vec<u8>,
+    /// What `head` was made from (see [`memo`]): the next request's
+    /// identical `start` call reuses it.
+    memo: Vec<u8>,
     app_length: Option<u64>,
     app_date: bool,
     app_close: bool,
@@ -112,13 +133,13 @@ impl<'c> StartResponse<'c> {
         req: RequestInfo,
         bufs: (Vec<u8>, Vec<u8>),
     ) -> StartResponse<'c> {
-        let (mut head, _) = bufs;
-        head.clear();
+        let (head, memo) = bufs;
         StartResponse {
             io,
             req,
             code: 200,
             head,
+            memo,
             app_length: None,
             app_date: false,
             app_close: false,
@@ -139,53 +160,126 @@ impl<'c> StartResponse<'c> {
     /// other control characters, a non-token name, chars above U+00FF) makes
     /// the response a 500: it is never written.
     pub fn start(&mut self, status: &str, headers: impl Headers) {
-        // The status most apps send: its whole status line is a constant.
-        let ok_200 = status.as_bytes() == b"200 OK";
-        let code = match if ok_200 {
-            Ok(200)
-        } else {
-            status::parse_status(status)
-        } {
-            Ok(c) => c,
-            Err(e) => {
-                self.invalid = Some(InvalidResponse(format!("status {status:?}: {e}")));
-                return;
+        let Some(mut replay) = self.begin(status) else {
+            return;
+        };
+        headers.each(&mut |k, v| {
+            if replay.matching {
+                // The same header as last time at this place: its bytes are
+                // in `head` already.
+                if let Some((next, state)) = memo::header_hit(&self.memo, replay.at, k, v) {
+                    replay.at = next;
+                    replay.state = state;
+                    return;
+                }
             }
+            self.header(&mut replay, k, v);
+        });
+        self.end(&replay);
+    }
+
+    /// The status part of [`start`](Self::start); `None` when the headers
+    /// are not to be looked at.
+    fn begin(&mut self, status: &str) -> Option<Replay> {
+        let flags = memo::flags(self.req.capitalize, self.req.http10_only);
+        let hit = memo::status_hit(&self.memo, flags, status);
+        let code = match hit {
+            // Checked when it was recorded.
+            Some((code, _)) => code,
+            None => match status::parse_status(status) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.invalid = Some(InvalidResponse(format!("status {status:?}: {e}")));
+                    return None;
+                }
+            },
         };
         self.code = code;
         if self.io.borrow().headers_sent {
-            return;
+            return None;
         }
         self.started = true;
         self.invalid = None;
+        let state = memo::State {
+            head_end: STATUS_PREFIX_LEN + status.len() + 2,
+            ..memo::State::default()
+        };
+        if let Some((_, at)) = hit {
+            // `head` starts with this very status line.
+            debug_assert!(self.head.len() >= state.head_end);
+            return Some(Replay {
+                at,
+                state,
+                matching: true,
+                recording: true,
+            });
+        }
         let h = &mut self.head;
         h.clear();
         h.reserve(status.len() + 128);
-        if ok_200 {
-            h.extend_from_slice(if self.req.http10_only {
-                b"HTTP/1.0 200 OK\r\n"
-            } else {
-                b"HTTP/1.1 200 OK\r\n"
-            });
+        h.extend_from_slice(if self.req.http10_only {
+            b"HTTP/1.0 "
         } else {
-            h.extend_from_slice(if self.req.http10_only {
-                b"HTTP/1.0 "
-            } else {
-                b"HTTP/1.1 "
-            });
-            h.extend_from_slice(status.as_bytes());
-            h.extend_from_slice(b"\r\n");
-        }
-        self.app_length = None;
-        self.app_date = false;
-        self.app_close = false;
-        headers.each(&mut |k, v| {
-            if self.invalid.is_none() {
-                if let Err(e) = self.add_header(k, v) {
-                    self.invalid = Some(e);
-                }
-            }
+            b"HTTP/1.1 "
         });
+        h.extend_from_slice(status.as_bytes());
+        h.extend_from_slice(b"\r\n");
+        let recording = memo::push_status(&mut self.memo, flags, code, status);
+        Some(Replay {
+            at: self.memo.len(),
+            state,
+            matching: false,
+            recording,
+        })
+    }
+
+    /// A header of [`start`](Self::start) that is not the same as last
+    /// time: added to `head` (and to the record).
+    #[inline(never)]
+    fn header(&mut self, replay: &mut Replay, name: &str, value: &str) {
+        if self.invalid.is_some() {
+            return;
+        }
+        if replay.matching {
+            // The first difference: the rest of the old head and record go.
+            replay.matching = false;
+            self.memo.truncate(replay.at);
+            self.head.truncate(replay.state.head_end);
+        }
+        self.app_length = replay.state.app_length;
+        self.app_date = replay.state.app_date;
+        self.app_close = replay.state.app_close;
+        if let Err(e) = self.add_header(name, value) {
+            self.invalid = Some(e);
+            return;
+        }
+        replay.state = memo::State {
+            head_end: self.head.len(),
+            app_length: self.app_length,
+            app_date: self.app_date,
+            app_close: self.app_close,
+        };
+        if replay.recording && !memo::push_header(&mut self.memo, name, value, &replay.state) {
+            replay.recording = false;
+            self.memo.clear();
+        }
+    }
+
+    /// The end of [`start`](Self::start).
+    fn end(&mut self, replay: &Replay) {
+        if self.invalid.is_some() {
+            // `head` holds part of a response that is never sent.
+            self.memo.clear();
+            return;
+        }
+        if replay.matching && replay.at != self.memo.len() {
+            // Fewer headers than last time.
+            self.memo.truncate(replay.at);
+            self.head.truncate(replay.state.head_end);
+        }
+        self.app_length = replay.state.app_length;
+        self.app_date = replay.state.app_date;
+        self.app_close = replay.state.app_close;
     }
 
     /// `start_response(status, headers, exc_info)`: replace the response if
@@ -218,7 +312,7 @@ impl<'c> StartResponse<'c> {
         self.code
     }
 
-    // Inlined into `start`'s loop: one call less per header.
+    // Inlined into `header`: one call less per header.
     #[inline(always)]
     fn add_header(&mut self, name: &str, value: &str) -> Result<(), InvalidResponse> {
         // The names the server treats specially, told apart by length first:
@@ -460,10 +554,12 @@ impl<'c> StartResponse<'c> {
 
     /// Give the buffers back for the next request.
     pub(crate) fn take_bufs(&mut self) -> (Vec<u8>, Vec<u8>) {
-        // By reference: moving the whole writer to take the vector out of it
-        // cost a copy of the struct per request. The second buffer is unused
-        // (the status line and the headers share `head`).
-        (std::mem::take(&mut self.head), Vec::new())
+        // By reference: moving the whole writer to take the vectors out of
+        // it cost a copy of the struct per request.
+        (
+            std::mem::take(&mut self.head),
+            std::mem::take(&mut self.memo),
+        )
     }
 
     /// Forget what the app set, to send an error response instead.
@@ -472,6 +568,7 @@ impl<'c> StartResponse<'c> {
         self.invalid = None;
         self.pending.clear();
         self.head.clear();
+        self.memo.clear();
         self.app_length = None;
         self.app_date = false;
     }
