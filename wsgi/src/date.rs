@@ -108,6 +108,9 @@ impl Civil {
     }
 }
 
+/// Length of a whole `Date: <IMF-fixdate>\r\n` header line.
+pub(crate) const DATE_LINE_LEN: usize = 6 + DATE_LEN + 2;
+
 /// A sequence lock built from atomics only: `seq` is odd while a writer updates `secs`/`words`.
 /// Every field is an atomic, so a reader racing a writer sees a mix of old and new values —
 /// never undefined behaviour — and notices it because `seq` changed.
@@ -115,8 +118,9 @@ struct DateCache {
     seq: AtomicU64,
     /// The Unix second `words` was formatted for; `u64::MAX` until the first refresh.
     secs: AtomicU64,
-    /// The 29 date bytes, little-endian, zero-padded to 32.
-    words: [AtomicU64; 4],
+    /// The whole `Date: ...\r\n` line (37 bytes), little-endian, zero-padded to 40: the
+    /// response writer copies it as it is.
+    words: [AtomicU64; 5],
 }
 
 static CACHE: DateCache = DateCache::new();
@@ -132,6 +136,26 @@ static CACHE: DateCache = DateCache::new();
 #[must_use]
 pub fn date_header() -> [u8; DATE_LEN] {
     CACHE.get(unix_seconds())
+}
+
+/// The `Date: <now>\r\n` header line, from the same cache as [`date_header`].
+#[must_use]
+pub(crate) fn date_line() -> [u8; DATE_LINE_LEN] {
+    CACHE.get_line(unix_seconds())
+}
+
+/// `date` as a whole header line.
+fn line_of(date: &[u8; DATE_LEN]) -> [u8; DATE_LINE_LEN] {
+    let mut line = *b"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n";
+    line[6..6 + DATE_LEN].copy_from_slice(date);
+    line
+}
+
+/// The date in a header line made by [`line_of`].
+fn date_of(line: &[u8; DATE_LINE_LEN]) -> [u8; DATE_LEN] {
+    let mut date = [0u8; DATE_LEN];
+    date.copy_from_slice(&line[6..6 + DATE_LEN]);
+    date
 }
 
 /// Whole seconds since the epoch: `SystemTime::now()` without the
@@ -162,23 +186,36 @@ impl DateCache {
                 AtomicU64::new(0),
                 AtomicU64::new(0),
                 AtomicU64::new(0),
+                AtomicU64::new(0),
             ],
         }
     }
 
     /// The date of second `now`, from the cache when it holds that second.
     fn get(&self, now: u64) -> [u8; DATE_LEN] {
-        if let Some(cached) = self.load(now) {
+        date_of(&self.get_line(now))
+    }
+
+    /// The `Date` line of second `now`, from the cache when it holds that second.
+    fn get_line(&self, now: u64) -> [u8; DATE_LINE_LEN] {
+        if let Some(cached) = self.load_line(now) {
             return cached;
         }
         let fresh = http_date(now);
         self.store(now, &fresh);
-        fresh
+        line_of(&fresh)
     }
 
-    /// The cached bytes if they were formatted for second `now` and read without a concurrent
+    /// The cached date if it was formatted for second `now` and read without a concurrent
     /// write.
+    #[cfg(test)]
     fn load(&self, now: u64) -> Option<[u8; DATE_LEN]> {
+        self.load_line(now).map(|l| date_of(&l))
+    }
+
+    /// The cached line if it was formatted for second `now` and read without a concurrent
+    /// write.
+    fn load_line(&self, now: u64) -> Option<[u8; DATE_LINE_LEN]> {
         let seq = self.seq.load(Ordering::Acquire);
         if seq & 1 == 1 {
             return None;
@@ -189,6 +226,7 @@ impl DateCache {
             self.words[1].load(Ordering::Relaxed),
             self.words[2].load(Ordering::Relaxed),
             self.words[3].load(Ordering::Relaxed),
+            self.words[4].load(Ordering::Relaxed),
         ];
         // Orders the loads above before the re-check: if any of them saw a newer writer's
         // store, that writer's odd `seq` is visible below.
@@ -196,12 +234,12 @@ impl DateCache {
         if self.seq.load(Ordering::Relaxed) != seq || secs != now {
             return None;
         }
-        let mut bytes = [0u8; 32];
+        let mut bytes = [0u8; 40];
         for (chunk, w) in bytes.chunks_exact_mut(8).zip(words) {
             chunk.copy_from_slice(&w.to_le_bytes());
         }
-        let mut out = [0u8; DATE_LEN];
-        out.copy_from_slice(&bytes[..DATE_LEN]);
+        let mut out = [0u8; DATE_LINE_LEN];
+        out.copy_from_slice(&bytes[..DATE_LINE_LEN]);
         Some(out)
     }
 
@@ -220,8 +258,8 @@ impl DateCache {
         }
         // Keeps the data stores below from becoming visible before the odd `seq`.
         fence(Ordering::Release);
-        let mut bytes = [0u8; 32];
-        bytes[..DATE_LEN].copy_from_slice(date);
+        let mut bytes = [0u8; 40];
+        bytes[..DATE_LINE_LEN].copy_from_slice(&line_of(date));
         self.secs.store(now, Ordering::Relaxed);
         for (w, chunk) in self.words.iter().zip(bytes.chunks_exact(8)) {
             let mut word = [0u8; 8];
@@ -388,5 +426,32 @@ mod tests {
         for t in threads {
             t.join().expect("reader thread");
         }
+    }
+
+    #[test]
+    fn cached_date_line_is_the_header_line_of_that_second() {
+        let cache = DateCache::new();
+        for secs in [0, 784_111_777, 784_111_778, 1_785_929_948, 100] {
+            let want = format!("Date: {}\r\n", httpdate_of(secs));
+            assert_eq!(&cache.get_line(secs)[..], want.as_bytes(), "{secs}");
+            // Served from the cache the second time.
+            assert_eq!(
+                cache.load_line(secs).as_ref().map(|l| &l[..]),
+                Some(want.as_bytes())
+            );
+            assert_eq!(cache.load(secs), Some(http_date(secs)));
+        }
+        // The next second is not served from the entry of the one before.
+        assert_eq!(cache.load_line(101), None);
+        assert_ne!(cache.get_line(101), cache.get_line(100));
+    }
+
+    #[test]
+    fn global_date_line_is_current() {
+        let before = format!("Date: {}\r\n", httpdate::fmt_http_date(SystemTime::now()));
+        let got = date_line();
+        let after = format!("Date: {}\r\n", httpdate::fmt_http_date(SystemTime::now()));
+        let got = std::str::from_utf8(&got).expect("ASCII");
+        assert!(got == before || got == after, "{got:?}");
     }
 }

@@ -6,7 +6,24 @@ use crate::headers::Headers;
 use crate::status;
 use std::cell::RefCell;
 use std::fmt;
-use std::io::{self, Write};
+use std::io;
+
+mod memo;
+
+/// `HTTP/1.1 ` before the status.
+const STATUS_PREFIX_LEN: usize = 9;
+
+/// Where [`StartResponse::start`] is in the last call's record.
+struct Replay {
+    /// Where the next header's record starts (or would).
+    at: usize,
+    /// After the last header (or the status line).
+    state: memo::State,
+    /// All headers so far were the same as last time.
+    matching: bool,
+    /// The call is being recorded (false once the record outgrew its limit).
+    recording: bool,
+}
 
 /// How the response body is delimited on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,8 +94,14 @@ pub struct StartResponse<'c> {
     io: &'c RefCell<ConnIo>,
     pub(crate) req: RequestInfo,
     pub(crate) code: u16,
-    status_line: Vec<u8>,
-    headers: Vec<u8>,
+    /// The status line and the app's headers as they go on the wire
+    /// (`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n`), written by `start`:
+    /// `send_headers` copies it in one go and adds the server's headers.
+    /// Kept from one request to the next with `memo`.
+    head: Vec<u8>,
+    /// What `head` was made from (see [`memo`]): the next request's
+    /// identical `start` call reuses it.
+    memo: Vec<u8>,
     app_length: Option<u64>,
     app_date: bool,
     app_close: bool,
@@ -103,22 +126,20 @@ impl fmt::Debug for StartResponse<'_> {
 }
 
 impl<'c> StartResponse<'c> {
-    /// `bufs` are the status-line and header buffers of the previous
-    /// request (see [`take_bufs`](Self::take_bufs)), reused to save allocations.
+    /// `bufs` are the buffers of the previous request (see
+    /// [`take_bufs`](Self::take_bufs)), reused to save allocations.
     pub(crate) fn new(
         io: &'c RefCell<ConnIo>,
         req: RequestInfo,
         bufs: (Vec<u8>, Vec<u8>),
     ) -> StartResponse<'c> {
-        let (mut status_line, mut headers) = bufs;
-        status_line.clear();
-        headers.clear();
+        let (head, memo) = bufs;
         StartResponse {
             io,
             req,
             code: 200,
-            status_line,
-            headers,
+            head,
+            memo,
             app_length: None,
             app_date: false,
             app_close: false,
@@ -139,32 +160,126 @@ impl<'c> StartResponse<'c> {
     /// other control characters, a non-token name, chars above U+00FF) makes
     /// the response a 500: it is never written.
     pub fn start(&mut self, status: &str, headers: impl Headers) {
-        let code = match status::parse_status(status) {
-            Ok(c) => c,
-            Err(e) => {
-                self.invalid = Some(InvalidResponse(format!("status {status:?}: {e}")));
-                return;
+        let Some(mut replay) = self.begin(status) else {
+            return;
+        };
+        headers.each(&mut |k, v| {
+            if replay.matching {
+                // The same header as last time at this place: its bytes are
+                // in `head` already.
+                if let Some((next, state)) = memo::header_hit(&self.memo, replay.at, k, v) {
+                    replay.at = next;
+                    replay.state = state;
+                    return;
+                }
             }
+            self.header(&mut replay, k, v);
+        });
+        self.end(&replay);
+    }
+
+    /// The status part of [`start`](Self::start); `None` when the headers
+    /// are not to be looked at.
+    fn begin(&mut self, status: &str) -> Option<Replay> {
+        let flags = memo::flags(self.req.capitalize, self.req.http10_only);
+        let hit = memo::status_hit(&self.memo, flags, status);
+        let code = match hit {
+            // Checked when it was recorded.
+            Some((code, _)) => code,
+            None => match status::parse_status(status) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.invalid = Some(InvalidResponse(format!("status {status:?}: {e}")));
+                    return None;
+                }
+            },
         };
         self.code = code;
         if self.io.borrow().headers_sent {
-            return;
+            return None;
         }
         self.started = true;
         self.invalid = None;
-        self.status_line.clear();
-        self.status_line.extend_from_slice(status.as_bytes());
-        self.headers.clear();
-        self.app_length = None;
-        self.app_date = false;
-        self.app_close = false;
-        headers.each(&mut |k, v| {
-            if self.invalid.is_none() {
-                if let Err(e) = self.add_header(k, v) {
-                    self.invalid = Some(e);
-                }
-            }
+        let state = memo::State {
+            head_end: STATUS_PREFIX_LEN + status.len() + 2,
+            ..memo::State::default()
+        };
+        if let Some((_, at)) = hit {
+            // `head` starts with this very status line.
+            debug_assert!(self.head.len() >= state.head_end);
+            return Some(Replay {
+                at,
+                state,
+                matching: true,
+                recording: true,
+            });
+        }
+        let h = &mut self.head;
+        h.clear();
+        h.reserve(status.len() + 128);
+        h.extend_from_slice(if self.req.http10_only {
+            b"HTTP/1.0 "
+        } else {
+            b"HTTP/1.1 "
         });
+        h.extend_from_slice(status.as_bytes());
+        h.extend_from_slice(b"\r\n");
+        let recording = memo::push_status(&mut self.memo, flags, code, status);
+        Some(Replay {
+            at: self.memo.len(),
+            state,
+            matching: false,
+            recording,
+        })
+    }
+
+    /// A header of [`start`](Self::start) that is not the same as last
+    /// time: added to `head` (and to the record).
+    #[inline(never)]
+    fn header(&mut self, replay: &mut Replay, name: &str, value: &str) {
+        if self.invalid.is_some() {
+            return;
+        }
+        if replay.matching {
+            // The first difference: the rest of the old head and record go.
+            replay.matching = false;
+            self.memo.truncate(replay.at);
+            self.head.truncate(replay.state.head_end);
+        }
+        self.app_length = replay.state.app_length;
+        self.app_date = replay.state.app_date;
+        self.app_close = replay.state.app_close;
+        if let Err(e) = self.add_header(name, value) {
+            self.invalid = Some(e);
+            return;
+        }
+        replay.state = memo::State {
+            head_end: self.head.len(),
+            app_length: self.app_length,
+            app_date: self.app_date,
+            app_close: self.app_close,
+        };
+        if replay.recording && !memo::push_header(&mut self.memo, name, value, &replay.state) {
+            replay.recording = false;
+            self.memo.clear();
+        }
+    }
+
+    /// The end of [`start`](Self::start).
+    fn end(&mut self, replay: &Replay) {
+        if self.invalid.is_some() {
+            // `head` holds part of a response that is never sent.
+            self.memo.clear();
+            return;
+        }
+        if replay.matching && replay.at != self.memo.len() {
+            // Fewer headers than last time.
+            self.memo.truncate(replay.at);
+            self.head.truncate(replay.state.head_end);
+        }
+        self.app_length = replay.state.app_length;
+        self.app_date = replay.state.app_date;
+        self.app_close = replay.state.app_close;
     }
 
     /// `start_response(status, headers, exc_info)`: replace the response if
@@ -197,15 +312,9 @@ impl<'c> StartResponse<'c> {
         self.code
     }
 
+    // Inlined into `header`: one call less per header.
+    #[inline(always)]
     fn add_header(&mut self, name: &str, value: &str) -> Result<(), InvalidResponse> {
-        // A token name being capitalized is checked as it is written (the
-        // common case: one pass); any other name is checked first.
-        let capitalize = self.req.capitalize;
-        let invalid = |e| InvalidResponse(format!("header {name:?}: {e}"));
-        if !capitalize {
-            status::validate_header_name(name, false).map_err(invalid)?;
-        }
-        status::validate_header_value(value).map_err(invalid)?;
         // The names the server treats specially, told apart by length first:
         // most headers an app sends are none of them.
         let special = match name.len() {
@@ -217,22 +326,17 @@ impl<'c> StartResponse<'c> {
             17 => name.eq_ignore_ascii_case("transfer-encoding"),
             _ => false,
         };
-        if special && !self.special_header(name, value)? {
-            return Ok(());
-        }
-        if capitalize {
-            if !status::write_capitalized_token(name.as_bytes(), &mut self.headers) {
-                // Not a token: refused (validate_header_name accepts tokens only).
-                status::validate_header_name(name, false).map_err(invalid)?;
-                status::capitalize_header_name(name, &mut self.headers);
+        if special {
+            // The value is read before it is written: it must be valid first.
+            status::validate_header_value(value).map_err(|e| invalid_header(name, e))?;
+            if !self.special_header(name, value)? {
+                return Ok(());
             }
-        } else {
-            status::write_latin1(name, &mut self.headers);
         }
-        self.headers.extend_from_slice(b": ");
-        status::write_latin1(value, &mut self.headers);
-        self.headers.extend_from_slice(b"\r\n");
-        Ok(())
+        // Validated as they are written (one pass over each); on an error
+        // the response is a 500 and `head` is never sent.
+        status::write_header_line(name, value, self.req.capitalize, &mut self.head)
+            .map_err(|e| invalid_header(name, e))
     }
 
     /// Content-Length, Connection, Transfer-Encoding, Keep-Alive or Date:
@@ -287,12 +391,12 @@ impl<'c> StartResponse<'c> {
     /// Queue the status line and headers, choosing the framing. `known_len`
     /// is the body length when the app returned a sized body.
     pub(crate) fn send_headers(&mut self, known_len: Option<u64>) -> io::Result<()> {
-        if self.io.borrow().headers_sent {
+        let mut io = self.io.borrow_mut();
+        if io.headers_sent {
             return Ok(());
         }
         let stopping =
             self.req.state.load(std::sync::atomic::Ordering::Acquire) == crate::server::STATE_CLOSE;
-        let mut io = self.io.borrow_mut();
         let unread_body = io.continue_owed || io.body_failed || io.body_left > self.req.max_drain;
         self.close =
             !self.req.may_keep_alive || self.app_close || self.close || stopping || unread_body;
@@ -300,14 +404,9 @@ impl<'c> StartResponse<'c> {
         // a small response leaves in one write with its body.
         let start = io.out.len();
         let h = &mut io.out;
-        h.extend_from_slice(if self.req.http10_only {
-            b"HTTP/1.0 "
-        } else {
-            b"HTTP/1.1 "
-        });
-        h.extend_from_slice(&self.status_line);
-        h.extend_from_slice(b"\r\n");
-        h.extend_from_slice(&self.headers);
+        // One reservation for all: the appends below then never grow it.
+        h.reserve(self.head.len() + SERVER_LINES_MAX);
+        h.extend_from_slice(&self.head);
         let bodyless = status::is_bodyless(self.code, self.req.is_head)
             || (self.req.is_connect && (200..300).contains(&self.code));
         self.framing = match (self.app_length, known_len) {
@@ -332,21 +431,20 @@ impl<'c> StartResponse<'c> {
             }
         };
         if !self.app_date {
-            h.extend_from_slice(b"Date: ");
-            h.extend_from_slice(&crate::date::date_header());
-            h.extend_from_slice(b"\r\n");
+            h.extend_from_slice(&crate::date::date_line());
         }
+        // The last line and the blank line after it as one constant each.
         if self.close {
-            h.extend_from_slice(b"Connection: close\r\n");
-        } else if self.req.client_keep_alive {
-            h.extend_from_slice(b"Connection: keep-alive\r\n");
-            if let Some(t) = self.req.keep_alive_header {
-                h.extend_from_slice(b"Keep-Alive: timeout=");
-                write_decimal(h, t);
-                h.extend_from_slice(b"\r\n");
-            }
+            h.extend_from_slice(b"Connection: close\r\n\r\n");
+        } else if !self.req.client_keep_alive {
+            h.extend_from_slice(b"\r\n");
+        } else if let Some(t) = self.req.keep_alive_header {
+            h.extend_from_slice(b"Connection: keep-alive\r\nKeep-Alive: timeout=");
+            write_decimal(h, t);
+            h.extend_from_slice(b"\r\n\r\n");
+        } else {
+            h.extend_from_slice(b"Connection: keep-alive\r\n\r\n");
         }
-        h.extend_from_slice(b"\r\n");
         io.headers_sent = true;
         self.bytes_sent += (io.out.len() - start) as u64;
         // Big heads go out at once; small ones wait for the body.
@@ -385,19 +483,18 @@ impl<'c> StartResponse<'c> {
                 self.framing = OutFraming::Length(left - n as u64);
                 self.queue(&data[..n])
             }
-            OutFraming::Chunked => {
-                let mut head = [0u8; 20];
-                let len = {
-                    let mut cur = io::Cursor::new(&mut head[..]);
-                    let _ = write!(cur, "{:x}\r\n", data.len());
-                    cur.position() as usize
-                };
-                self.queue(&head[..len])
-                    .and_then(|_| self.queue(data))
-                    .and_then(|_| self.queue(b"\r\n"))
-            }
+            OutFraming::Chunked => self.queue_chunk(data),
         };
         self.check(r)
+    }
+
+    /// `data` as one chunk. Apart so that the sized path above stays small.
+    #[inline(never)]
+    fn queue_chunk(&mut self, data: &[u8]) -> io::Result<()> {
+        let (size, from) = chunk_size_line(data.len());
+        self.queue(&size[from..])?;
+        self.queue(data)?;
+        self.queue(b"\r\n")
     }
 
     fn queue(&mut self, data: &[u8]) -> io::Result<()> {
@@ -457,11 +554,11 @@ impl<'c> StartResponse<'c> {
 
     /// Give the buffers back for the next request.
     pub(crate) fn take_bufs(&mut self) -> (Vec<u8>, Vec<u8>) {
-        // By reference: moving the whole writer to take two vectors out of
+        // By reference: moving the whole writer to take the vectors out of
         // it cost a copy of the struct per request.
         (
-            std::mem::take(&mut self.status_line),
-            std::mem::take(&mut self.headers),
+            std::mem::take(&mut self.head),
+            std::mem::take(&mut self.memo),
         )
     }
 
@@ -470,7 +567,8 @@ impl<'c> StartResponse<'c> {
         self.started = false;
         self.invalid = None;
         self.pending.clear();
-        self.headers.clear();
+        self.head.clear();
+        self.memo.clear();
         self.app_length = None;
         self.app_date = false;
     }
@@ -484,23 +582,114 @@ impl<'c> StartResponse<'c> {
     }
 }
 
+/// The most bytes `send_headers` adds after the app's head: a
+/// `Content-Length` line (its longest framing line), the `Date` line, and
+/// `Connection: keep-alive`, `Keep-Alive: timeout=<u64>` and the blank line.
+const SERVER_LINES_MAX: usize = 38 + crate::date::DATE_LINE_LEN + 44 + 20 + 4;
+
+fn invalid_header(name: &str, e: status::HeaderError) -> InvalidResponse {
+    InvalidResponse(format!("header {name:?}: {e}"))
+}
+
+/// `Content-Length: n\r\n`, built on the stack and appended as one
+/// fixed-size block (a few moves, no `memcpy` call), then cut to its length.
 fn write_content_length(h: &mut Vec<u8>, n: u64) {
-    h.extend_from_slice(b"Content-Length: ");
-    write_decimal(h, n);
-    h.extend_from_slice(b"\r\n");
+    const PREFIX: &[u8] = b"Content-Length: ";
+    let mut line = [0u8; PREFIX.len() + 20 + 2];
+    line[..PREFIX.len()].copy_from_slice(PREFIX);
+    let end = PREFIX.len() + decimal_len(n);
+    put_decimal(&mut line[PREFIX.len()..end], n);
+    line[end..end + 2].copy_from_slice(b"\r\n");
+    let at = h.len();
+    h.extend_from_slice(&line);
+    h.truncate(at + end + 2);
+}
+
+/// How many decimal digits `n` has; small numbers (body sizes) by compares.
+fn decimal_len(n: u64) -> usize {
+    match n {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        1000..=9999 => 4,
+        _ => n.ilog10() as usize + 1,
+    }
+}
+
+/// Writes `n` in decimal right-aligned into `dst` (exactly its digits long),
+/// two digits per division.
+fn put_decimal(dst: &mut [u8], mut n: u64) {
+    const PAIRS: &[u8; 200] = b"00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+    let mut end = dst.len();
+    while end >= 2 {
+        let p = (n % 100) as usize * 2;
+        n /= 100;
+        dst[end - 2..end].copy_from_slice(&PAIRS[p..p + 2]);
+        end -= 2;
+    }
+    if end == 1 {
+        dst[0] = b'0' + (n % 10) as u8;
+    }
 }
 
 fn write_decimal(h: &mut Vec<u8>, n: u64) {
     let mut digits = [0u8; 20];
-    let mut i = digits.len();
+    let from = digits.len() - decimal_len(n);
+    put_decimal(&mut digits[from..], n);
+    h.extend_from_slice(&digits[from..]);
+}
+
+/// A chunk's size line (`1a2b\r\n`): the buffer and where it starts in it.
+fn chunk_size_line(n: usize) -> ([u8; 18], usize) {
+    let mut line = [0u8; 18];
+    line[16..].copy_from_slice(b"\r\n");
+    let mut from = 16;
     let mut v = n;
     loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
+        from -= 1;
+        line[from] = b"0123456789abcdef"[v & 0xf];
+        v >>= 4;
         if v == 0 {
             break;
         }
     }
-    h.extend_from_slice(&digits[i..]);
+    (line, from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_length_lines_match_format() {
+        let mut cases: Vec<u64> = (0..=1000).collect();
+        let mut p = 1u64;
+        while let Some(next) = p.checked_mul(10) {
+            cases.extend([p - 1, p, p + 1, next - 1]);
+            p = next;
+        }
+        cases.extend([u64::MAX - 1, u64::MAX]);
+        for n in cases {
+            let mut out = b"x".to_vec();
+            write_content_length(&mut out, n);
+            assert_eq!(out, format!("xContent-Length: {n}\r\n").into_bytes());
+            let mut out = Vec::new();
+            write_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+    }
+
+    #[test]
+    fn chunk_size_lines_match_format() {
+        let mut cases: Vec<usize> = (0..=4096).collect();
+        for shift in 0..usize::BITS {
+            let p = 1usize << shift;
+            cases.extend([p - 1, p, p + 1]);
+        }
+        cases.push(usize::MAX);
+        for n in cases {
+            let (line, from) = chunk_size_line(n);
+            assert_eq!(&line[from..], format!("{n:x}\r\n").as_bytes(), "{n}");
+        }
+    }
 }

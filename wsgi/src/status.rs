@@ -117,6 +117,10 @@ impl std::error::Error for HeaderError {}
 /// ```
 pub fn parse_status(status: &str) -> Result<u16, StatusError> {
     let b = status.as_bytes();
+    // Most apps send exactly this: one six-byte compare instead of the checks below.
+    if b == b"200 OK" {
+        return Ok(200);
+    }
     let code = match b {
         [x, y, z, ..] if x.is_ascii_digit() && y.is_ascii_digit() && z.is_ascii_digit() => {
             u16::from(x - b'0') * 100 + u16::from(y - b'0') * 10 + u16::from(z - b'0')
@@ -144,7 +148,7 @@ fn is_ctl_except_htab(b: u8) -> bool {
     (b < 0x20 && b != b'\t') || b == 0x7f
 }
 
-use crate::head::{has_byte, has_less, HI, TCHAR};
+use crate::head::{has_byte, has_less, HI, LO, TCHAR};
 
 /// Whether `s` is a non-empty RFC 9110 token.
 #[must_use]
@@ -231,6 +235,132 @@ pub fn write_latin1(s: &str, out: &mut Vec<u8>) {
         return;
     }
     out.extend(s.chars().map(|c| u8::try_from(c).unwrap_or(b'?')));
+}
+
+/// Whether every byte of `b` is printable ASCII (0x20..=0x7E): the usual header value, valid
+/// and its own latin-1 encoding, so it is copied as it is. Eight bytes at a time (the last word
+/// overlapping the one before), a byte at a time below eight.
+fn is_printable_ascii(b: &[u8]) -> bool {
+    // A byte is outside 0x20..=0x7E iff it is >= 0x80, or subtracting 0x20 borrows (< 0x20),
+    // or adding 1 reaches 0x80 (0x7F). A borrow or carry crossing into the next byte only
+    // happens when a byte is already out of range, so the yes/no answer is exact.
+    fn bad(w: u64) -> bool {
+        (w.wrapping_sub(LO * 0x20) | w.wrapping_add(LO) | w) & HI != 0
+    }
+    fn word(b: &[u8], at: usize) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[at..at + 8]);
+        u64::from_le_bytes(w)
+    }
+    if b.len() < 8 {
+        return b.iter().all(|&c| (0x20..0x7f).contains(&c));
+    }
+    let mut at = 0;
+    while at + 8 <= b.len() {
+        if bad(word(b, at)) {
+            return false;
+        }
+        at += 8;
+    }
+    at == b.len() || !bad(word(b, b.len() - 8))
+}
+
+/// [`validate_header_value`] and [`write_latin1`] in one call: appends the latin-1 encoding of
+/// `value`, or returns the error and appends nothing. A printable-ASCII value (nearly all of
+/// them) is checked a word at a time and copied in one go.
+pub(crate) fn write_header_value(value: &str, out: &mut Vec<u8>) -> Result<(), HeaderError> {
+    if is_printable_ascii(value.as_bytes()) {
+        out.extend_from_slice(value.as_bytes());
+        return Ok(());
+    }
+    validate_header_value(value)?;
+    write_latin1(value, out);
+    Ok(())
+}
+
+/// Appends a response header name as `start_response` sends it: an RFC 9110 token, in
+/// eventlet's capitalization when `capitalize` is set, else verbatim. Returns false and appends
+/// nothing when the name is not a token ([`validate_header_name`] says why).
+pub(crate) fn write_header_name(name: &[u8], capitalize: bool, out: &mut Vec<u8>) -> bool {
+    if capitalize {
+        return write_capitalized_token(name, out);
+    }
+    if name.is_empty() || !name.iter().all(|&b| TCHAR[usize::from(b)]) {
+        return false;
+    }
+    out.extend_from_slice(name);
+    true
+}
+
+/// `name: value\r\n` as `start_response` writes a header: [`write_header_name`] and
+/// [`write_header_value`]. On an error nothing is appended and the error says what is wrong.
+pub(crate) fn write_header_line(
+    name: &str,
+    value: &str,
+    capitalize: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), HeaderError> {
+    let start = out.len();
+    if !write_common_name(name.as_bytes(), out) {
+        if !write_header_name(name.as_bytes(), capitalize, out) {
+            return Err(name_error(name));
+        }
+        out.extend_from_slice(b": ");
+    }
+    if let Err(e) = write_header_value(value, out) {
+        out.truncate(start);
+        return Err(e);
+    }
+    out.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+/// Why [`write_header_name`] refused `name`.
+#[cold]
+fn name_error(name: &str) -> HeaderError {
+    match validate_header_name(name, false) {
+        Err(e) => e,
+        // Not reached: both accept exactly the tokens.
+        Ok(()) => HeaderError::EmptyName,
+    }
+}
+
+/// Writes `name: ` when `name` is, byte for byte, one of the header names apps send most, spelled
+/// the way eventlet capitalizes it (so capitalizing changes nothing) and a token (so it is valid):
+/// no per-byte work, and each a copy of a constant (a few moves, no `memcpy` call). Told apart
+/// by length first; each compare is a couple of word compares. False (nothing written) otherwise.
+fn write_common_name(name: &[u8], out: &mut Vec<u8>) -> bool {
+    macro_rules! by_length {
+        ($($len:literal => [$($n:literal),+],)*) => {
+            match name.len() {
+                $($len => {
+                    $(if name == $n.as_bytes() {
+                        out.extend_from_slice(concat!($n, ": ").as_bytes());
+                        return true;
+                    })+
+                    false
+                })*
+                _ => false,
+            }
+        };
+    }
+    by_length! {
+        3 => ["Age"],
+        4 => ["Vary", "Etag", "Link"],
+        6 => ["Server", "Pragma"],
+        7 => ["Expires"],
+        8 => ["Location"],
+        10 => ["Set-Cookie"],
+        12 => ["Content-Type"],
+        13 => ["Cache-Control", "Last-Modified", "Accept-Ranges"],
+        14 => ["Content-Length"],
+        15 => ["X-Frame-Options"],
+        16 => ["Content-Encoding", "Content-Language"],
+        19 => ["Content-Disposition"],
+        22 => ["X-Content-Type-Options"],
+        25 => ["Strict-Transport-Security"],
+        27 => ["Access-Control-Allow-Origin"],
+    }
 }
 
 /// Appends `name` with eventlet's capitalization (wsgi.py:606-612): split on `-`, then in each
@@ -670,5 +800,227 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("600"));
+    }
+
+    /// The old per-char rule for a value: validate, then encode.
+    fn value_reference(value: &str) -> Result<Vec<u8>, HeaderError> {
+        validate_header_value(value)?;
+        let mut out = Vec::new();
+        write_latin1(value, &mut out);
+        Ok(out)
+    }
+
+    fn value_fast(value: &str) -> Result<Vec<u8>, HeaderError> {
+        let mut out = b"x".to_vec();
+        let r = write_header_value(value, &mut out);
+        if r.is_err() {
+            assert_eq!(out, b"x", "nothing appended on an error: {value:?}");
+        }
+        r.map(|()| out[1..].to_vec())
+    }
+
+    /// The old rule for a name: validate strictly, then capitalize or copy.
+    fn name_reference(name: &str, capitalize: bool) -> Option<Vec<u8>> {
+        validate_header_name(name, false).ok()?;
+        let mut out = Vec::new();
+        if capitalize {
+            capitalize_header_name(name, &mut out);
+        } else {
+            write_latin1(name, &mut out);
+        }
+        Some(out)
+    }
+
+    /// The name as [`write_header_line`] writes it (and, the same, [`write_header_name`]).
+    fn name_fast(name: &str, capitalize: bool) -> Option<Vec<u8>> {
+        let mut out = b"x".to_vec();
+        let mut alone = b"x".to_vec();
+        let ok = write_header_name(name.as_bytes(), capitalize, &mut alone);
+        if write_header_line(name, "v", capitalize, &mut out).is_err() {
+            assert_eq!(out, b"x", "nothing appended on an error: {name:?}");
+            assert!(!ok && alone == b"x", "{name:?}");
+            return None;
+        }
+        assert!(out.ends_with(b": v\r\n"), "{name:?}");
+        out.truncate(out.len() - 5);
+        assert!(ok && alone == out, "{name:?}");
+        Some(out[1..].to_vec())
+    }
+
+    fn is_common_canonical(name: &[u8]) -> bool {
+        let mut out = Vec::new();
+        let hit = write_common_name(name, &mut out);
+        if hit {
+            assert_eq!(out, [name, b": "].concat());
+        } else {
+            assert!(out.is_empty());
+        }
+        hit
+    }
+
+    /// A small deterministic generator (xorshift64*): the same cases on every run.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        /// A string of `len` chars drawn mostly from `common`, sometimes any char up to U+00FF,
+        /// now and then one above it.
+        fn string(&mut self, len: usize, common: &[u8]) -> String {
+            (0..len)
+                .map(|_| match self.next() % 16 {
+                    0 => char::from((self.next() % 256) as u8),
+                    1 if self.next().is_multiple_of(8) => '\u{20ac}',
+                    _ => char::from(common[(self.next() % common.len() as u64) as usize]),
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn fast_value_writer_agrees_with_the_per_char_rule_on_every_char_up_to_u00ff() {
+        for c in (0u32..=0xff).chain([0x100, 0x20ac, 0x1f375]) {
+            let c = char::from_u32(c).expect("a char");
+            // Alone, and at each position of words of several lengths (the word-at-a-time
+            // path reads 8 bytes at a time and the last word overlapping).
+            for len in [1, 7, 8, 9, 15, 16, 17, 24, 31] {
+                for at in 0..len {
+                    let mut v: Vec<char> = "text/plain; charset=utf-8 and more"
+                        .chars()
+                        .cycle()
+                        .take(len)
+                        .collect();
+                    v[at] = c;
+                    let v: String = v.into_iter().collect();
+                    assert_eq!(value_fast(&v), value_reference(&v), "{v:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_value_writer_agrees_with_the_per_char_rule_on_random_values() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let printable: Vec<u8> = (0x20..0x7f).chain([b'\t']).collect();
+        for _ in 0..20_000 {
+            let len = (rng.next() % 40) as usize;
+            let v = rng.string(len, &printable);
+            assert_eq!(value_fast(&v), value_reference(&v), "{v:?}");
+        }
+        assert_eq!(value_fast(""), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn fast_name_writer_agrees_with_the_per_char_rule() {
+        let mut names: Vec<String> = (0u32..=0xff)
+            .map(|c| format!("X-{}a", char::from_u32(c).expect("a char")))
+            .collect();
+        names.extend(
+            [
+                "",
+                "Content-Type",
+                "content-type",
+                "CONTENT-TYPE",
+                "Etag",
+                "ETag",
+                "Vary",
+                "vary",
+                "Set-Cookie",
+                "set-cookie",
+                "Content-Length",
+                "Location",
+                "X-Frame-Options",
+                "Strict-Transport-Security",
+                "Access-Control-Allow-Origin",
+                "a-",
+                "-a",
+                "--",
+                "Content-Type ",
+                "Content-Type:",
+                "Content\u{e9}-Type",
+                "X-\u{20ac}",
+            ]
+            .map(String::from),
+        );
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let token: Vec<u8> = (0u8..=0x7f).filter(|&b| TCHAR[usize::from(b)]).collect();
+        for _ in 0..20_000 {
+            let len = (rng.next() % 30) as usize;
+            names.push(rng.string(len, &token));
+        }
+        for name in &names {
+            for capitalize in [false, true] {
+                assert_eq!(
+                    name_fast(name, capitalize),
+                    name_reference(name, capitalize),
+                    "{name:?} capitalize={capitalize}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn common_canonical_names_are_tokens_that_capitalizing_keeps() {
+        for name in [
+            "Age",
+            "Vary",
+            "Etag",
+            "Link",
+            "Server",
+            "Pragma",
+            "Expires",
+            "Location",
+            "Set-Cookie",
+            "Content-Type",
+            "Cache-Control",
+            "Last-Modified",
+            "Accept-Ranges",
+            "Content-Length",
+            "X-Frame-Options",
+            "Content-Encoding",
+            "Content-Language",
+            "Content-Disposition",
+            "X-Content-Type-Options",
+            "Strict-Transport-Security",
+            "Access-Control-Allow-Origin",
+        ] {
+            assert!(is_common_canonical(name.as_bytes()), "{name}");
+            assert_eq!(capitalized(name), name.as_bytes(), "{name}");
+            assert!(is_token(name), "{name}");
+            let lower = name.to_ascii_lowercase();
+            assert!(!is_common_canonical(lower.as_bytes()), "{lower}");
+        }
+        // Spellings that capitalizing changes are not in the table.
+        for name in [
+            "ETag",
+            "WWW-Authenticate",
+            "X-XSS-Protection",
+            "content-type",
+        ] {
+            assert!(!is_common_canonical(name.as_bytes()), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_200_ok_fast_path_and_its_neighbours() {
+        assert_eq!(parse_status("200 OK"), Ok(200));
+        // One byte off: the general rule answers.
+        assert_eq!(parse_status("200 OK "), Ok(200));
+        assert_eq!(parse_status("200 Ok"), Ok(200));
+        assert_eq!(parse_status("201 OK"), Ok(201));
+        assert_eq!(parse_status("200 O"), Ok(200));
+        assert_eq!(
+            parse_status("200 O\r"),
+            Err(StatusError::InvalidReasonByte {
+                byte: b'\r',
+                index: 5
+            })
+        );
+        assert_eq!(parse_status("2000 OK"), Err(StatusError::BadCode));
     }
 }
