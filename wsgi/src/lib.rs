@@ -135,6 +135,8 @@ mod server;
 mod signals;
 pub mod stats;
 pub mod status;
+#[cfg(test)]
+mod test_rng;
 pub mod upgrade;
 #[cfg(feature = "websocket")]
 pub mod websocket;

@@ -514,6 +514,7 @@ pub fn is_bodyless(status: u16, method_is_head: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
 
     #[test]
     fn status_strings_apps_send_are_accepted() {
@@ -858,28 +859,16 @@ mod tests {
         hit
     }
 
-    /// A small deterministic generator (xorshift64*): the same cases on every run.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        /// A string of `len` chars drawn mostly from `common`, sometimes any char up to U+00FF,
-        /// now and then one above it.
-        fn string(&mut self, len: usize, common: &[u8]) -> String {
-            (0..len)
-                .map(|_| match self.next() % 16 {
-                    0 => char::from((self.next() % 256) as u8),
-                    1 if self.next().is_multiple_of(8) => '\u{20ac}',
-                    _ => char::from(common[(self.next() % common.len() as u64) as usize]),
-                })
-                .collect()
-        }
+    /// A string of `len` chars drawn mostly from `common`, sometimes any char up to U+00FF,
+    /// now and then one above it.
+    fn random_string(rng: &mut Rng, len: usize, common: &[u8]) -> String {
+        (0..len)
+            .map(|_| match rng.next() % 16 {
+                0 => char::from((rng.next() % 256) as u8),
+                1 if rng.next().is_multiple_of(8) => '\u{20ac}',
+                _ => char::from(common[rng.below(common.len())]),
+            })
+            .collect()
     }
 
     #[test]
@@ -909,7 +898,7 @@ mod tests {
         let printable: Vec<u8> = (0x20..0x7f).chain([b'\t']).collect();
         for _ in 0..20_000 {
             let len = (rng.next() % 40) as usize;
-            let v = rng.string(len, &printable);
+            let v = random_string(&mut rng, len, &printable);
             assert_eq!(value_fast(&v), value_reference(&v), "{v:?}");
         }
         assert_eq!(value_fast(""), Ok(Vec::new()));
@@ -951,7 +940,7 @@ mod tests {
         let token: Vec<u8> = (0u8..=0x7f).filter(|&b| TCHAR[usize::from(b)]).collect();
         for _ in 0..20_000 {
             let len = (rng.next() % 30) as usize;
-            names.push(rng.string(len, &token));
+            names.push(random_string(&mut rng, len, &token));
         }
         for name in &names {
             for capitalize in [false, true] {
