@@ -604,7 +604,7 @@ const PAIRS: &[u8; 200] = b"\
 8081828384858687888990919293949596979899";
 
 /// Writes `n` in decimal into `buf`, ending just before `end`; returns where it starts.
-fn digits_before(mut n: u64, buf: &mut [u8], mut end: usize) -> usize {
+pub(crate) fn digits_before(mut n: u64, buf: &mut [u8], mut end: usize) -> usize {
     while n >= 100 {
         let pair = (n % 100) as usize * 2;
         n /= 100;

@@ -3,6 +3,7 @@
 
 use crate::connio::ConnIo;
 use crate::headers::Headers;
+use crate::logfmt::digits_before;
 use crate::status;
 use std::cell::RefCell;
 use std::fmt;
@@ -598,7 +599,7 @@ fn write_content_length(h: &mut Vec<u8>, n: u64) {
     let mut line = [0u8; PREFIX.len() + 20 + 2];
     line[..PREFIX.len()].copy_from_slice(PREFIX);
     let end = PREFIX.len() + decimal_len(n);
-    put_decimal(&mut line[PREFIX.len()..end], n);
+    digits_before(n, &mut line, end);
     line[end..end + 2].copy_from_slice(b"\r\n");
     let at = h.len();
     h.extend_from_slice(&line);
@@ -616,26 +617,9 @@ fn decimal_len(n: u64) -> usize {
     }
 }
 
-/// Writes `n` in decimal right-aligned into `dst` (exactly its digits long),
-/// two digits per division.
-fn put_decimal(dst: &mut [u8], mut n: u64) {
-    const PAIRS: &[u8; 200] = b"00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
-    let mut end = dst.len();
-    while end >= 2 {
-        let p = (n % 100) as usize * 2;
-        n /= 100;
-        dst[end - 2..end].copy_from_slice(&PAIRS[p..p + 2]);
-        end -= 2;
-    }
-    if end == 1 {
-        dst[0] = b'0' + (n % 10) as u8;
-    }
-}
-
 fn write_decimal(h: &mut Vec<u8>, n: u64) {
     let mut digits = [0u8; 20];
-    let from = digits.len() - decimal_len(n);
-    put_decimal(&mut digits[from..], n);
+    let from = digits_before(n, &mut digits, 20);
     h.extend_from_slice(&digits[from..]);
 }
 

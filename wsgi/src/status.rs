@@ -148,7 +148,7 @@ fn is_ctl_except_htab(b: u8) -> bool {
     (b < 0x20 && b != b'\t') || b == 0x7f
 }
 
-use crate::head::{has_byte, has_less, HI, LO, TCHAR};
+use crate::head::{load_word, HI, LO, TCHAR};
 
 /// Whether `s` is a non-empty RFC 9110 token.
 #[must_use]
@@ -165,7 +165,7 @@ pub fn is_token(s: &str) -> bool {
 /// strict clients (e.g. `httparse`) reject them.
 pub fn validate_header_name(name: &str, allow_latin1: bool) -> Result<(), HeaderError> {
     // Nearly every name is an ASCII token: one table lookup per byte.
-    if !name.is_empty() && name.bytes().all(|b| TCHAR[usize::from(b)]) {
+    if is_token(name) {
         return Ok(());
     }
     if name.is_empty() {
@@ -190,13 +190,7 @@ pub fn validate_header_value(value: &str) -> Result<(), HeaderError> {
     // Eight bytes at a time while they are all printable ASCII.
     let bytes = value.as_bytes();
     let mut from = 0;
-    while let Some(word) = bytes.get(from..from + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        let w = u64::from_le_bytes(w);
-        if has_less(w, 0x20) || has_byte(w, 0x7f) || w & HI != 0 {
-            break;
-        }
+    while from + 8 <= bytes.len() && !has_unprintable(load_word(bytes, from)) {
         from += 8;
     }
     let bad = bytes[from..]
@@ -241,28 +235,26 @@ pub fn write_latin1(s: &str, out: &mut Vec<u8>) {
 /// and its own latin-1 encoding, so it is copied as it is. Eight bytes at a time (the last word
 /// overlapping the one before), a byte at a time below eight.
 fn is_printable_ascii(b: &[u8]) -> bool {
-    // A byte is outside 0x20..=0x7E iff it is >= 0x80, or subtracting 0x20 borrows (< 0x20),
-    // or adding 1 reaches 0x80 (0x7F). A borrow or carry crossing into the next byte only
-    // happens when a byte is already out of range, so the yes/no answer is exact.
-    fn bad(w: u64) -> bool {
-        (w.wrapping_sub(LO * 0x20) | w.wrapping_add(LO) | w) & HI != 0
-    }
-    fn word(b: &[u8], at: usize) -> u64 {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&b[at..at + 8]);
-        u64::from_le_bytes(w)
-    }
     if b.len() < 8 {
         return b.iter().all(|&c| (0x20..0x7f).contains(&c));
     }
     let mut at = 0;
     while at + 8 <= b.len() {
-        if bad(word(b, at)) {
+        if has_unprintable(load_word(b, at)) {
             return false;
         }
         at += 8;
     }
-    at == b.len() || !bad(word(b, b.len() - 8))
+    at == b.len() || !has_unprintable(load_word(b, b.len() - 8))
+}
+
+/// Whether some byte of `w` is outside printable ASCII (0x20..=0x7E). A byte is outside iff it
+/// is >= 0x80, or subtracting 0x20 borrows (< 0x20), or adding 1 reaches 0x80 (0x7F). A borrow
+/// or carry crossing into the next byte only happens when a byte is already out of range, so
+/// the yes/no answer is exact.
+#[inline(always)]
+fn has_unprintable(w: u64) -> bool {
+    (w.wrapping_sub(LO * 0x20) | w.wrapping_add(LO) | w) & HI != 0
 }
 
 /// [`validate_header_value`] and [`write_latin1`] in one call: appends the latin-1 encoding of
@@ -281,14 +273,14 @@ pub(crate) fn write_header_value(value: &str, out: &mut Vec<u8>) -> Result<(), H
 /// Appends a response header name as `start_response` sends it: an RFC 9110 token, in
 /// eventlet's capitalization when `capitalize` is set, else verbatim. Returns false and appends
 /// nothing when the name is not a token ([`validate_header_name`] says why).
-pub(crate) fn write_header_name(name: &[u8], capitalize: bool, out: &mut Vec<u8>) -> bool {
+pub(crate) fn write_header_name(name: &str, capitalize: bool, out: &mut Vec<u8>) -> bool {
     if capitalize {
-        return write_capitalized_token(name, out);
+        return write_capitalized_token(name.as_bytes(), out);
     }
-    if name.is_empty() || !name.iter().all(|&b| TCHAR[usize::from(b)]) {
+    if !is_token(name) {
         return false;
     }
-    out.extend_from_slice(name);
+    out.extend_from_slice(name.as_bytes());
     true
 }
 
@@ -302,7 +294,7 @@ pub(crate) fn write_header_line(
 ) -> Result<(), HeaderError> {
     let start = out.len();
     if !write_common_name(name.as_bytes(), out) {
-        if !write_header_name(name.as_bytes(), capitalize, out) {
+        if !write_header_name(name, capitalize, out) {
             return Err(name_error(name));
         }
         out.extend_from_slice(b": ");
@@ -836,7 +828,7 @@ mod tests {
     fn name_fast(name: &str, capitalize: bool) -> Option<Vec<u8>> {
         let mut out = b"x".to_vec();
         let mut alone = b"x".to_vec();
-        let ok = write_header_name(name.as_bytes(), capitalize, &mut alone);
+        let ok = write_header_name(name, capitalize, &mut alone);
         if write_header_line(name, "v", capitalize, &mut out).is_err() {
             assert_eq!(out, b"x", "nothing appended on an error: {name:?}");
             assert!(!ok && alone == b"x", "{name:?}");

@@ -122,9 +122,7 @@ impl<'c> Environ<'c> {
 
     #[inline(never)]
     fn build_with(&mut self, environ: &HashMap<String, String>) {
-        let mut vars = self.spare_vars.take();
-        vars.build(&self.source(), environ);
-        self.vars = OnceCell::from(vars);
+        self.vars = OnceCell::from(self.build_vars(environ));
     }
 
     /// Forget the previous request's variable list, posthooks and middleware
@@ -179,13 +177,15 @@ impl<'c> Environ<'c> {
 
     /// Every variable, built on first need.
     fn full(&self) -> &Vars {
-        self.vars.get_or_init(|| self.build_vars())
+        self.vars.get_or_init(|| self.build_vars(&HashMap::new()))
     }
 
+    /// The variable list, built in the spare list's allocation, with the
+    /// server's `environ` option set first.
     #[inline(never)]
-    fn build_vars(&self) -> Vars {
+    fn build_vars(&self, environ: &HashMap<String, String>) -> Vars {
         let mut vars = self.spare_vars.take();
-        vars.build(&self.source(), &HashMap::new());
+        vars.build(&self.source(), environ);
         vars
     }
 
@@ -210,10 +210,7 @@ impl<'c> Environ<'c> {
                 return Some(self.req.str(self.req.method));
             }
             if key == "PATH_INFO" {
-                return Some(match self.req.raw_path {
-                    Some(_) => self.req.str(self.req.path_info),
-                    None => "/",
-                });
+                return Some(self.req.path_info_str());
             }
         }
         self.get_any(key)
@@ -232,10 +229,7 @@ impl<'c> Environ<'c> {
         let r = &self.req;
         let span = match key {
             "REQUEST_METHOD" => r.method,
-            "PATH_INFO" => match r.raw_path {
-                Some(_) => r.path_info,
-                None => return Some("/"),
-            },
+            "PATH_INFO" => return Some(r.path_info_str()),
             "QUERY_STRING" => r.query?,
             "wsgi.url_scheme" => return Some(if self.tls { "https" } else { "http" }),
             "HTTPS" => return self.tls.then_some("on"),

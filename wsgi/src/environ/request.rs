@@ -118,6 +118,15 @@ impl Request {
         &self.text[s.0..s.1]
     }
 
+    /// `PATH_INFO`: the (decoded) path, `/` for the absolute form's empty one.
+    #[inline]
+    pub fn path_info_str(&self) -> &str {
+        match self.raw_path {
+            Some(_) => self.str(self.path_info),
+            None => "/",
+        }
+    }
+
     /// The value of the first header line named `name` (ASCII case-insensitive)
     /// whose value is non-empty, or any value when `non_empty` is false.
     pub fn header(&self, name: &[u8], non_empty: bool) -> Option<Span> {

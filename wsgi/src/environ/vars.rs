@@ -73,10 +73,7 @@ impl Vars {
 
     /// The first variable named `key`.
     pub fn get<'a>(&'a self, key: &str, t: Texts<'a>) -> Option<&'a str> {
-        self.entries
-            .iter()
-            .find(|e| self.s(e.key, t) == key)
-            .map(|e| self.s(e.value, t))
+        self.find(key, t).map(|i| self.s(self.entries[i].value, t))
     }
 
     /// Every variable, in order.

@@ -43,16 +43,6 @@ pub(super) const fn is_value_byte(b: u8) -> bool {
 pub(crate) const LO: u64 = 0x0101_0101_0101_0101;
 pub(crate) const HI: u64 = 0x8080_8080_8080_8080;
 
-/// Whether some byte of `w` is below `n` (n <= 128): the classic "hasless" bit trick, exact as a yes/no test.
-pub(crate) const fn has_less(w: u64, n: u8) -> bool {
-    less_mask(w, n) != 0
-}
-
-/// Whether some byte of `w` equals `b`.
-pub(crate) const fn has_byte(w: u64, b: u8) -> bool {
-    eq_mask(w, b) != 0
-}
-
 /// The high bit of each byte of `w` below `n` (n <= 128) may be set. Borrows only run upwards, so the
 /// lowest set bit is exact: it marks the first (lowest-addressed, the word being little-endian) such byte.
 /// Bits above it may be spurious, which is why the scans only ever look at the lowest one.
@@ -64,6 +54,13 @@ const fn less_mask(w: u64, n: u8) -> u64 {
 const fn eq_mask(w: u64, b: u8) -> u64 {
     let x = w ^ (LO * b as u64);
     x.wrapping_sub(LO) & !x & HI
+}
+
+/// The eight bytes at `at` (all within `b`) as a little-endian word.
+#[inline(always)]
+pub(crate) fn load_word(b: &[u8], at: usize) -> u64 {
+    let w: [u8; 8] = b[at..at + 8].try_into().expect("eight bytes");
+    u64::from_le_bytes(w)
 }
 
 /// The eight bytes at `i` (`i < buf.len()`) as a little-endian word. When fewer than eight remain, the
@@ -297,8 +294,7 @@ const CASE: u64 = LO * 0x20;
 /// The eight bytes at `at` with bit 0x20 set in each.
 #[inline(always)]
 fn folded64(b: &[u8], at: usize) -> u64 {
-    let w: [u8; 8] = b[at..at + 8].try_into().expect("eight bytes");
-    u64::from_le_bytes(w) | CASE
+    load_word(b, at) | CASE
 }
 
 /// The four bytes at `at` with bit 0x20 set in each.

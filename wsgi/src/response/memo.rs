@@ -21,6 +21,8 @@
 /// compare as to write, and the connection keeps the record while it idles.
 pub(super) const MAX: usize = 1024;
 
+use crate::head::load_word;
+
 /// Set in the flags byte of a record that can be used.
 const VALID: u8 = 0x80;
 const CAPITALIZE: u8 = 0x01;
@@ -48,12 +50,6 @@ pub(super) fn flags(capitalize: bool, http10_only: bool) -> u8 {
     VALID | if capitalize { CAPITALIZE } else { 0 } | if http10_only { HTTP10 } else { 0 }
 }
 
-fn word8(b: &[u8], at: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(w)
-}
-
 fn word4(b: &[u8], at: usize) -> u32 {
     let mut w = [0u8; 4];
     w.copy_from_slice(&b[at..at + 4]);
@@ -69,7 +65,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     match n {
-        8..=16 => word8(a, 0) == word8(b, 0) && word8(a, n - 8) == word8(b, n - 8),
+        8..=16 => load_word(a, 0) == load_word(b, 0) && load_word(a, n - 8) == load_word(b, n - 8),
         4..=7 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
         _ => a == b,
     }
