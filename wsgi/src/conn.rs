@@ -11,7 +11,7 @@ use crate::options::{HttpVersion, Keepalive, ServerOptions};
 use crate::reaper::ConnState;
 use crate::response::{RequestInfo, StartResponse};
 use crate::server::{Shared, STATE_CLOSE, STATE_IDLE, STATE_REQUEST};
-use crate::stats::{Stats, TimeoutKind};
+use crate::stats::{Stamp, Stats, TimeoutKind};
 use eventlet::net::{Addr, Stream};
 use std::cell::RefCell;
 use std::io;
@@ -240,17 +240,16 @@ impl<'a> Conn<'a> {
             // past 1 KiB, once per completed line (no quadratic trickle).
             let buffered = io.buffered().len();
             if buffered > 0 && (progress.should_parse(io.buffered(), &limits) || buffered <= 1024) {
-                match head::parse_head(
+                // Parsed straight into the slot: no copy of the head.
+                match head::parse_head_into(
                     io.buffered(),
                     &limits,
                     opts.reject_bad_requests,
                     &mut self.headers,
+                    slot,
                 ) {
-                    Ok(Some(h)) => {
-                        *slot = Some(h);
-                        return HeadRead::Ready;
-                    }
-                    Ok(None) => {}
+                    Ok(true) => return HeadRead::Ready,
+                    Ok(false) => {}
                     Err(e) => return HeadRead::Bad(e),
                 }
             }
@@ -320,7 +319,7 @@ impl<'a> Conn<'a> {
     // model: 67 → 58 last-level misses per request at 1000 connections).
     #[inline(never)]
     fn request(&mut self, env: &mut Environ<'a>, head: &mut Head) -> bool {
-        let started = Instant::now();
+        let started = Stamp::now();
         let opts = &self.shared.opts;
         let max_body = opts.max_body_size;
         if let (Some(max), head::BodyFraming::Length(n)) = (max_body, &head.framing) {
@@ -529,7 +528,7 @@ impl<'a> Conn<'a> {
         }
     }
 
-    fn request_stats(&self, sr: &StartResponse<'_>, started: Instant) {
+    fn request_stats(&self, sr: &StartResponse<'_>, started: Stamp) {
         let Some(stats) = &self.shared.opts.stats else {
             return;
         };
@@ -565,7 +564,7 @@ impl<'a> Conn<'a> {
     }
 
     #[inline(never)]
-    fn access_log(&self, env: &Environ<'_>, sr: &StartResponse<'_>, started: Instant, log: bool) {
+    fn access_log(&self, env: &Environ<'_>, sr: &StartResponse<'_>, started: Stamp, log: bool) {
         let opts = &self.shared.opts;
         let mut joined = String::new();
         let mut client_ip: &str = &self.peer.remote_addr;

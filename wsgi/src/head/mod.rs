@@ -248,11 +248,27 @@ pub fn parse_head(
     reject_bad_requests: bool,
     headers: &mut Vec<(Range<usize>, Range<usize>)>,
 ) -> Result<Option<Head>, HeadError> {
+    let mut out = None;
+    parse_head_into(buf, limits, reject_bad_requests, headers, &mut out)?;
+    Ok(out)
+}
+
+/// [`parse_head`] writing a complete head straight into `out` (left as it
+/// was otherwise), for a caller that keeps its head in place: a returned
+/// `Head` (168 bytes) is copied once more into the caller's slot. `Ok(true)`
+/// when `out` now holds the head.
+pub(crate) fn parse_head_into(
+    buf: &[u8],
+    limits: &Limits,
+    reject_bad_requests: bool,
+    headers: &mut Vec<(Range<usize>, Range<usize>)>,
+    out: &mut Option<Head>,
+) -> Result<bool, HeadError> {
     headers.clear();
     let start = match buf.first() {
         Some(b'\r' | b'\n') | None => match skip_empty_lines(buf)? {
             Some(start) => start,
-            None => return Ok(None),
+            None => return Ok(false),
         },
         Some(_) => 0,
     };
@@ -346,7 +362,7 @@ pub fn parse_head(
     if fields.host.is_none() && line.version == Version::Http11 && limits.require_host {
         return Err(bad("HTTP/1.1 request without Host"));
     }
-    Ok(Some(Head {
+    *out = Some(Head {
         method: line.method,
         target: line.target,
         target_form: line.form,
@@ -362,7 +378,8 @@ pub fn parse_head(
         conn_keep_alive: fields.conn_keep_alive,
         expect_continue: fields.expect_continue,
         host: fields.host,
-    }))
+    });
+    Ok(true)
 }
 
 /// Tells a connection when re-parsing its growing read buffer can give a new answer, so that a peer
@@ -480,17 +497,17 @@ fn plain_authority(buf: &[u8], from: usize) -> Option<Range<usize>> {
 
 /// `buf` holds no complete head: that is only acceptable while it fits in `max_head`.
 #[cold]
-fn incomplete_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, HeadError> {
+fn incomplete_head(buf: &[u8], limits: &Limits) -> Result<bool, HeadError> {
     if buf.len() > limits.max_head {
         Err(HeadError::FieldsTooLarge("request head too large"))
     } else {
-        Ok(None)
+        Ok(false)
     }
 }
 
 /// The buffer ends inside the field line starting at `pos`.
 #[cold]
-fn incomplete_line(buf: &[u8], pos: usize, limits: &Limits) -> Result<Option<Head>, HeadError> {
+fn incomplete_line(buf: &[u8], pos: usize, limits: &Limits) -> Result<bool, HeadError> {
     if buf.len() - pos >= limits.max_header_line {
         Err(HeadError::FieldsTooLarge("header line too long"))
     } else {
