@@ -239,7 +239,7 @@ impl<'a> Conn<'a> {
             // Short heads are parsed on every read (errors show at once);
             // past 1 KiB, once per completed line (no quadratic trickle).
             let buffered = io.buffered().len();
-            if buffered > 0 && (progress.should_parse(io.buffered(), &limits) || buffered <= 1024) {
+            if buffered > 0 && (buffered <= 1024 || progress.should_parse(io.buffered(), &limits)) {
                 // Parsed straight into the slot: no copy of the head.
                 match head::parse_head_into(
                     io.buffered(),
@@ -333,9 +333,9 @@ impl<'a> Conn<'a> {
         let expect = head.expect_continue && head.version == head::Version::Http11;
         env.input
             .reset(&head.framing, expect, max_body, opts.socket_timeout);
-        self.io.borrow_mut().consume(head.len);
         {
             let mut io = self.io.borrow_mut();
+            io.consume(head.len);
             io.headers_sent = false;
             let _ = io.set_write_timeout(opts.socket_timeout);
         }
