@@ -534,7 +534,7 @@ impl<'a> Conn<'a> {
         };
         let mut io = self.io.borrow_mut();
         let (bytes_in, bytes_out) = io.take_bytes();
-        stats.request_done(sr.code, started.elapsed(), bytes_in, bytes_out);
+        stats.request_done(sr.code, started.elapsed_us(), bytes_in, bytes_out);
         if io.read_timed_out {
             stats.timeout(TimeoutKind::Body);
         }

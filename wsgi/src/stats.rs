@@ -50,7 +50,19 @@ impl Stamp {
     /// Time since this stamp (never negative: the clock is monotonic).
     #[inline]
     pub(crate) fn elapsed(self) -> Duration {
-        Duration::from_nanos(Stamp::now().0.saturating_sub(self.0))
+        Duration::from_nanos(self.elapsed_ns())
+    }
+
+    /// [`elapsed`](Self::elapsed) in whole microseconds (the statistics'
+    /// unit, without a `Duration`'s seconds/nanoseconds split).
+    #[inline]
+    pub(crate) fn elapsed_us(self) -> u64 {
+        self.elapsed_ns() / 1_000
+    }
+
+    #[inline]
+    fn elapsed_ns(self) -> u64 {
+        Stamp::now().0.saturating_sub(self.0)
     }
 }
 
@@ -207,13 +219,12 @@ impl Stats {
         self.active.fetch_add(1, Relaxed);
     }
 
-    /// A request answered with `status` after `took`; `bytes_in`/`bytes_out`
-    /// crossed the socket since the last report.
-    pub(crate) fn request_done(&self, status: u16, took: Duration, bytes_in: u64, bytes_out: u64) {
+    /// A request answered with `status` after `us` microseconds;
+    /// `bytes_in`/`bytes_out` crossed the socket since the last report.
+    pub(crate) fn request_done(&self, status: u16, us: u64, bytes_in: u64, bytes_out: u64) {
         self.active.fetch_sub(1, Relaxed);
         let class = usize::from(status / 100).clamp(1, 5) - 1;
         self.by_class[class].fetch_add(1, Relaxed);
-        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         let bucket = LATENCY_BOUNDS_US
             .iter()
             .position(|&b| us <= b)
@@ -486,6 +497,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         let (ours, std) = (stamp.elapsed(), instant.elapsed());
         assert!(ours >= Duration::from_millis(20), "{ours:?}");
+        assert!(stamp.elapsed_us() >= 20_000);
         // Read one after the other: within a few milliseconds of each other.
         assert!(
             ours.abs_diff(std) < Duration::from_millis(5),
@@ -508,9 +520,9 @@ mod tests {
             ),
             (2, 1, 1)
         );
-        s.request_done(204, Duration::from_micros(700), 100, 200);
+        s.request_done(204, 700, 100, 200);
         s.request_started();
-        s.request_done(503, Duration::from_secs(20), 5, 6);
+        s.request_done(503, 20_000_000, 5, 6);
         s.reject(RejectReason::from_status(431));
         s.reject(RejectReason::ProxyProtocol);
         s.timeout(TimeoutKind::Idle);
