@@ -487,7 +487,7 @@ impl<'a> Conn<'a> {
     }
 
     #[inline(never)]
-    fn build_environ(&mut self, env: &mut Environ<'a>, head: &Head) -> RequestInfo {
+    fn build_environ(&mut self, env: &mut Environ<'a>, head: &mut Head) -> RequestInfo {
         let shared = self.shared;
         let opts = &shared.opts;
         let io = self.io.borrow();
@@ -721,7 +721,7 @@ impl<'a> BenchConn<'_, 'a> {
     pub fn build_environ(&mut self, head: &[u8]) {
         let limits = self.conn.limits();
         let reject = self.conn.shared.opts.reject_bad_requests;
-        let parsed = {
+        let mut parsed = {
             let mut io = self.conn.io.borrow_mut();
             io.load(head);
             let mut headers = std::mem::take(&mut self.conn.headers);
@@ -729,7 +729,7 @@ impl<'a> BenchConn<'_, 'a> {
                 .expect("a valid head")
                 .expect("a complete head")
         };
-        self.req = Some(self.conn.build_environ(self.env, &parsed));
+        self.req = Some(self.conn.build_environ(self.env, &mut parsed));
         self.conn.headers = parsed.into_headers();
     }
 

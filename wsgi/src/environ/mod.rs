@@ -106,7 +106,7 @@ impl<'c> Environ<'c> {
     pub(crate) fn load(
         &mut self,
         buf: &[u8],
-        head: &crate::head::Head,
+        head: &mut crate::head::Head,
         tls: bool,
         environ: &HashMap<String, String>,
     ) {
@@ -340,7 +340,9 @@ impl<'c> Environ<'c> {
     /// case, duplicates and underscore names included), values trimmed.
     pub fn headers_raw(&self) -> impl Iterator<Item = (&str, &str)> {
         let r = &self.req;
-        r.headers.iter().map(|&(n, v)| (r.str(n), r.str(v)))
+        r.headers
+            .iter()
+            .map(|(n, v)| (r.str(Span::of(n)), r.str(Span::of(v))))
     }
 
     /// `eventlet.posthooks`: run `hook(environ)` after the response was sent

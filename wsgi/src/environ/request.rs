@@ -10,6 +10,16 @@ use std::ops::Range;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Span(pub usize, pub usize);
 
+impl Span {
+    #[inline]
+    pub fn of(r: &Range<usize>) -> Span {
+        Span(r.start, r.end)
+    }
+}
+
+/// `(name, value)` of one header line.
+pub(crate) type HeaderSpans = (Range<usize>, Range<usize>);
+
 /// One request's head as latin-1 text and the spans of its parts in it;
 /// kept from request to request (cleared, not freed).
 #[derive(Default)]
@@ -17,8 +27,9 @@ pub(super) struct Request {
     /// The head as latin-1 text (the very bytes, for an ASCII head), then
     /// the percent-decoded `PATH_INFO` when the path needed decoding.
     pub text: String,
-    /// `(name, value)` of every header line.
-    pub headers: Vec<(Span, Span)>,
+    /// `(name, value)` of every header line: for an ASCII head the parser's
+    /// own list, taken over (its offsets are the text's), not copied.
+    pub headers: Vec<HeaderSpans>,
     pub method: Span,
     pub target: Span,
     pub request_line: Span,
@@ -42,17 +53,20 @@ pub(super) enum HttpHeader {
 
 impl Request {
     /// Record `head`, parsed from `buf` (whose first `head.len` bytes are
-    /// the head), forgetting the previous request.
+    /// the head), forgetting the previous request. The head's header list
+    /// is taken (the previous request's list, cleared, is left in its place
+    /// for the connection to parse the next head into).
     #[inline(always)]
-    pub fn load(&mut self, buf: &[u8], head: &Head) {
+    pub fn load(&mut self, buf: &[u8], head: &mut Head) {
         self.text.clear();
-        self.headers.clear();
         let bytes = &buf[..head.len];
         if bytes.is_ascii() {
             // SAFETY: ASCII bytes (checked just above) are valid UTF-8, and
             // mean the same in latin-1: the head's offsets are the text's.
             self.text
                 .push_str(unsafe { std::str::from_utf8_unchecked(bytes) });
+            self.headers.clear();
+            std::mem::swap(&mut self.headers, &mut head.headers);
             self.fill(bytes, head, |i| i);
         } else {
             self.load_latin1(bytes, head);
@@ -70,14 +84,16 @@ impl Request {
             self.text.push(char::from(b));
         }
         at.push(self.text.len());
+        let map = |r: &Range<usize>| at[r.start]..at[r.end];
+        self.headers.clear();
+        self.headers
+            .extend(head.headers.iter().map(|(n, v)| (map(n), map(v))));
         self.fill(bytes, head, |i| at[i]);
     }
 
     #[inline(always)]
     fn fill(&mut self, bytes: &[u8], head: &Head, map: impl Fn(usize) -> usize) {
         let span = |r: &Range<usize>| Span(map(r.start), map(r.end));
-        self.headers
-            .extend(head.headers.iter().map(|(n, v)| (span(n), span(v))));
         self.method = span(&head.method);
         self.target = span(&head.target);
         self.request_line = span(&head.request_line);
@@ -133,8 +149,10 @@ impl Request {
         let text = self.text.as_bytes();
         self.headers
             .iter()
-            .find(|(n, v)| text[n.0..n.1].eq_ignore_ascii_case(name) && (!non_empty || v.1 > v.0))
-            .map(|&(_, v)| v)
+            .find(|(n, v)| {
+                text[n.clone()].eq_ignore_ascii_case(name) && (!non_empty || v.end > v.start)
+            })
+            .map(|(_, v)| Span::of(v))
     }
 
     /// The header lines behind `HTTP_{rest}`: names without `_` whose
@@ -146,8 +164,8 @@ impl Request {
         }
         let text = self.text.as_bytes();
         let mut found = None;
-        for &(n, v) in &self.headers {
-            let name = &text[n.0..n.1];
+        for (n, v) in &self.headers {
+            let name = &text[n.clone()];
             if name.len() == rest.len()
                 && name.iter().zip(rest).all(|(&b, &k)| http_key_byte(b) == k)
                 && !name.contains(&b'_')
@@ -155,7 +173,7 @@ impl Request {
                 if found.is_some() {
                     return HttpHeader::Repeated;
                 }
-                found = Some(v);
+                found = Some(Span::of(v));
             }
         }
         found.map_or(HttpHeader::Missing, HttpHeader::One)

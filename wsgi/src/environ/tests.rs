@@ -136,10 +136,10 @@ impl Fixture {
 /// Load `h` into `env` as the server does (no `environ` option).
 fn load(env: &mut Environ<'_>, h: &[u8], tls: bool) {
     let mut headers = Vec::new();
-    let head = head::parse_head(h, &Limits::default(), true, &mut headers)
+    let mut head = head::parse_head(h, &Limits::default(), true, &mut headers)
         .unwrap()
         .unwrap();
-    env.load(h, &head, tls, &HashMap::new());
+    env.load(h, &mut head, tls, &HashMap::new());
 }
 
 /// Every key any head sets, keys near them, and the `HTTP_*` spellings of

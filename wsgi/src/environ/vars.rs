@@ -179,8 +179,8 @@ impl Vars {
         self.push("REMOTE_ADDR", addr);
         self.push("REMOTE_PORT", rport);
         self.push("GATEWAY_INTERFACE", Str::Static("CGI/1.1"));
-        for &(n, v) in &r.headers {
-            self.push_header(&t.req.as_bytes()[n.0..n.1], v, t);
+        for (n, v) in &r.headers {
+            self.push_header(&t.req.as_bytes()[n.clone()], Span::of(v), t);
         }
     }
 
