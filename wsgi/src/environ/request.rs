@@ -60,7 +60,7 @@ impl Request {
     pub fn load(&mut self, buf: &[u8], head: &mut Head) {
         self.text.clear();
         let bytes = &buf[..head.len];
-        if bytes.is_ascii() {
+        if crate::head::is_ascii(bytes) {
             // SAFETY: ASCII bytes (checked just above) are valid UTF-8, and
             // mean the same in latin-1: the head's offsets are the text's.
             self.text

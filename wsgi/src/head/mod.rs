@@ -215,7 +215,7 @@ mod tests;
 use fields::{Fields, Special};
 #[cfg(test)]
 use scan::is_value_byte;
-pub(crate) use scan::{is_tchar, load_word, HI, LO, TCHAR};
+pub(crate) use scan::{is_ascii, is_tchar, load_word, HI, LO, TCHAR};
 use scan::{scan_target, scan_token, scan_value};
 use target::{classify_target, parse_version, scan_reg_name, VERSION_LEN};
 

@@ -230,6 +230,29 @@ mod simd {
         }
         Err(i)
     }
+
+    /// Whether every byte is below 0x80: sixteen at a time, the high bits
+    /// gathered once at the end (a head is nearly always ASCII, so there is
+    /// nothing to stop early for).
+    #[inline]
+    pub(in crate::head) fn is_ascii(buf: &[u8]) -> bool {
+        if buf.len() < 16 {
+            return buf.is_ascii();
+        }
+        // SAFETY: every load reads 16 bytes inside `buf` (`i + 16 <= len`,
+        // then the last 16, `len >= 16`); `_mm_loadu_si128` needs no
+        // alignment, and the rest only needs SSE2 (cfg above).
+        unsafe {
+            let p = buf.as_ptr();
+            let mut acc = _mm_loadu_si128(p.add(buf.len() - 16).cast());
+            let mut i = 0;
+            while i + 16 <= buf.len() {
+                acc = _mm_or_si128(acc, _mm_loadu_si128(p.add(i).cast()));
+                i += 16;
+            }
+            _mm_movemask_epi8(acc) == 0
+        }
+    }
 }
 
 /// Elsewhere the SWAR loop does all the work.
@@ -244,6 +267,18 @@ mod simd {
     pub(super) fn skip_target(_: &[u8], i: usize) -> Result<usize, usize> {
         Err(i)
     }
+
+    #[inline]
+    pub(in crate::head) fn is_ascii(buf: &[u8]) -> bool {
+        buf.is_ascii()
+    }
+}
+
+/// Whether every byte of `buf` is below 0x80 (an environ's head is then its
+/// own latin-1 text).
+#[inline]
+pub(crate) fn is_ascii(buf: &[u8]) -> bool {
+    simd::is_ascii(buf)
 }
 
 /// The end of a token starting at `i`. Tokens are short and their class is irregular: a table.
@@ -335,6 +370,24 @@ pub(super) fn eq_lower(s: &[u8], lit: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One high byte at every position of every length up to 80, and none:
+    /// the same answer as the standard library's.
+    #[test]
+    fn is_ascii_agrees_with_std() {
+        for len in 0..80 {
+            let mut buf: Vec<u8> = (0..len).map(|i| b'!' + (i % 90) as u8).collect();
+            assert!(is_ascii(&buf));
+            for at in 0..len {
+                for high in [0x80, 0xc3, 0xff] {
+                    buf[at] = high;
+                    assert_eq!(is_ascii(&buf), buf.is_ascii(), "len {len} at {at}");
+                    assert!(!is_ascii(&buf));
+                    buf[at] = b'a';
+                }
+            }
+        }
+    }
 
     /// Every byte value at every position of a word, and every buffer tail length: the SWAR scans
     /// agree with the byte-by-byte definition of their class.
