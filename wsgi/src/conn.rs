@@ -721,6 +721,7 @@ impl<'a> BenchConn<'_, 'a> {
     pub fn build_environ(&mut self, head: &[u8]) {
         let limits = self.conn.limits();
         let reject = self.conn.shared.opts.reject_bad_requests;
+        self.env.park_storage();
         let mut parsed = {
             let mut io = self.conn.io.borrow_mut();
             io.load(head);

@@ -99,8 +99,11 @@ impl<'c> Environ<'c> {
         }
     }
 
-    /// Start the next request's environ: forget the previous request and
-    /// record `head`, parsed from `buf` (copied: the buffer moves on). `environ` is
+    /// Start the next request's environ: record `head`, parsed from `buf`
+    /// (copied: the buffer moves on), in an environ that is new or was
+    /// [parked](Self::park_storage) after the previous request (the
+    /// connection loop parks it as the connection goes idle, so it is not
+    /// cleared twice per request). `environ` is
     /// the server's `environ` option, set after `wsgi.url_scheme`/`HTTPS`
     /// and before the request's variables; `tls` makes the scheme `https`.
     pub(crate) fn load(
@@ -110,7 +113,10 @@ impl<'c> Environ<'c> {
         tls: bool,
         environ: &HashMap<String, String>,
     ) {
-        self.clear();
+        debug_assert!(
+            self.vars.get().is_none() && self.posthooks.is_empty() && self.ext.is_empty(),
+            "load() needs a new or parked environ"
+        );
         self.tls = tls;
         self.req.load(buf, head);
         if !environ.is_empty() {

@@ -135,6 +135,7 @@ impl Fixture {
 
 /// Load `h` into `env` as the server does (no `environ` option).
 fn load(env: &mut Environ<'_>, h: &[u8], tls: bool) {
+    env.park_storage();
     let mut headers = Vec::new();
     let mut head = head::parse_head(h, &Limits::default(), true, &mut headers)
         .unwrap()
