@@ -118,7 +118,7 @@ fn with_conn<R>(
     // read side's shutdown that ends a read wait would not wake that write.
     let link = (shared.clock.running() && !peer.tls)
         .then(|| crate::reaper::Link::new(state.clone(), shared.clock.clone()));
-    let io = new_io(stream, link);
+    let io = new_io(stream, link, &shared.opts);
     let r = {
         let mut conn = Conn {
             shared,
@@ -337,7 +337,6 @@ impl<'a> Conn<'a> {
             let mut io = self.io.borrow_mut();
             io.consume(head.len);
             io.headers_sent = false;
-            let _ = io.set_write_timeout(opts.socket_timeout);
         }
         let mut sr = StartResponse::new(self.io, req, std::mem::take(&mut self.sr_bufs));
         if head.te_and_cl {
@@ -638,10 +637,17 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 #[inline(never)]
-fn new_io(stream: Stream, link: Option<crate::reaper::Link>) -> Box<RefCell<ConnIo>> {
+fn new_io(
+    stream: Stream,
+    link: Option<crate::reaper::Link>,
+    opts: &ServerOptions,
+) -> Box<RefCell<ConnIo>> {
     let _ = stream.set_nodelay(true);
     let mut io = ConnIo::new(stream);
     io.link = link;
+    // Every response is written under this one limit: set once here, not
+    // per request (an upgrade sets the stream's own after taking it over).
+    let _ = io.set_write_timeout(opts.socket_timeout);
     Box::new(RefCell::new(io))
 }
 
