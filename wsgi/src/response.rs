@@ -38,15 +38,25 @@ pub(crate) enum OutFraming {
     None,
 }
 
-/// What the connection told the writer about the request and the server.
-#[derive(Clone, Debug)]
+/// What the connection told the writer about the request: set for each
+/// request (a few flags: passed and stored in one move).
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct RequestInfo {
     pub http11: bool,
     pub is_head: bool,
     pub is_connect: bool,
     pub client_keep_alive: bool,
-    /// Keep-alive is allowed by request, server and state (before the app's say).
+    /// Keep-alive is allowed by the request (before the server's, the
+    /// state's and the app's say).
     pub may_keep_alive: bool,
+}
+
+/// What the server told the writer about the connection: set once, when
+/// the connection's writer is made.
+#[derive(Debug)]
+pub(crate) struct ConnInfo {
+    /// Keep-alive is on and the server speaks HTTP/1.1.
+    pub keep_alive_allowed: bool,
     pub capitalize: bool,
     pub keep_alive_header: Option<u64>,
     /// `max_http_version = HTTP/1.0`: every response says HTTP/1.0 and closes.
@@ -55,6 +65,27 @@ pub(crate) struct RequestInfo {
     pub state: std::sync::Arc<crate::reaper::ConnState>,
     /// Unread request body beyond this is not drained: the connection closes.
     pub max_drain: u64,
+}
+
+impl ConnInfo {
+    pub(crate) fn new(
+        opts: &crate::options::ServerOptions,
+        state: std::sync::Arc<crate::reaper::ConnState>,
+    ) -> ConnInfo {
+        use crate::options::{HttpVersion, Keepalive};
+        let version_ok = opts.max_http_version == HttpVersion::Http11;
+        ConnInfo {
+            keep_alive_allowed: opts.keepalive != Keepalive::Disabled && version_ok,
+            capitalize: opts.capitalize_response_headers,
+            keep_alive_header: match opts.keepalive {
+                Keepalive::Idle(d) if d.as_secs() > 0 => Some(d.as_secs()),
+                _ => None,
+            },
+            http10_only: !version_ok,
+            state,
+            max_drain: opts.max_drain,
+        }
+    }
 }
 
 /// An app-supplied status or header that cannot be sent (→ 500).
@@ -93,6 +124,7 @@ impl<E: fmt::Debug> std::error::Error for HeadersAlreadySent<E> {}
 /// ```
 pub struct StartResponse<'c> {
     io: &'c RefCell<ConnIo>,
+    conn: ConnInfo,
     pub(crate) req: RequestInfo,
     pub(crate) code: u16,
     /// The status line and the app's headers as they go on the wire
@@ -127,20 +159,18 @@ impl fmt::Debug for StartResponse<'_> {
 }
 
 impl<'c> StartResponse<'c> {
-    /// `bufs` are the buffers of the previous request (see
-    /// [`take_bufs`](Self::take_bufs)), reused to save allocations.
-    pub(crate) fn new(
-        io: &'c RefCell<ConnIo>,
-        req: RequestInfo,
-        bufs: (Vec<u8>, Vec<u8>),
-    ) -> StartResponse<'c> {
-        let (head, memo) = bufs;
+    /// The connection's writer: it lives as long as the connection and is
+    /// [`reset`](Self::reset) for each request, so that the connection's
+    /// settings are set once and the buffers (and the last head, see
+    /// [`memo`]) are kept from one request to the next.
+    pub(crate) fn new(io: &'c RefCell<ConnIo>, conn: ConnInfo) -> StartResponse<'c> {
         StartResponse {
             io,
-            req,
+            conn,
+            req: RequestInfo::default(),
             code: 200,
-            head,
-            memo,
+            head: Vec::new(),
+            memo: Vec::new(),
             app_length: None,
             app_date: false,
             app_close: false,
@@ -151,6 +181,34 @@ impl<'c> StartResponse<'c> {
             bytes_sent: 0,
             pending: Vec::new(),
             broken: false,
+        }
+    }
+
+    /// Start the response to a new request: what the last one set goes,
+    /// the last head stays for [`memo`]'s reuse.
+    #[inline]
+    pub(crate) fn reset(&mut self, req: RequestInfo) {
+        self.req = req;
+        self.code = 200;
+        self.app_length = None;
+        self.app_date = false;
+        self.app_close = false;
+        self.started = false;
+        if self.invalid.is_some() {
+            self.invalid = None;
+        }
+        self.framing = OutFraming::None;
+        self.close = false;
+        self.bytes_sent = 0;
+        self.broken = false;
+    }
+
+    /// The request is over: a streamed body's coalescing buffer is not
+    /// kept while the connection idles (it was the request's before).
+    #[inline]
+    pub(crate) fn end_request(&mut self) {
+        if self.pending.capacity() != 0 {
+            self.pending = Vec::new();
         }
     }
 
@@ -182,7 +240,7 @@ impl<'c> StartResponse<'c> {
     /// The status part of [`start`](Self::start); `None` when the headers
     /// are not to be looked at.
     fn begin(&mut self, status: &str) -> Option<Replay> {
-        let flags = memo::flags(self.req.capitalize, self.req.http10_only);
+        let flags = memo::flags(self.conn.capitalize, self.conn.http10_only);
         let hit = memo::status_hit(&self.memo, flags, status);
         let code = match hit {
             // Checked when it was recorded.
@@ -218,7 +276,7 @@ impl<'c> StartResponse<'c> {
         let h = &mut self.head;
         h.clear();
         h.reserve(status.len() + 128);
-        h.extend_from_slice(if self.req.http10_only {
+        h.extend_from_slice(if self.conn.http10_only {
             b"HTTP/1.0 "
         } else {
             b"HTTP/1.1 "
@@ -336,7 +394,7 @@ impl<'c> StartResponse<'c> {
         }
         // Validated as they are written (one pass over each); on an error
         // the response is a 500 and `head` is never sent.
-        status::write_header_line(name, value, self.req.capitalize, &mut self.head)
+        status::write_header_line(name, value, self.conn.capitalize, &mut self.head)
             .map_err(|e| invalid_header(name, e))
     }
 
@@ -396,17 +454,38 @@ impl<'c> StartResponse<'c> {
         if io.headers_sent {
             return Ok(());
         }
+        let start = io.out.len();
+        self.put_head(&mut io, known_len, 0);
+        self.bytes_sent += (io.out.len() - start) as u64;
+        // Big heads go out at once; small ones wait for the body.
+        let r = if io.out.len() > QUEUE_MAX {
+            io.flush_out()
+        } else {
+            Ok(())
+        };
+        drop(io);
+        self.check(r)
+    }
+
+    /// The head of [`send_headers`](Self::send_headers) into the output
+    /// buffer, with room reserved for `extra` body bytes after it: decides
+    /// the close and the framing.
+    #[inline(always)]
+    fn put_head(&mut self, io: &mut ConnIo, known_len: Option<u64>, extra: usize) {
         let stopping =
-            self.req.state.load(std::sync::atomic::Ordering::Acquire) == crate::server::STATE_CLOSE;
-        let unread_body = io.continue_owed || io.body_failed || io.body_left > self.req.max_drain;
-        self.close =
-            !self.req.may_keep_alive || self.app_close || self.close || stopping || unread_body;
+            self.conn.state.load(std::sync::atomic::Ordering::Acquire) == crate::server::STATE_CLOSE;
+        let unread_body = io.continue_owed || io.body_failed || io.body_left > self.conn.max_drain;
+        self.close = !self.req.may_keep_alive
+            || !self.conn.keep_alive_allowed
+            || self.app_close
+            || self.close
+            || stopping
+            || unread_body;
         // The head is written straight into the connection's output buffer:
         // a small response leaves in one write with its body.
-        let start = io.out.len();
         let h = &mut io.out;
         // One reservation for all: the appends below then never grow it.
-        h.reserve(self.head.len() + SERVER_LINES_MAX);
+        h.reserve(self.head.len() + SERVER_LINES_MAX + extra);
         h.extend_from_slice(&self.head);
         let bodyless = status::is_bodyless(self.code, self.req.is_head)
             || (self.req.is_connect && (200..300).contains(&self.code));
@@ -422,7 +501,7 @@ impl<'c> StartResponse<'c> {
                 write_content_length(h, n);
                 OutFraming::Length(n)
             }
-            (None, None) if self.req.http11 && !self.req.http10_only => {
+            (None, None) if self.req.http11 && !self.conn.http10_only => {
                 h.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
                 OutFraming::Chunked
             }
@@ -439,7 +518,7 @@ impl<'c> StartResponse<'c> {
             h.extend_from_slice(b"Connection: close\r\n\r\n");
         } else if !self.req.client_keep_alive {
             h.extend_from_slice(b"\r\n");
-        } else if let Some(t) = self.req.keep_alive_header {
+        } else if let Some(t) = self.conn.keep_alive_header {
             h.extend_from_slice(b"Connection: keep-alive\r\nKeep-Alive: timeout=");
             write_decimal(h, t);
             h.extend_from_slice(b"\r\n\r\n");
@@ -447,15 +526,6 @@ impl<'c> StartResponse<'c> {
             h.extend_from_slice(b"Connection: keep-alive\r\n\r\n");
         }
         io.headers_sent = true;
-        self.bytes_sent += (io.out.len() - start) as u64;
-        // Big heads go out at once; small ones wait for the body.
-        let r = if io.out.len() > 64 * 1024 {
-            io.flush_out()
-        } else {
-            Ok(())
-        };
-        drop(io);
-        self.check(r)
     }
 
     fn check(&mut self, r: io::Result<()>) -> io::Result<()> {
@@ -553,16 +623,6 @@ impl<'c> StartResponse<'c> {
         self.flush()
     }
 
-    /// Give the buffers back for the next request.
-    pub(crate) fn take_bufs(&mut self) -> (Vec<u8>, Vec<u8>) {
-        // By reference: moving the whole writer to take the vectors out of
-        // it cost a copy of the struct per request.
-        (
-            std::mem::take(&mut self.head),
-            std::mem::take(&mut self.memo),
-        )
-    }
-
     /// Forget what the app set, to send an error response instead.
     pub(crate) fn reset_for_error(&mut self) {
         self.started = false;
@@ -574,14 +634,56 @@ impl<'c> StartResponse<'c> {
         self.app_date = false;
     }
 
-    /// Queue a complete sized response (headers and body) in one go, sent
-    /// with one write syscall when small.
+    /// Send a complete sized response (headers and body): a small one is
+    /// written into the output buffer in one go (one reservation, one borrow
+    /// of the connection) and leaves with one write syscall.
     pub(crate) fn send_sized(&mut self, body: &[u8]) -> io::Result<()> {
+        let mut io = self.io.borrow_mut();
+        // Within the bound, `send_headers` and `queue` would not flush
+        // before the end either: the bytes and the writes are the same.
+        if io.headers_sent || io.out.len() + self.head.len() + body.len() > SMALL_RESPONSE {
+            drop(io);
+            return self.send_sized_apart(body);
+        }
+        let start = io.out.len();
+        self.put_head(&mut io, Some(body.len() as u64), body.len());
+        if let OutFraming::Length(left) = self.framing {
+            let n = (body.len() as u64).min(left) as usize;
+            io.out.extend_from_slice(&body[..n]);
+            let left = left - n as u64;
+            self.framing = OutFraming::Length(left);
+            // More than the app's Content-Length (the rest would be read as
+            // the next response) or less: cut, and close.
+            if n < body.len() || left > 0 {
+                self.close = true;
+            }
+        }
+        self.bytes_sent += (io.out.len() - start) as u64;
+        // As `finish`: a pipelined request already buffered keeps it queued.
+        if !self.close && !io.buffered().is_empty() {
+            return Ok(());
+        }
+        let r = io.flush_out();
+        drop(io);
+        self.check(r)
+    }
+
+    /// [`send_sized`](Self::send_sized) in steps, for a big body (it may
+    /// leave in several writes) or after the headers were sent.
+    #[inline(never)]
+    fn send_sized_apart(&mut self, body: &[u8]) -> io::Result<()> {
         self.send_headers(Some(body.len() as u64))?;
         self.write_framed(body)?;
         self.finish()
     }
 }
+
+/// The output buffer's size past which it is written out.
+const QUEUE_MAX: usize = 64 * 1024;
+
+/// A sized response up to this size (head, body and what is queued before
+/// it) is written into the output buffer in one go.
+const SMALL_RESPONSE: usize = QUEUE_MAX - SERVER_LINES_MAX;
 
 /// The most bytes `send_headers` adds after the app's head: a
 /// `Content-Length` line (its longest framing line), the `Date` line, and
