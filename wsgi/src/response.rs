@@ -18,8 +18,10 @@ const STATUS_PREFIX_LEN: usize = 9;
 struct Replay {
     /// Where the next header's record starts (or would).
     at: usize,
-    /// After the last header (or the status line).
-    state: memo::State,
+    /// While matching: where the record of the last header that matched
+    /// starts (0: none did), whose state is the writer's (read once, at
+    /// the end or at the first difference).
+    last: usize,
     /// All headers so far were the same as last time.
     matching: bool,
     /// The call is being recorded (false once the record outgrew its limit).
@@ -57,6 +59,8 @@ pub(crate) struct RequestInfo {
 pub(crate) struct ConnInfo {
     /// Keep-alive is on and the server speaks HTTP/1.1.
     pub keep_alive_allowed: bool,
+    /// [`memo::flags`] of the two settings below.
+    pub memo_flags: u8,
     pub capitalize: bool,
     pub keep_alive_header: Option<u64>,
     /// `max_http_version = HTTP/1.0`: every response says HTTP/1.0 and closes.
@@ -76,6 +80,7 @@ impl ConnInfo {
         let version_ok = opts.max_http_version == HttpVersion::Http11;
         ConnInfo {
             keep_alive_allowed: opts.keepalive != Keepalive::Disabled && version_ok,
+            memo_flags: memo::flags(opts.capitalize_response_headers, !version_ok),
             capitalize: opts.capitalize_response_headers,
             keep_alive_header: match opts.keepalive {
                 Keepalive::Idle(d) if d.as_secs() > 0 => Some(d.as_secs()),
@@ -218,17 +223,21 @@ impl<'c> StartResponse<'c> {
     /// recorded in the access log. An invalid status or header (CR, LF, NUL,
     /// other control characters, a non-token name, chars above U+00FF) makes
     /// the response a 500: it is never written.
+    #[inline(always)]
     pub fn start(&mut self, status: &str, headers: impl Headers) {
-        let Some(mut replay) = self.begin(status) else {
+        // The usual call, the same status as last time, is told apart here
+        // (in the app's code); anything else is `begin`'s.
+        let hit = self.begin_hit(status);
+        let Some(mut replay) = hit.or_else(|| self.begin(status)) else {
             return;
         };
         headers.each(&mut |k, v| {
             if replay.matching {
                 // The same header as last time at this place: its bytes are
                 // in `head` already.
-                if let Some((next, state)) = memo::header_hit(&self.memo, replay.at, k, v) {
+                if let Some(next) = memo::header_hit(&self.memo, replay.at, k, v) {
+                    replay.last = replay.at;
                     replay.at = next;
-                    replay.state = state;
                     return;
                 }
             }
@@ -237,10 +246,34 @@ impl<'c> StartResponse<'c> {
         self.end(&replay);
     }
 
+    /// [`begin`](Self::begin) when the status is the one recorded and the
+    /// headers were not sent; `None` for anything else.
+    #[inline(always)]
+    fn begin_hit(&mut self, status: &str) -> Option<Replay> {
+        // The code was checked when it was recorded.
+        let (code, at) = memo::status_hit(&self.memo, self.conn.memo_flags, status)?;
+        if self.io.borrow().headers_sent {
+            return None;
+        }
+        self.code = code;
+        self.started = true;
+        if self.invalid.is_some() {
+            self.invalid = None;
+        }
+        // `head` starts with this very status line.
+        Some(Replay {
+            at,
+            last: 0,
+            matching: true,
+            recording: true,
+        })
+    }
+
     /// The status part of [`start`](Self::start); `None` when the headers
     /// are not to be looked at.
+    #[inline(never)]
     fn begin(&mut self, status: &str) -> Option<Replay> {
-        let flags = memo::flags(self.conn.capitalize, self.conn.http10_only);
+        let flags = self.conn.memo_flags;
         let hit = memo::status_hit(&self.memo, flags, status);
         let code = match hit {
             // Checked when it was recorded.
@@ -259,20 +292,16 @@ impl<'c> StartResponse<'c> {
         }
         self.started = true;
         self.invalid = None;
-        let state = memo::State {
-            head_end: STATUS_PREFIX_LEN + status.len() + 2,
-            ..memo::State::default()
-        };
         if let Some((_, at)) = hit {
             // `head` starts with this very status line.
-            debug_assert!(self.head.len() >= state.head_end);
             return Some(Replay {
                 at,
-                state,
+                last: 0,
                 matching: true,
                 recording: true,
             });
         }
+        self.set_state(memo::State::default());
         let h = &mut self.head;
         h.clear();
         h.reserve(status.len() + 128);
@@ -286,10 +315,18 @@ impl<'c> StartResponse<'c> {
         let recording = memo::push_status(&mut self.memo, flags, code, status);
         Some(Replay {
             at: self.memo.len(),
-            state,
+            last: 0,
             matching: false,
             recording,
         })
+    }
+
+    /// What the headers so far told `send_headers`.
+    #[inline(always)]
+    fn set_state(&mut self, state: memo::State) {
+        self.app_length = state.app_length;
+        self.app_date = state.app_date;
+        self.app_close = state.app_close;
     }
 
     /// A header of [`start`](Self::start) that is not the same as last
@@ -302,43 +339,44 @@ impl<'c> StartResponse<'c> {
         if replay.matching {
             // The first difference: the rest of the old head and record go.
             replay.matching = false;
+            let state = memo::state_after(&self.memo, replay.last);
             self.memo.truncate(replay.at);
-            self.head.truncate(replay.state.head_end);
+            self.head.truncate(state.head_end);
+            self.set_state(state);
         }
-        self.app_length = replay.state.app_length;
-        self.app_date = replay.state.app_date;
-        self.app_close = replay.state.app_close;
         if let Err(e) = self.add_header(name, value) {
             self.invalid = Some(e);
             return;
         }
-        replay.state = memo::State {
+        let state = memo::State {
             head_end: self.head.len(),
             app_length: self.app_length,
             app_date: self.app_date,
             app_close: self.app_close,
         };
-        if replay.recording && !memo::push_header(&mut self.memo, name, value, &replay.state) {
+        if replay.recording && !memo::push_header(&mut self.memo, name, value, &state) {
             replay.recording = false;
             self.memo.clear();
         }
     }
 
     /// The end of [`start`](Self::start).
+    #[inline(always)]
     fn end(&mut self, replay: &Replay) {
         if self.invalid.is_some() {
             // `head` holds part of a response that is never sent.
             self.memo.clear();
             return;
         }
-        if replay.matching && replay.at != self.memo.len() {
-            // Fewer headers than last time.
-            self.memo.truncate(replay.at);
-            self.head.truncate(replay.state.head_end);
+        if replay.matching {
+            let state = memo::state_after(&self.memo, replay.last);
+            if replay.at != self.memo.len() {
+                // Fewer headers than last time.
+                self.memo.truncate(replay.at);
+                self.head.truncate(state.head_end);
+            }
+            self.set_state(state);
         }
-        self.app_length = replay.state.app_length;
-        self.app_date = replay.state.app_date;
-        self.app_close = replay.state.app_close;
     }
 
     /// `start_response(status, headers, exc_info)`: replace the response if
