@@ -28,6 +28,36 @@ struct Replay {
     recording: bool,
 }
 
+/// The server's lines after the app's head: the framing line, the `Date`
+/// line of a second, and the last line; equal tails are equal bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Tail {
+    line: FramingLine,
+    /// The second of the `Date` line; `None` when the app sent its own.
+    date: Option<u64>,
+    last: LastLine,
+}
+
+/// The framing header the server adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FramingLine {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+/// What ends the head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LastLine {
+    /// `Connection: close` and the blank line.
+    Close,
+    /// Only the blank line (the client did not ask for keep-alive).
+    Blank,
+    /// `Connection: keep-alive` (and `Keep-Alive: timeout=N` when the server
+    /// is configured with an idle timeout) and the blank line.
+    KeepAlive,
+}
+
 /// How the response body is delimited on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum OutFraming {
@@ -137,6 +167,12 @@ pub struct StartResponse<'c> {
     /// `send_headers` copies it in one go and adds the server's headers.
     /// Kept from one request to the next with `memo`.
     head: Vec<u8>,
+    /// The server's lines that follow the app's head in `head` (after
+    /// `app_end`), kept for the next response while they stay the same:
+    /// the whole head is then copied in one go. `None`: `head` is the app's
+    /// head alone.
+    tail: Option<Tail>,
+    app_end: usize,
     /// What `head` was made from (see [`memo`]): the next request's
     /// identical `start` call reuses it.
     memo: Vec<u8>,
@@ -175,6 +211,8 @@ impl<'c> StartResponse<'c> {
             req: RequestInfo::default(),
             code: 200,
             head: Vec::new(),
+            tail: None,
+            app_end: 0,
             memo: Vec::new(),
             app_length: None,
             app_date: false,
@@ -302,10 +340,11 @@ impl<'c> StartResponse<'c> {
             });
         }
         self.set_state(memo::State::default());
-        let h = &mut self.head;
+        let http10_only = self.conn.http10_only;
+        let h = self.app_head();
         h.clear();
         h.reserve(status.len() + 128);
-        h.extend_from_slice(if self.conn.http10_only {
+        h.extend_from_slice(if http10_only {
             b"HTTP/1.0 "
         } else {
             b"HTTP/1.1 "
@@ -341,7 +380,7 @@ impl<'c> StartResponse<'c> {
             replay.matching = false;
             let state = memo::state_after(&self.memo, replay.last);
             self.memo.truncate(replay.at);
-            self.head.truncate(state.head_end);
+            self.app_head().truncate(state.head_end);
             self.set_state(state);
         }
         if let Err(e) = self.add_header(name, value) {
@@ -373,7 +412,7 @@ impl<'c> StartResponse<'c> {
             if replay.at != self.memo.len() {
                 // Fewer headers than last time.
                 self.memo.truncate(replay.at);
-                self.head.truncate(state.head_end);
+                self.app_head().truncate(state.head_end);
             }
             self.set_state(state);
         }
@@ -432,7 +471,8 @@ impl<'c> StartResponse<'c> {
         }
         // Validated as they are written (one pass over each); on an error
         // the response is a 500 and `head` is never sent.
-        status::write_header_line(name, value, self.conn.capitalize, &mut self.head)
+        let capitalize = self.conn.capitalize;
+        status::write_header_line(name, value, capitalize, self.app_head())
             .map_err(|e| invalid_header(name, e))
     }
 
@@ -519,51 +559,87 @@ impl<'c> StartResponse<'c> {
             || self.close
             || stopping
             || unread_body;
-        // The head is written straight into the connection's output buffer:
-        // a small response leaves in one write with its body.
-        let h = &mut io.out;
-        // One reservation for all: the appends below then never grow it.
-        h.reserve(self.head.len() + SERVER_LINES_MAX + extra);
-        h.extend_from_slice(&self.head);
         let bodyless = status::is_bodyless(self.code, self.req.is_head)
             || (self.req.is_connect && (200..300).contains(&self.code));
-        self.framing = match (self.app_length, known_len) {
-            _ if bodyless => {
-                if let (None, Some(n), true) = (self.app_length, known_len, self.req.is_head) {
-                    write_content_length(h, n);
-                }
-                OutFraming::None
-            }
-            (Some(n), _) => OutFraming::Length(n),
-            (None, Some(n)) => {
-                write_content_length(h, n);
-                OutFraming::Length(n)
-            }
+        let (framing, line) = match (self.app_length, known_len) {
+            _ if bodyless => match (self.app_length, known_len, self.req.is_head) {
+                (None, Some(n), true) => (OutFraming::None, FramingLine::Length(n)),
+                _ => (OutFraming::None, FramingLine::None),
+            },
+            (Some(n), _) => (OutFraming::Length(n), FramingLine::None),
+            (None, Some(n)) => (OutFraming::Length(n), FramingLine::Length(n)),
             (None, None) if self.req.http11 && !self.conn.http10_only => {
-                h.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
-                OutFraming::Chunked
+                (OutFraming::Chunked, FramingLine::Chunked)
             }
             (None, None) => {
                 self.close = true;
-                OutFraming::Close
+                (OutFraming::Close, FramingLine::None)
             }
         };
-        if !self.app_date {
-            h.extend_from_slice(&crate::date::date_line());
+        self.framing = framing;
+        let last = if self.close {
+            LastLine::Close
+        } else if !self.req.client_keep_alive {
+            LastLine::Blank
+        } else {
+            LastLine::KeepAlive
+        };
+        let tail = Tail {
+            line,
+            date: (!self.app_date).then(crate::date::now_secs),
+            last,
+        };
+        if self.tail != Some(tail) {
+            self.write_tail(tail);
+        }
+        // The head is written straight into the connection's output buffer,
+        // in one piece: a small response leaves in one write with its body.
+        let h = &mut io.out;
+        // One reservation for all: the body's append then never grows it.
+        h.reserve(self.head.len() + extra);
+        h.extend_from_slice(&self.head);
+        io.headers_sent = true;
+    }
+
+    /// Put the server's lines `tail` after the app's head in `head`, in
+    /// place of the last response's.
+    #[cold]
+    #[inline(never)]
+    fn write_tail(&mut self, tail: Tail) {
+        let keep_alive_header = self.conn.keep_alive_header;
+        let h = self.app_head();
+        let app_end = h.len();
+        match tail.line {
+            FramingLine::None => {}
+            FramingLine::Length(n) => write_content_length(h, n),
+            FramingLine::Chunked => h.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+        }
+        if let Some(secs) = tail.date {
+            h.extend_from_slice(&crate::date::date_line_at(secs));
         }
         // The last line and the blank line after it as one constant each.
-        if self.close {
-            h.extend_from_slice(b"Connection: close\r\n\r\n");
-        } else if !self.req.client_keep_alive {
-            h.extend_from_slice(b"\r\n");
-        } else if let Some(t) = self.conn.keep_alive_header {
-            h.extend_from_slice(b"Connection: keep-alive\r\nKeep-Alive: timeout=");
-            write_decimal(h, t);
-            h.extend_from_slice(b"\r\n\r\n");
-        } else {
-            h.extend_from_slice(b"Connection: keep-alive\r\n\r\n");
+        match tail.last {
+            LastLine::Close => h.extend_from_slice(b"Connection: close\r\n\r\n"),
+            LastLine::Blank => h.extend_from_slice(b"\r\n"),
+            LastLine::KeepAlive => match keep_alive_header {
+                Some(t) => {
+                    h.extend_from_slice(b"Connection: keep-alive\r\nKeep-Alive: timeout=");
+                    write_decimal(h, t);
+                    h.extend_from_slice(b"\r\n\r\n");
+                }
+                None => h.extend_from_slice(b"Connection: keep-alive\r\n\r\n"),
+            },
         }
-        io.headers_sent = true;
+        self.app_end = app_end;
+        self.tail = Some(tail);
+    }
+
+    /// `head` without the server's lines, to be changed.
+    fn app_head(&mut self) -> &mut Vec<u8> {
+        if self.tail.take().is_some() {
+            self.head.truncate(self.app_end);
+        }
+        &mut self.head
     }
 
     fn check(&mut self, r: io::Result<()>) -> io::Result<()> {
@@ -666,7 +742,7 @@ impl<'c> StartResponse<'c> {
         self.started = false;
         self.invalid = None;
         self.pending.clear();
-        self.head.clear();
+        self.app_head().clear();
         self.memo.clear();
         self.app_length = None;
         self.app_date = false;
