@@ -10,6 +10,8 @@ use std::fmt;
 use std::io;
 
 mod memo;
+#[cfg(test)]
+mod wire_tests;
 
 /// `HTTP/1.1 ` before the status.
 const STATUS_PREFIX_LEN: usize = 9;
