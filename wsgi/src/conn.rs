@@ -512,9 +512,7 @@ impl<'a> Conn<'a> {
             is_head: method == b"HEAD",
             is_connect: method == b"CONNECT",
             client_keep_alive: head.conn_keep_alive,
-            may_keep_alive: !head.conn_close
-                && !head.te_and_cl
-                && (http11 || head.conn_keep_alive),
+            may_keep_alive: !head.conn_close && !head.te_and_cl && (http11 || head.conn_keep_alive),
         }
     }
 
@@ -752,7 +750,11 @@ impl<'a> BenchConn<'_, 'a> {
     /// Before [`build_environ`](Self::build_environ).
     pub fn encode_response(&mut self, body: &[u8]) -> usize {
         let req = self.req.expect("build_environ first");
-        let mut sr = self.conn.sr.take().unwrap_or_else(|| self.conn.new_writer());
+        let mut sr = self
+            .conn
+            .sr
+            .take()
+            .unwrap_or_else(|| self.conn.new_writer());
         sr.reset(req);
         sr.start("200 OK", [("Content-Type", "text/plain")]);
         let _ = sr.send_headers(Some(body.len() as u64));

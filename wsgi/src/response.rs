@@ -552,8 +552,8 @@ impl<'c> StartResponse<'c> {
     /// the close and the framing.
     #[inline(always)]
     fn put_head(&mut self, io: &mut ConnIo, known_len: Option<u64>, extra: usize) {
-        let stopping =
-            self.conn.state.load(std::sync::atomic::Ordering::Acquire) == crate::server::STATE_CLOSE;
+        let stopping = self.conn.state.load(std::sync::atomic::Ordering::Acquire)
+            == crate::server::STATE_CLOSE;
         let unread_body = io.continue_owed || io.body_failed || io.body_left > self.conn.max_drain;
         self.close = !self.req.may_keep_alive
             || !self.conn.keep_alive_allowed

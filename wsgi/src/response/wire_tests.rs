@@ -42,7 +42,9 @@ fn app(env: &mut Environ, sr: &mut StartResponse) -> Body {
 
 /// `t` without its fraction of a second (what a Date line can show).
 fn whole_second(t: SystemTime) -> SystemTime {
-    let since = t.duration_since(SystemTime::UNIX_EPOCH).expect("after 1970");
+    let since = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("after 1970");
     t - Duration::from_nanos(u64::from(since.subsec_nanos()))
 }
 
@@ -189,14 +191,22 @@ fn get(path: &str) -> Req {
 
 /// Requests after which the connection stays open.
 fn keep_cases() -> Vec<Req> {
-    let mut v: Vec<Req> = ["/200/15", "/200/16", "/200/0", "/200/123", "/404/15", "/204/0"]
-        .into_iter()
-        .map(get)
-        .collect();
+    let mut v: Vec<Req> = [
+        "/200/15", "/200/16", "/200/0", "/200/123", "/404/15", "/204/0",
+    ]
+    .into_iter()
+    .map(get)
+    .collect();
     v.extend(
-        ["/304/0", "/200/15/date", "/200/15/cl15", "/200/70000", "/stream/15"]
-            .into_iter()
-            .map(get),
+        [
+            "/304/0",
+            "/200/15/date",
+            "/200/15/cl15",
+            "/200/70000",
+            "/stream/15",
+        ]
+        .into_iter()
+        .map(get),
     );
     v.push(Req {
         method: "HEAD",
