@@ -165,9 +165,10 @@ pub struct StartResponse<'c> {
     pub(crate) req: RequestInfo,
     pub(crate) code: u16,
     /// The status line and the app's headers as they go on the wire
-    /// (`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n`), written by `start`:
-    /// `send_headers` copies it in one go and adds the server's headers.
-    /// Kept from one request to the next with `memo`.
+    /// (`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n`), written by `start`,
+    /// then the server's lines (`tail`), written by `send_headers`, which
+    /// copies the whole head in one go. Kept from one request to the next
+    /// with `memo`; changed only through [`app_head`](Self::app_head).
     head: Vec<u8>,
     /// The server's lines that follow the app's head in `head` (after
     /// `app_end`), kept for the next response while they stay the same:
