@@ -1,15 +1,15 @@
 //! One connection's green thread: read a head, build the environ, call the
 //! app, write the response, drain the body, repeat (keep-alive, pipelining).
 
-use crate::body::{Body, Chunks};
+use crate::body::{Body, Chunks, Kind};
 use crate::chunked::ChunkedLimits;
 use crate::connio::ConnIo;
 use crate::environ::Environ;
 use crate::head::{self, Head, HeadError, Limits};
 use crate::input::{BodyFault, Input};
-use crate::options::{HttpVersion, Keepalive, ServerOptions};
+use crate::options::{Keepalive, ServerOptions};
 use crate::reaper::ConnState;
-use crate::response::{RequestInfo, StartResponse};
+use crate::response::{ConnInfo, RequestInfo, StartResponse};
 use crate::server::{Shared, STATE_CLOSE, STATE_IDLE, STATE_REQUEST};
 use crate::stats::{Stamp, Stats, TimeoutKind};
 use eventlet::net::{Addr, Stream};
@@ -126,7 +126,7 @@ fn with_conn<R>(
             peer,
             state,
             headers: Vec::new(),
-            sr_bufs: Default::default(),
+            sr: None,
             forwarded: false,
         };
         let mut env = new_environ(&io, &shared.opts);
@@ -145,7 +145,9 @@ struct Conn<'a> {
     peer: Peer,
     state: Arc<ConnState>,
     headers: Vec<(Range<usize>, Range<usize>)>,
-    sr_bufs: (Vec<u8>, Vec<u8>),
+    /// The response writer, kept for the connection's next request (made
+    /// at its first).
+    sr: Option<Box<StartResponse<'a>>>,
     /// Trusted forwarding headers set this request's client address.
     forwarded: bool,
 }
@@ -338,7 +340,8 @@ impl<'a> Conn<'a> {
             io.consume(head.len);
             io.headers_sent = false;
         }
-        let mut sr = StartResponse::new(self.io, req, std::mem::take(&mut self.sr_bufs));
+        let mut sr = self.sr.take().unwrap_or_else(|| self.new_writer());
+        sr.reset(req);
         if head.te_and_cl {
             sr.close = true;
         }
@@ -360,7 +363,8 @@ impl<'a> Conn<'a> {
         self.request_stats(&sr, started);
         self.headers = std::mem::take(&mut head.headers);
         let keep = body_done && !sr.close && !sr.broken;
-        self.sr_bufs = sr.take_bufs();
+        sr.end_request();
+        self.sr = Some(sr);
         keep
     }
 
@@ -408,6 +412,11 @@ impl<'a> Conn<'a> {
         sr: &mut StartResponse<'a>,
         body: Body,
     ) -> Result<(), String> {
+        if let Kind::Bytes(b) = body.kind {
+            // The common one-piece body: head and body in one go.
+            let _ = sr.send_sized(&b);
+            return Ok(());
+        }
         let min = env.min_chunk.unwrap_or(self.shared.opts.minimum_chunk_size);
         let known = body.len();
         let mut chunks = Chunks::new(body);
@@ -496,27 +505,21 @@ impl<'a> Conn<'a> {
         env.load(buf, head, self.peer.tls, &opts.environ);
         self.forwarded =
             crate::proxy::apply_forwarded(env, self.peer.ip, &opts.forwarded_allow_ips);
-        let keepalive_on = opts.keepalive != Keepalive::Disabled;
-        let version_ok = opts.max_http_version == HttpVersion::Http11;
         RequestInfo {
             http11,
             is_head: method == b"HEAD",
             is_connect: method == b"CONNECT",
             client_keep_alive: head.conn_keep_alive,
-            may_keep_alive: keepalive_on
-                && version_ok
-                && !head.conn_close
-                && !head.te_and_cl
-                && (http11 || head.conn_keep_alive),
-            capitalize: opts.capitalize_response_headers,
-            keep_alive_header: match opts.keepalive {
-                Keepalive::Idle(d) if d.as_secs() > 0 => Some(d.as_secs()),
-                _ => None,
-            },
-            http10_only: !version_ok,
-            state: self.state.clone(),
-            max_drain: opts.max_drain,
+            may_keep_alive: !head.conn_close && !head.te_and_cl && (http11 || head.conn_keep_alive),
         }
+    }
+
+    /// The connection's response writer, made at its first request.
+    #[cold]
+    #[inline(never)]
+    fn new_writer(&self) -> Box<StartResponse<'a>> {
+        let info = ConnInfo::new(&self.shared.opts, self.state.clone());
+        Box::new(StartResponse::new(self.io, info))
     }
 
     /// Run `f` on the server's statistics, if it keeps them.
@@ -752,9 +755,13 @@ impl<'a> BenchConn<'_, 'a> {
     /// # Panics
     /// Before [`build_environ`](Self::build_environ).
     pub fn encode_response(&mut self, body: &[u8]) -> usize {
-        let req = self.req.clone().expect("build_environ first");
-        let bufs = std::mem::take(&mut self.conn.sr_bufs);
-        let mut sr = StartResponse::new(self.conn.io, req, bufs);
+        let req = self.req.expect("build_environ first");
+        let mut sr = self
+            .conn
+            .sr
+            .take()
+            .unwrap_or_else(|| self.conn.new_writer());
+        sr.reset(req);
         sr.start("200 OK", [("Content-Type", "text/plain")]);
         let _ = sr.send_headers(Some(body.len() as u64));
         let _ = sr.write_framed(body);
@@ -765,7 +772,7 @@ impl<'a> BenchConn<'_, 'a> {
             io.headers_sent = false;
             n
         };
-        self.conn.sr_bufs = sr.take_bufs();
+        self.conn.sr = Some(sr);
         n
     }
 }

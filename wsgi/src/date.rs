@@ -138,10 +138,15 @@ pub fn date_header() -> [u8; DATE_LEN] {
     CACHE.get(unix_seconds())
 }
 
-/// The `Date: <now>\r\n` header line, from the same cache as [`date_header`].
-#[must_use]
-pub(crate) fn date_line() -> [u8; DATE_LINE_LEN] {
-    CACHE.get_line(unix_seconds())
+/// The current Unix second: what the `Date` line shows (see [`date_line_at`]).
+pub(crate) fn now_secs() -> u64 {
+    unix_seconds()
+}
+
+/// The `Date: <IMF-fixdate>\r\n` header line of second `secs` (the current
+/// one, from [`now_secs`]), from the same cache as [`date_header`].
+pub(crate) fn date_line_at(secs: u64) -> [u8; DATE_LINE_LEN] {
+    CACHE.get_line(secs)
 }
 
 /// `date` as a whole header line.
@@ -449,7 +454,7 @@ mod tests {
     #[test]
     fn global_date_line_is_current() {
         let before = format!("Date: {}\r\n", httpdate::fmt_http_date(SystemTime::now()));
-        let got = date_line();
+        let got = date_line_at(now_secs());
         let after = format!("Date: {}\r\n", httpdate::fmt_http_date(SystemTime::now()));
         let got = std::str::from_utf8(&got).expect("ASCII");
         assert!(got == before || got == after, "{got:?}");

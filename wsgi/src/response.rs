@@ -10,6 +10,8 @@ use std::fmt;
 use std::io;
 
 mod memo;
+#[cfg(test)]
+mod wire_tests;
 
 /// `HTTP/1.1 ` before the status.
 const STATUS_PREFIX_LEN: usize = 9;
@@ -18,12 +20,44 @@ const STATUS_PREFIX_LEN: usize = 9;
 struct Replay {
     /// Where the next header's record starts (or would).
     at: usize,
-    /// After the last header (or the status line).
-    state: memo::State,
+    /// While matching: where the record of the last header that matched
+    /// starts (0: none did), whose state is the writer's (read once, at
+    /// the end or at the first difference).
+    last: usize,
     /// All headers so far were the same as last time.
     matching: bool,
     /// The call is being recorded (false once the record outgrew its limit).
     recording: bool,
+}
+
+/// The server's lines after the app's head: the framing line, the `Date`
+/// line of a second, and the last line; equal tails are equal bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Tail {
+    line: FramingLine,
+    /// The second of the `Date` line; `None` when the app sent its own.
+    date: Option<u64>,
+    last: LastLine,
+}
+
+/// The framing header the server adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FramingLine {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+/// What ends the head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LastLine {
+    /// `Connection: close` and the blank line.
+    Close,
+    /// Only the blank line (the client did not ask for keep-alive).
+    Blank,
+    /// `Connection: keep-alive` (and `Keep-Alive: timeout=N` when the server
+    /// is configured with an idle timeout) and the blank line.
+    KeepAlive,
 }
 
 /// How the response body is delimited on the wire.
@@ -38,15 +72,27 @@ pub(crate) enum OutFraming {
     None,
 }
 
-/// What the connection told the writer about the request and the server.
-#[derive(Clone, Debug)]
+/// What the connection told the writer about the request: set for each
+/// request (a few flags: passed and stored in one move).
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct RequestInfo {
     pub http11: bool,
     pub is_head: bool,
     pub is_connect: bool,
     pub client_keep_alive: bool,
-    /// Keep-alive is allowed by request, server and state (before the app's say).
+    /// Keep-alive is allowed by the request (before the server's, the
+    /// state's and the app's say).
     pub may_keep_alive: bool,
+}
+
+/// What the server told the writer about the connection: set once, when
+/// the connection's writer is made.
+#[derive(Debug)]
+pub(crate) struct ConnInfo {
+    /// Keep-alive is on and the server speaks HTTP/1.1.
+    pub keep_alive_allowed: bool,
+    /// [`memo::flags`] of the two settings below.
+    pub memo_flags: u8,
     pub capitalize: bool,
     pub keep_alive_header: Option<u64>,
     /// `max_http_version = HTTP/1.0`: every response says HTTP/1.0 and closes.
@@ -55,6 +101,28 @@ pub(crate) struct RequestInfo {
     pub state: std::sync::Arc<crate::reaper::ConnState>,
     /// Unread request body beyond this is not drained: the connection closes.
     pub max_drain: u64,
+}
+
+impl ConnInfo {
+    pub(crate) fn new(
+        opts: &crate::options::ServerOptions,
+        state: std::sync::Arc<crate::reaper::ConnState>,
+    ) -> ConnInfo {
+        use crate::options::{HttpVersion, Keepalive};
+        let version_ok = opts.max_http_version == HttpVersion::Http11;
+        ConnInfo {
+            keep_alive_allowed: opts.keepalive != Keepalive::Disabled && version_ok,
+            memo_flags: memo::flags(opts.capitalize_response_headers, !version_ok),
+            capitalize: opts.capitalize_response_headers,
+            keep_alive_header: match opts.keepalive {
+                Keepalive::Idle(d) if d.as_secs() > 0 => Some(d.as_secs()),
+                _ => None,
+            },
+            http10_only: !version_ok,
+            state,
+            max_drain: opts.max_drain,
+        }
+    }
 }
 
 /// An app-supplied status or header that cannot be sent (→ 500).
@@ -93,13 +161,21 @@ impl<E: fmt::Debug> std::error::Error for HeadersAlreadySent<E> {}
 /// ```
 pub struct StartResponse<'c> {
     io: &'c RefCell<ConnIo>,
+    conn: ConnInfo,
     pub(crate) req: RequestInfo,
     pub(crate) code: u16,
     /// The status line and the app's headers as they go on the wire
-    /// (`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n`), written by `start`:
-    /// `send_headers` copies it in one go and adds the server's headers.
-    /// Kept from one request to the next with `memo`.
+    /// (`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n`), written by `start`,
+    /// then the server's lines (`tail`), written by `send_headers`, which
+    /// copies the whole head in one go. Kept from one request to the next
+    /// with `memo`; changed only through [`app_head`](Self::app_head).
     head: Vec<u8>,
+    /// The server's lines that follow the app's head in `head` (after
+    /// `app_end`), kept for the next response while they stay the same:
+    /// the whole head is then copied in one go. `None`: `head` is the app's
+    /// head alone.
+    tail: Option<Tail>,
+    app_end: usize,
     /// What `head` was made from (see [`memo`]): the next request's
     /// identical `start` call reuses it.
     memo: Vec<u8>,
@@ -127,20 +203,20 @@ impl fmt::Debug for StartResponse<'_> {
 }
 
 impl<'c> StartResponse<'c> {
-    /// `bufs` are the buffers of the previous request (see
-    /// [`take_bufs`](Self::take_bufs)), reused to save allocations.
-    pub(crate) fn new(
-        io: &'c RefCell<ConnIo>,
-        req: RequestInfo,
-        bufs: (Vec<u8>, Vec<u8>),
-    ) -> StartResponse<'c> {
-        let (head, memo) = bufs;
+    /// The connection's writer: it lives as long as the connection and is
+    /// [`reset`](Self::reset) for each request, so that the connection's
+    /// settings are set once and the buffers (and the last head, see
+    /// [`memo`]) are kept from one request to the next.
+    pub(crate) fn new(io: &'c RefCell<ConnIo>, conn: ConnInfo) -> StartResponse<'c> {
         StartResponse {
             io,
-            req,
+            conn,
+            req: RequestInfo::default(),
             code: 200,
-            head,
-            memo,
+            head: Vec::new(),
+            tail: None,
+            app_end: 0,
+            memo: Vec::new(),
             app_length: None,
             app_date: false,
             app_close: false,
@@ -154,23 +230,55 @@ impl<'c> StartResponse<'c> {
         }
     }
 
+    /// Start the response to a new request: what the last one set goes,
+    /// the last head stays for [`memo`]'s reuse.
+    #[inline]
+    pub(crate) fn reset(&mut self, req: RequestInfo) {
+        self.req = req;
+        self.code = 200;
+        self.app_length = None;
+        self.app_date = false;
+        self.app_close = false;
+        self.started = false;
+        if self.invalid.is_some() {
+            self.invalid = None;
+        }
+        self.framing = OutFraming::None;
+        self.close = false;
+        self.bytes_sent = 0;
+        self.broken = false;
+    }
+
+    /// The request is over: a streamed body's coalescing buffer is not
+    /// kept while the connection idles (it was the request's before).
+    #[inline]
+    pub(crate) fn end_request(&mut self) {
+        if self.pending.capacity() != 0 {
+            self.pending = Vec::new();
+        }
+    }
+
     /// Set the status (`"200 OK"`) and headers of the response. They are sent
     /// with the first body bytes. Calling it again before anything was sent
     /// replaces them (eventlet's behaviour); after, it only changes the status
     /// recorded in the access log. An invalid status or header (CR, LF, NUL,
     /// other control characters, a non-token name, chars above U+00FF) makes
     /// the response a 500: it is never written.
+    #[inline(always)]
     pub fn start(&mut self, status: &str, headers: impl Headers) {
-        let Some(mut replay) = self.begin(status) else {
+        // The usual call, the same status as last time, is told apart here
+        // (in the app's code); anything else is `begin`'s.
+        let hit = self.begin_hit(status);
+        let Some(mut replay) = hit.or_else(|| self.begin(status)) else {
             return;
         };
         headers.each(&mut |k, v| {
             if replay.matching {
                 // The same header as last time at this place: its bytes are
                 // in `head` already.
-                if let Some((next, state)) = memo::header_hit(&self.memo, replay.at, k, v) {
+                if let Some(next) = memo::header_hit(&self.memo, replay.at, k, v) {
+                    replay.last = replay.at;
                     replay.at = next;
-                    replay.state = state;
                     return;
                 }
             }
@@ -179,10 +287,34 @@ impl<'c> StartResponse<'c> {
         self.end(&replay);
     }
 
+    /// [`begin`](Self::begin) when the status is the one recorded and the
+    /// headers were not sent; `None` for anything else.
+    #[inline(always)]
+    fn begin_hit(&mut self, status: &str) -> Option<Replay> {
+        // The code was checked when it was recorded.
+        let (code, at) = memo::status_hit(&self.memo, self.conn.memo_flags, status)?;
+        if self.io.borrow().headers_sent {
+            return None;
+        }
+        self.code = code;
+        self.started = true;
+        if self.invalid.is_some() {
+            self.invalid = None;
+        }
+        // `head` starts with this very status line.
+        Some(Replay {
+            at,
+            last: 0,
+            matching: true,
+            recording: true,
+        })
+    }
+
     /// The status part of [`start`](Self::start); `None` when the headers
     /// are not to be looked at.
+    #[inline(never)]
     fn begin(&mut self, status: &str) -> Option<Replay> {
-        let flags = memo::flags(self.req.capitalize, self.req.http10_only);
+        let flags = self.conn.memo_flags;
         let hit = memo::status_hit(&self.memo, flags, status);
         let code = match hit {
             // Checked when it was recorded.
@@ -201,24 +333,21 @@ impl<'c> StartResponse<'c> {
         }
         self.started = true;
         self.invalid = None;
-        let state = memo::State {
-            head_end: STATUS_PREFIX_LEN + status.len() + 2,
-            ..memo::State::default()
-        };
         if let Some((_, at)) = hit {
             // `head` starts with this very status line.
-            debug_assert!(self.head.len() >= state.head_end);
             return Some(Replay {
                 at,
-                state,
+                last: 0,
                 matching: true,
                 recording: true,
             });
         }
-        let h = &mut self.head;
+        self.set_state(memo::State::default());
+        let http10_only = self.conn.http10_only;
+        let h = self.app_head();
         h.clear();
         h.reserve(status.len() + 128);
-        h.extend_from_slice(if self.req.http10_only {
+        h.extend_from_slice(if http10_only {
             b"HTTP/1.0 "
         } else {
             b"HTTP/1.1 "
@@ -228,10 +357,18 @@ impl<'c> StartResponse<'c> {
         let recording = memo::push_status(&mut self.memo, flags, code, status);
         Some(Replay {
             at: self.memo.len(),
-            state,
+            last: 0,
             matching: false,
             recording,
         })
+    }
+
+    /// What the headers so far told `send_headers`.
+    #[inline(always)]
+    fn set_state(&mut self, state: memo::State) {
+        self.app_length = state.app_length;
+        self.app_date = state.app_date;
+        self.app_close = state.app_close;
     }
 
     /// A header of [`start`](Self::start) that is not the same as last
@@ -244,43 +381,44 @@ impl<'c> StartResponse<'c> {
         if replay.matching {
             // The first difference: the rest of the old head and record go.
             replay.matching = false;
+            let state = memo::state_after(&self.memo, replay.last);
             self.memo.truncate(replay.at);
-            self.head.truncate(replay.state.head_end);
+            self.app_head().truncate(state.head_end);
+            self.set_state(state);
         }
-        self.app_length = replay.state.app_length;
-        self.app_date = replay.state.app_date;
-        self.app_close = replay.state.app_close;
         if let Err(e) = self.add_header(name, value) {
             self.invalid = Some(e);
             return;
         }
-        replay.state = memo::State {
+        let state = memo::State {
             head_end: self.head.len(),
             app_length: self.app_length,
             app_date: self.app_date,
             app_close: self.app_close,
         };
-        if replay.recording && !memo::push_header(&mut self.memo, name, value, &replay.state) {
+        if replay.recording && !memo::push_header(&mut self.memo, name, value, &state) {
             replay.recording = false;
             self.memo.clear();
         }
     }
 
     /// The end of [`start`](Self::start).
+    #[inline(always)]
     fn end(&mut self, replay: &Replay) {
         if self.invalid.is_some() {
             // `head` holds part of a response that is never sent.
             self.memo.clear();
             return;
         }
-        if replay.matching && replay.at != self.memo.len() {
-            // Fewer headers than last time.
-            self.memo.truncate(replay.at);
-            self.head.truncate(replay.state.head_end);
+        if replay.matching {
+            let state = memo::state_after(&self.memo, replay.last);
+            if replay.at != self.memo.len() {
+                // Fewer headers than last time.
+                self.memo.truncate(replay.at);
+                self.app_head().truncate(state.head_end);
+            }
+            self.set_state(state);
         }
-        self.app_length = replay.state.app_length;
-        self.app_date = replay.state.app_date;
-        self.app_close = replay.state.app_close;
     }
 
     /// `start_response(status, headers, exc_info)`: replace the response if
@@ -336,7 +474,8 @@ impl<'c> StartResponse<'c> {
         }
         // Validated as they are written (one pass over each); on an error
         // the response is a 500 and `head` is never sent.
-        status::write_header_line(name, value, self.req.capitalize, &mut self.head)
+        let capitalize = self.conn.capitalize;
+        status::write_header_line(name, value, capitalize, self.app_head())
             .map_err(|e| invalid_header(name, e))
     }
 
@@ -396,66 +535,114 @@ impl<'c> StartResponse<'c> {
         if io.headers_sent {
             return Ok(());
         }
-        let stopping =
-            self.req.state.load(std::sync::atomic::Ordering::Acquire) == crate::server::STATE_CLOSE;
-        let unread_body = io.continue_owed || io.body_failed || io.body_left > self.req.max_drain;
-        self.close =
-            !self.req.may_keep_alive || self.app_close || self.close || stopping || unread_body;
-        // The head is written straight into the connection's output buffer:
-        // a small response leaves in one write with its body.
         let start = io.out.len();
-        let h = &mut io.out;
-        // One reservation for all: the appends below then never grow it.
-        h.reserve(self.head.len() + SERVER_LINES_MAX);
-        h.extend_from_slice(&self.head);
-        let bodyless = status::is_bodyless(self.code, self.req.is_head)
-            || (self.req.is_connect && (200..300).contains(&self.code));
-        self.framing = match (self.app_length, known_len) {
-            _ if bodyless => {
-                if let (None, Some(n), true) = (self.app_length, known_len, self.req.is_head) {
-                    write_content_length(h, n);
-                }
-                OutFraming::None
-            }
-            (Some(n), _) => OutFraming::Length(n),
-            (None, Some(n)) => {
-                write_content_length(h, n);
-                OutFraming::Length(n)
-            }
-            (None, None) if self.req.http11 && !self.req.http10_only => {
-                h.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
-                OutFraming::Chunked
-            }
-            (None, None) => {
-                self.close = true;
-                OutFraming::Close
-            }
-        };
-        if !self.app_date {
-            h.extend_from_slice(&crate::date::date_line());
-        }
-        // The last line and the blank line after it as one constant each.
-        if self.close {
-            h.extend_from_slice(b"Connection: close\r\n\r\n");
-        } else if !self.req.client_keep_alive {
-            h.extend_from_slice(b"\r\n");
-        } else if let Some(t) = self.req.keep_alive_header {
-            h.extend_from_slice(b"Connection: keep-alive\r\nKeep-Alive: timeout=");
-            write_decimal(h, t);
-            h.extend_from_slice(b"\r\n\r\n");
-        } else {
-            h.extend_from_slice(b"Connection: keep-alive\r\n\r\n");
-        }
-        io.headers_sent = true;
+        self.put_head(&mut io, known_len, 0);
         self.bytes_sent += (io.out.len() - start) as u64;
         // Big heads go out at once; small ones wait for the body.
-        let r = if io.out.len() > 64 * 1024 {
+        let r = if io.out.len() > QUEUE_MAX {
             io.flush_out()
         } else {
             Ok(())
         };
         drop(io);
         self.check(r)
+    }
+
+    /// The head of [`send_headers`](Self::send_headers) into the output
+    /// buffer, with room reserved for `extra` body bytes after it: decides
+    /// the close and the framing.
+    #[inline(always)]
+    fn put_head(&mut self, io: &mut ConnIo, known_len: Option<u64>, extra: usize) {
+        let stopping = self.conn.state.load(std::sync::atomic::Ordering::Acquire)
+            == crate::server::STATE_CLOSE;
+        let unread_body = io.continue_owed || io.body_failed || io.body_left > self.conn.max_drain;
+        self.close = !self.req.may_keep_alive
+            || !self.conn.keep_alive_allowed
+            || self.app_close
+            || self.close
+            || stopping
+            || unread_body;
+        let bodyless = status::is_bodyless(self.code, self.req.is_head)
+            || (self.req.is_connect && (200..300).contains(&self.code));
+        let (framing, line) = match (self.app_length, known_len) {
+            _ if bodyless => match (self.app_length, known_len, self.req.is_head) {
+                (None, Some(n), true) => (OutFraming::None, FramingLine::Length(n)),
+                _ => (OutFraming::None, FramingLine::None),
+            },
+            (Some(n), _) => (OutFraming::Length(n), FramingLine::None),
+            (None, Some(n)) => (OutFraming::Length(n), FramingLine::Length(n)),
+            (None, None) if self.req.http11 && !self.conn.http10_only => {
+                (OutFraming::Chunked, FramingLine::Chunked)
+            }
+            (None, None) => {
+                self.close = true;
+                (OutFraming::Close, FramingLine::None)
+            }
+        };
+        self.framing = framing;
+        let last = if self.close {
+            LastLine::Close
+        } else if !self.req.client_keep_alive {
+            LastLine::Blank
+        } else {
+            LastLine::KeepAlive
+        };
+        let tail = Tail {
+            line,
+            date: (!self.app_date).then(crate::date::now_secs),
+            last,
+        };
+        if self.tail != Some(tail) {
+            self.write_tail(tail);
+        }
+        // The head is written straight into the connection's output buffer,
+        // in one piece: a small response leaves in one write with its body.
+        let h = &mut io.out;
+        // One reservation for all: the body's append then never grows it.
+        h.reserve(self.head.len() + extra);
+        h.extend_from_slice(&self.head);
+        io.headers_sent = true;
+    }
+
+    /// Put the server's lines `tail` after the app's head in `head`, in
+    /// place of the last response's.
+    #[cold]
+    #[inline(never)]
+    fn write_tail(&mut self, tail: Tail) {
+        let keep_alive_header = self.conn.keep_alive_header;
+        let h = self.app_head();
+        let app_end = h.len();
+        match tail.line {
+            FramingLine::None => {}
+            FramingLine::Length(n) => write_content_length(h, n),
+            FramingLine::Chunked => h.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+        }
+        if let Some(secs) = tail.date {
+            h.extend_from_slice(&crate::date::date_line_at(secs));
+        }
+        // The last line and the blank line after it as one constant each.
+        match tail.last {
+            LastLine::Close => h.extend_from_slice(b"Connection: close\r\n\r\n"),
+            LastLine::Blank => h.extend_from_slice(b"\r\n"),
+            LastLine::KeepAlive => match keep_alive_header {
+                Some(t) => {
+                    h.extend_from_slice(b"Connection: keep-alive\r\nKeep-Alive: timeout=");
+                    write_decimal(h, t);
+                    h.extend_from_slice(b"\r\n\r\n");
+                }
+                None => h.extend_from_slice(b"Connection: keep-alive\r\n\r\n"),
+            },
+        }
+        self.app_end = app_end;
+        self.tail = Some(tail);
+    }
+
+    /// `head` without the server's lines, to be changed.
+    fn app_head(&mut self) -> &mut Vec<u8> {
+        if self.tail.take().is_some() {
+            self.head.truncate(self.app_end);
+        }
+        &mut self.head
     }
 
     fn check(&mut self, r: io::Result<()>) -> io::Result<()> {
@@ -553,35 +740,67 @@ impl<'c> StartResponse<'c> {
         self.flush()
     }
 
-    /// Give the buffers back for the next request.
-    pub(crate) fn take_bufs(&mut self) -> (Vec<u8>, Vec<u8>) {
-        // By reference: moving the whole writer to take the vectors out of
-        // it cost a copy of the struct per request.
-        (
-            std::mem::take(&mut self.head),
-            std::mem::take(&mut self.memo),
-        )
-    }
-
     /// Forget what the app set, to send an error response instead.
     pub(crate) fn reset_for_error(&mut self) {
         self.started = false;
         self.invalid = None;
         self.pending.clear();
-        self.head.clear();
+        self.app_head().clear();
         self.memo.clear();
         self.app_length = None;
         self.app_date = false;
     }
 
-    /// Queue a complete sized response (headers and body) in one go, sent
-    /// with one write syscall when small.
+    /// Send a complete sized response (headers and body): a small one is
+    /// written into the output buffer in one go (one reservation, one borrow
+    /// of the connection) and leaves with one write syscall.
     pub(crate) fn send_sized(&mut self, body: &[u8]) -> io::Result<()> {
+        let mut io = self.io.borrow_mut();
+        // Within the bound, `send_headers` and `queue` would not flush
+        // before the end either: the bytes and the writes are the same.
+        if io.headers_sent || io.out.len() + self.head.len() + body.len() > SMALL_RESPONSE {
+            drop(io);
+            return self.send_sized_apart(body);
+        }
+        let start = io.out.len();
+        self.put_head(&mut io, Some(body.len() as u64), body.len());
+        if let OutFraming::Length(left) = self.framing {
+            let n = (body.len() as u64).min(left) as usize;
+            io.out.extend_from_slice(&body[..n]);
+            let left = left - n as u64;
+            self.framing = OutFraming::Length(left);
+            // More than the app's Content-Length (the rest would be read as
+            // the next response) or less: cut, and close.
+            if n < body.len() || left > 0 {
+                self.close = true;
+            }
+        }
+        self.bytes_sent += (io.out.len() - start) as u64;
+        // As `finish`: a pipelined request already buffered keeps it queued.
+        if !self.close && !io.buffered().is_empty() {
+            return Ok(());
+        }
+        let r = io.flush_out();
+        drop(io);
+        self.check(r)
+    }
+
+    /// [`send_sized`](Self::send_sized) in steps, for a big body (it may
+    /// leave in several writes) or after the headers were sent.
+    #[inline(never)]
+    fn send_sized_apart(&mut self, body: &[u8]) -> io::Result<()> {
         self.send_headers(Some(body.len() as u64))?;
         self.write_framed(body)?;
         self.finish()
     }
 }
+
+/// The output buffer's size past which it is written out.
+const QUEUE_MAX: usize = 64 * 1024;
+
+/// A sized response up to this size (head, body and what is queued before
+/// it) is written into the output buffer in one go.
+const SMALL_RESPONSE: usize = QUEUE_MAX - SERVER_LINES_MAX;
 
 /// The most bytes `send_headers` adds after the app's head: a
 /// `Content-Length` line (its longest framing line), the `Date` line, and

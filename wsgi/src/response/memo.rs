@@ -21,6 +21,7 @@
 /// compare as to write, and the connection keeps the record while it idles.
 pub(super) const MAX: usize = 1024;
 
+use super::STATUS_PREFIX_LEN;
 use crate::head::load_word;
 
 /// Set in the flags byte of a record that can be used.
@@ -102,9 +103,9 @@ pub(super) fn push_status(rec: &mut Vec<u8>, flags: u8, code: u16, status: &str)
 }
 
 /// If the header recorded at `at` is `name: value`: where the next one
-/// starts, and the state after it.
+/// starts (its state is read by [`state_after`] when needed).
 #[inline(always)]
-pub(super) fn header_hit(rec: &[u8], at: usize, name: &str, value: &str) -> Option<(usize, State)> {
+pub(super) fn header_hit(rec: &[u8], at: usize, name: &str, value: &str) -> Option<usize> {
     let fixed: &[u8; FIXED] = rec.get(at..at + FIXED)?.try_into().ok()?;
     let n = usize::from(u16::from_le_bytes([fixed[0], fixed[1]]));
     let v = usize::from(u16::from_le_bytes([fixed[2], fixed[3]]));
@@ -114,19 +115,31 @@ pub(super) fn header_hit(rec: &[u8], at: usize, name: &str, value: &str) -> Opti
     {
         return None;
     }
+    Some(s + n + v)
+}
+
+/// The state after the header recorded at `at` (found by [`header_hit`]),
+/// or, for `at` 0, after the status line of a usable record.
+#[inline(always)]
+pub(super) fn state_after(rec: &[u8], at: usize) -> State {
+    if at == 0 {
+        let len = usize::from(u16::from_le_bytes([rec[3], rec[4]]));
+        return State {
+            head_end: STATUS_PREFIX_LEN + len + 2,
+            ..State::default()
+        };
+    }
+    let fixed: &[u8; FIXED] = rec[at..at + FIXED].try_into().expect("FIXED bytes");
     let head_end = u32::from_le_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]) as usize;
     let state = fixed[8];
     let mut length = [0u8; 8];
     length.copy_from_slice(&fixed[9..17]);
-    Some((
-        s + n + v,
-        State {
-            head_end,
-            app_length: (state & HAS_LENGTH != 0).then_some(u64::from_le_bytes(length)),
-            app_date: state & APP_DATE != 0,
-            app_close: state & APP_CLOSE != 0,
-        },
-    ))
+    State {
+        head_end,
+        app_length: (state & HAS_LENGTH != 0).then_some(u64::from_le_bytes(length)),
+        app_date: state & APP_DATE != 0,
+        app_close: state & APP_CLOSE != 0,
+    }
 }
 
 /// Append a header and the state after it to the record; false (and the
@@ -211,13 +224,18 @@ mod tests {
         assert_eq!(status_hit(&rec, flags(false, false), "200 OK"), None);
         assert_eq!(status_hit(&rec, flags(true, true), "200 OK"), None);
 
-        let (next, s) = header_hit(&rec, at, "Content-Type", "text/plain").expect("first");
-        assert_eq!(s, first);
+        let status_state = State {
+            head_end: STATUS_PREFIX_LEN + "200 OK".len() + 2,
+            ..State::default()
+        };
+        assert_eq!(state_after(&rec, 0), status_state);
+        let next = header_hit(&rec, at, "Content-Type", "text/plain").expect("first");
+        assert_eq!(state_after(&rec, at), first);
         assert_eq!(header_hit(&rec, at, "Content-Type", "text/html"), None);
         assert_eq!(header_hit(&rec, at, "content-type", "text/plain"), None);
         assert_eq!(header_hit(&rec, at, "Content-Typ", "etext/plain"), None);
-        let (end, s) = header_hit(&rec, next, "Content-Length", "5").expect("second");
-        assert_eq!(s, second);
+        let end = header_hit(&rec, next, "Content-Length", "5").expect("second");
+        assert_eq!(state_after(&rec, next), second);
         assert_eq!(end, rec.len());
         assert_eq!(header_hit(&rec, end, "X", "y"), None, "past the end");
         assert_eq!(status_hit(&[], f, "200 OK"), None, "empty record");
