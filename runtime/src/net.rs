@@ -702,6 +702,82 @@ impl AsRawFd for Listener {
 
 // ===== Stream =====
 
+/// A connected socket's reads and writes, one system call each.
+///
+/// On Linux they bypass libc's `read`/`send`: those are thread-cancellation
+/// points, and in a multi-threaded process glibc brackets each system call
+/// with `__pthread_enable_asynccancel`/`__pthread_disable_asynccancel` (~30
+/// instructions a call, two calls per keep-alive request). Nothing in a Rust
+/// program uses `pthread_cancel`, so `syscall(2)` makes the same system call
+/// without it; `errno` is set the same way.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod sys {
+    use socket2::Socket;
+    use std::io;
+    use std::os::fd::AsRawFd;
+
+    fn result(r: libc::c_long) -> io::Result<usize> {
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            // Nonnegative and at most the buffer's length.
+            Ok(r as usize)
+        }
+    }
+
+    /// `read(2)` (on a socket, `recv` without flags).
+    #[inline]
+    pub(super) fn read(sock: &Socket, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the
+        // whole call and the kernel writes at most that many; `sock` keeps
+        // the descriptor open.
+        result(unsafe {
+            libc::syscall(
+                libc::SYS_read,
+                libc::c_long::from(sock.as_raw_fd()),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        })
+    }
+
+    /// `send(2)` with `MSG_NOSIGNAL` (a closed peer is `EPIPE`, not
+    /// SIGPIPE), as socket2's `write`; `send` is `sendto` without an address.
+    #[inline]
+    pub(super) fn send(sock: &Socket, buf: &[u8]) -> io::Result<usize> {
+        // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the whole
+        // call; a null address of length 0 is `send`; `sock` keeps the
+        // descriptor open.
+        result(unsafe {
+            libc::syscall(
+                libc::SYS_sendto,
+                libc::c_long::from(sock.as_raw_fd()),
+                buf.as_ptr(),
+                buf.len(),
+                libc::c_long::from(libc::MSG_NOSIGNAL),
+                std::ptr::null::<libc::sockaddr>(),
+                0 as libc::c_long,
+            )
+        })
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+mod sys {
+    use socket2::Socket;
+    use std::io::{self, Read, Write};
+
+    #[inline]
+    pub(super) fn read(sock: &Socket, buf: &mut [u8]) -> io::Result<usize> {
+        (&*sock).read(buf)
+    }
+
+    #[inline]
+    pub(super) fn send(sock: &Socket, buf: &[u8]) -> io::Result<usize> {
+        (&*sock).write(buf)
+    }
+}
+
 /// The descriptor shared by every handle of one connection
 /// ([`Stream::try_clone`]): closed when the last handle is dropped.
 #[derive(Debug)]
@@ -714,14 +790,16 @@ impl AsRawFd for SharedFd {
 }
 
 impl Read for SharedFd {
+    #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self.0).read(buf)
+        sys::read(&self.0, buf)
     }
 }
 
 impl Write for SharedFd {
+    #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self.0).write(buf)
+        sys::send(&self.0, buf)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -862,7 +940,7 @@ impl Read for Sock {
         self.arm_read(&d);
         let r = match &mut self.io {
             Some(io) => io.0.read(buf),
-            None => match ready((&*self.sock).read(buf)) {
+            None => match ready(sys::read(&self.sock, buf)) {
                 Some(r) => r,
                 None => self.wait_with_dup(|io| io.read(buf)),
             },
@@ -877,7 +955,7 @@ impl Write for Sock {
         self.arm_write(&d);
         let r = match &mut self.io {
             Some(io) => io.0.write(buf),
-            None => match ready((&*self.sock).write(buf)) {
+            None => match ready(sys::send(&self.sock, buf)) {
                 Some(r) => r,
                 None => self.wait_with_dup(|io| io.write(buf)),
             },

@@ -79,6 +79,36 @@ fn from_nix_error(err: nix::Error) -> ::std::io::Error {
     std::io::Error::from_raw_os_error(err as i32)
 }
 
+/// eventlet-rs patch: `read(2)` without libc's wrapper. glibc's `read` is a
+/// thread-cancellation point: in a multi-threaded process it brackets the
+/// system call with `__pthread_enable_asynccancel` /
+/// `__pthread_disable_asynccancel` (~30 instructions per call). Nothing in
+/// a Rust program uses `pthread_cancel` (it would unwind through Rust frames
+/// without running their destructors), so the cancellation point is dead
+/// weight; `syscall(2)` makes the same system call without it. `errno` is
+/// set the same way.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[inline]
+pub(crate) fn raw_read(fd: RawFd, buf: &mut [u8]) -> nix::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the whole
+    // call; the kernel writes at most that many. A bad `fd` is an error
+    // (EBADF), not undefined behaviour.
+    let r = unsafe { libc::syscall(libc::SYS_read, libc::c_long::from(fd), buf.as_mut_ptr(), buf.len()) };
+    if r < 0 {
+        Err(nix::errno::Errno::last())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// `read(2)` through libc where `raw_read`'s system call number is not used.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[inline]
+pub(crate) fn raw_read(fd: RawFd, buf: &mut [u8]) -> nix::Result<usize> {
+    // SAFETY: as above.
+    nix::unistd::read(unsafe { BorrowedFd::borrow_raw(fd) }, buf)
+}
+
 #[cfg(feature = "io_timeout")]
 fn timeout_handler(data: TimerData) {
     if data.event_data.is_null() {

@@ -1,16 +1,14 @@
 use std::io;
-use std::os::fd::BorrowedFd;
 use std::sync::atomic::Ordering;
 #[cfg(feature = "io_timeout")]
 use std::time::Duration;
 
-use super::super::{co_io_result, from_nix_error, IoData};
+use super::super::{co_io_result, from_nix_error, raw_read, IoData};
 #[cfg(feature = "io_cancel")]
 use crate::coroutine_impl::co_get_handle;
 use crate::coroutine_impl::{is_coroutine, CoroutineImpl, EventSource};
 use crate::io::AsIoData;
 use crate::yield_now::yield_with_io;
-use nix::unistd::read;
 
 pub struct SocketRead<'a> {
     io_data: &'a IoData,
@@ -39,15 +37,16 @@ impl<'a> SocketRead<'a> {
     }
 
     pub fn done(&mut self) -> io::Result<usize> {
-        let fd = unsafe { BorrowedFd::borrow_raw(self.io_data.fd) };
+        let fd = self.io_data.fd;
         loop {
             co_io_result(self.is_coroutine)?;
 
             // clear the io_flag
             self.seen |= self.io_data.io_flag.swap(0, Ordering::Relaxed);
 
-            // finish the read operation
-            match read(fd, self.buf) {
+            // finish the read operation (eventlet-rs patch: `raw_read`,
+            // without libc's cancellation-point bookkeeping)
+            match raw_read(fd, self.buf) {
                 Ok(n) => return Ok(n),
                 Err(e) => {
                     if e == nix::errno::Errno::EAGAIN {
