@@ -142,6 +142,16 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX >> 2)
 }
 
+/// [`Link::arm`]'s span for no timeout.
+pub(crate) const NO_SPAN: u64 = u64::MAX;
+
+/// A timeout as [`Link::arm`] takes it: whole milliseconds (rounded down:
+/// the tick [`arm`](Link::arm) adds covers the rest), [`NO_SPAN`] for
+/// `None`. Computed once when the timeout is set, not per wait.
+pub(crate) fn span_ms(timeout: Option<Duration>) -> u64 {
+    timeout.map_or(NO_SPAN, ms)
+}
+
 /// A connection's side of the scheme: its cell and the server's clock.
 #[derive(Debug)]
 pub(crate) struct Link {
@@ -165,13 +175,14 @@ impl Link {
         self.clock.tick_ms
     }
 
-    /// Publish the deadline of a wait about to start (`None`: no timeout).
+    /// Publish the deadline of a wait about to start, `span` (from
+    /// [`span_ms`]) from now; [`NO_SPAN`]: no timeout.
     #[inline]
-    pub(crate) fn arm(&self, timeout: Option<Duration>, write: bool) {
-        if let Some(t) = timeout {
+    pub(crate) fn arm(&self, span: u64, write: bool) {
+        if span != NO_SPAN {
             let at = self
                 .now_ms()
-                .saturating_add(ms(t))
+                .saturating_add(span)
                 .saturating_add(self.clock.tick_ms)
                 .min(u64::MAX >> 2);
             self.cell
@@ -270,7 +281,7 @@ mod tests {
         let cell = Arc::new(ConnState::new(0));
         let link = Link::new(cell.clone(), clock.clone());
         clock.now_ms.store(1000, Ordering::Relaxed);
-        link.arm(Some(Duration::from_millis(500)), false);
+        link.arm(span_ms(Some(Duration::from_millis(500))), false);
         // Deadline 1000 + 500 + one tick.
         assert_eq!(cell.expire(1599), None);
         assert_eq!(cell.expire(1600), Some(libc::SHUT_RD));
@@ -283,13 +294,13 @@ mod tests {
         let clock = Arc::new(Clock::new(Duration::from_millis(10)));
         let cell = Arc::new(ConnState::new(0));
         let link = Link::new(cell.clone(), clock);
-        link.arm(None, false);
+        link.arm(span_ms(None), false);
         assert_eq!(cell.expire(u64::MAX >> 1), None);
-        link.arm(Some(Duration::from_millis(1)), true);
+        link.arm(span_ms(Some(Duration::from_millis(1))), true);
         link.disarm();
         assert_eq!(cell.expire(u64::MAX >> 1), None);
         assert!(!link.fired());
-        link.arm(Some(Duration::from_millis(1)), true);
+        link.arm(span_ms(Some(Duration::from_millis(1))), true);
         assert_eq!(cell.expire(1000), Some(libc::SHUT_RDWR));
     }
 }
