@@ -934,8 +934,28 @@ fn ready<R>(r: io::Result<R>) -> Option<io::Result<R>> {
     }
 }
 
-impl Read for Sock {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl Sock {
+    /// The common case of a read or write: this handle's own registration,
+    /// no [`Timeout`](crate::Timeout) running anywhere in the process, and
+    /// may already holding this socket's own timeout `own` (`cur`). The
+    /// caller then goes straight to may; anything else takes the general
+    /// path, which works the deadlines out.
+    #[inline(always)]
+    fn direct(
+        io: &mut Option<Registration>,
+        own: Option<Duration>,
+        cur: Option<Duration>,
+    ) -> Option<&mut CoIo<SharedFd>> {
+        match io {
+            Some(io) if own == cur && crate::timeout::current_deadline().is_none() => {
+                Some(&mut io.0)
+            }
+            _ => None,
+        }
+    }
+
+    #[inline(never)]
+    fn read_general(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let d = Deadline::for_op(None);
         self.arm_read(&d);
         let r = match &mut self.io {
@@ -947,10 +967,9 @@ impl Read for Sock {
         };
         r.map_err(|e| op_error(e, &d))
     }
-}
 
-impl Write for Sock {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+    #[inline(never)]
+    fn write_general(&mut self, buf: &[u8]) -> io::Result<usize> {
         let d = Deadline::for_op(None);
         self.arm_write(&d);
         let r = match &mut self.io {
@@ -961,6 +980,39 @@ impl Write for Sock {
             },
         };
         r.map_err(|e| op_error(e, &d))
+    }
+}
+
+/// [`op_error`] for an operation without a caller's deadline.
+#[cold]
+#[inline(never)]
+fn direct_error(e: io::Error) -> io::Error {
+    let none = Deadline {
+        at: None,
+        timeout: None,
+    };
+    op_error(e, &none)
+}
+
+impl Read for Sock {
+    // Inlined into the caller (the server's connection loop): the common
+    // case costs no call frame of its own.
+    #[inline(always)]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match Sock::direct(&mut self.io, self.read_timeout, self.cur_read) {
+            Some(io) => io.read(buf).map_err(direct_error),
+            None => self.read_general(buf),
+        }
+    }
+}
+
+impl Write for Sock {
+    #[inline(always)]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match Sock::direct(&mut self.io, self.write_timeout, self.cur_write) {
+            Some(io) => io.write(buf).map_err(direct_error),
+            None => self.write_general(buf),
+        }
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {

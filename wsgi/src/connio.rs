@@ -283,13 +283,8 @@ impl ConnIo {
             self.flush_out()?;
             if data.len() > 16 * 1024 {
                 self.bytes_out += data.len() as u64;
-                return write_armed(
-                    &mut self.stream,
-                    self.link.as_ref(),
-                    self.write_span,
-                    data,
-                )
-                .map_err(|e| self.write_failed(e));
+                return write_armed(&mut self.stream, self.link.as_ref(), self.write_span, data)
+                    .map_err(|e| self.write_failed(e));
             }
         }
         self.out.extend_from_slice(data);
