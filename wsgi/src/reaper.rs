@@ -115,7 +115,7 @@ impl Clock {
         Clock {
             epoch: Instant::now(),
             now_ms: AtomicU64::new(0),
-            tick_ms: tick.as_millis().max(1) as u64,
+            tick_ms: ms(tick).max(1),
             running: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         }
@@ -138,8 +138,10 @@ impl Clock {
     }
 }
 
+/// Whole milliseconds, at most `u64::MAX >> 2` (a deadline sum of three
+/// such terms cannot overflow).
 fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX >> 2)
+    u64::try_from(d.as_millis()).map_or(u64::MAX >> 2, |m| m.min(u64::MAX >> 2))
 }
 
 /// [`Link::arm`]'s span for no timeout.
@@ -180,11 +182,9 @@ impl Link {
     #[inline]
     pub(crate) fn arm(&self, span: u64, write: bool) {
         if span != NO_SPAN {
-            let at = self
-                .now_ms()
-                .saturating_add(span)
-                .saturating_add(self.clock.tick_ms)
-                .min(u64::MAX >> 2);
+            // No overflow: each term is at most `u64::MAX >> 2` (`ms`, the
+            // tick's clamp).
+            let at = (self.now_ms() + span + self.clock.tick_ms).min(u64::MAX >> 2);
             self.cell
                 .deadline
                 .store(at << 1 | u64::from(write), Ordering::Relaxed);
@@ -287,6 +287,20 @@ mod tests {
         assert_eq!(cell.expire(1600), Some(libc::SHUT_RD));
         assert!(link.fired());
         assert_eq!(cell.expire(5000), None, "claimed once");
+    }
+
+    #[test]
+    fn huge_timeouts_saturate() {
+        let clock = Arc::new(Clock::new(Duration::MAX));
+        let cell = Arc::new(ConnState::new(0));
+        let link = Link::new(cell.clone(), clock.clone());
+        clock.now_ms.store(u64::MAX >> 2, Ordering::Relaxed);
+        for t in [Duration::MAX, Duration::from_millis(u64::MAX - 1)] {
+            assert_ne!(span_ms(Some(t)), NO_SPAN);
+            link.arm(span_ms(Some(t)), true);
+            assert_eq!(cell.expire(u64::MAX >> 3), None, "not yet");
+            assert_eq!(cell.expire(u64::MAX >> 2), Some(libc::SHUT_RDWR));
+        }
     }
 
     #[test]

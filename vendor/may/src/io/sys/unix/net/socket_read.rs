@@ -103,8 +103,9 @@ impl EventSource for SocketRead<'_> {
 
         #[cfg(feature = "io_cancel")]
         {
-            // register the cancel io data
-            cancel.set_io(_g.clone());
+            // register the cancel io data (eventlet-rs patch: `_g` itself,
+            // not a second reference; nothing below uses `io_data`)
+            cancel.set_io(_g);
             // re-check the cancel status
             if cancel.is_canceled() {
                 unsafe { cancel.cancel() };
