@@ -248,6 +248,7 @@ impl<T: AsRawFd> CoIo<T> {
 }
 
 impl<T: AsRawFd + Read> Read for CoIo<T> {
+    #[inline(always)]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let len = buf.len();
         // eventlet-rs patch: no first attempt when it could only say EAGAIN.
