@@ -121,7 +121,12 @@ pub(crate) fn raw_read(fd: RawFd, buf: &mut [u8]) -> nix::Result<usize> {
     {
         // SAFETY: as above; `syscall(2)` sets `errno` on failure.
         let r = unsafe {
-            libc::syscall(libc::SYS_read, libc::c_long::from(fd), buf.as_mut_ptr(), buf.len())
+            libc::syscall(
+                libc::SYS_read,
+                libc::c_long::from(fd),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
         };
         if r < 0 {
             Err(nix::errno::Errno::last())
