@@ -280,12 +280,23 @@ impl ConnIo {
     /// Queue `data`, sending the queue once it grows past a socket-sized batch.
     pub fn queue(&mut self, data: &[u8]) -> io::Result<()> {
         if self.out.len() + data.len() > 64 * 1024 {
-            self.flush_out()?;
-            if data.len() > 16 * 1024 {
-                self.bytes_out += data.len() as u64;
-                return write_armed(&mut self.stream, self.link.as_ref(), self.write_span, data)
-                    .map_err(|e| self.write_failed(e));
-            }
+            return self.queue_past_batch(data);
+        }
+        self.out.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// [`queue`](Self::queue) when the batch is full: send it first, and a
+    /// big `data` straight from the caller's buffer. Out of line, so that
+    /// the common small queue has no socket code (and frame) to set up.
+    #[cold]
+    #[inline(never)]
+    fn queue_past_batch(&mut self, data: &[u8]) -> io::Result<()> {
+        self.flush_out()?;
+        if data.len() > 16 * 1024 {
+            self.bytes_out += data.len() as u64;
+            return write_armed(&mut self.stream, self.link.as_ref(), self.write_span, data)
+                .map_err(|e| self.write_failed(e));
         }
         self.out.extend_from_slice(data);
         Ok(())
