@@ -14,7 +14,7 @@ use super::from_nix_error;
 use crate::io as io_impl;
 #[cfg(feature = "io_timeout")]
 use crate::sync::atomic_dur::AtomicDuration;
-use crate::yield_now::yield_with_io;
+use crate::yield_now::{yield_with_io, yield_with_io_cancel};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::sys::socket::{recv, MsgFlags};
@@ -279,7 +279,7 @@ impl<T: AsRawFd + Read> Read for CoIo<T> {
             #[cfg(feature = "io_timeout")]
             self.read_timeout.get(),
         );
-        yield_with_io(&reader, reader.is_coroutine);
+        yield_with_io_cancel(&reader, reader.cancel);
         let r = reader.done();
         self.drain.seen(reader.seen);
         if let Ok(n) = r {

@@ -4,11 +4,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::super::{co_io_result, from_nix_error, raw_read, IoData};
+use crate::cancel::Cancel;
 #[cfg(feature = "io_cancel")]
 use crate::coroutine_impl::co_get_handle;
-use crate::coroutine_impl::{is_coroutine, CoroutineImpl, EventSource};
+use crate::coroutine_impl::{current_cancel_opt, CoroutineImpl, EventSource};
 use crate::io::AsIoData;
-use crate::yield_now::yield_with_io;
+use crate::yield_now::yield_with_io_cancel;
 
 pub struct SocketRead<'a> {
     io_data: &'a IoData,
@@ -16,6 +17,9 @@ pub struct SocketRead<'a> {
     #[cfg(feature = "io_timeout")]
     timeout: Option<Duration>,
     pub(crate) is_coroutine: bool,
+    /// eventlet-rs patch: the coroutine's cancel data (`None` in a thread),
+    /// looked up once for `is_coroutine` and every wait of this read.
+    pub(crate) cancel: Option<&'static Cancel>,
     /// eventlet-rs patch: the event bits cleared by `done` (see `CoIo::read`).
     pub(crate) seen: usize,
 }
@@ -26,12 +30,14 @@ impl<'a> SocketRead<'a> {
         buf: &'a mut [u8],
         #[cfg(feature = "io_timeout")] timeout: Option<Duration>,
     ) -> Self {
+        let cancel = current_cancel_opt();
         SocketRead {
             io_data: s.as_io_data(),
             buf,
             #[cfg(feature = "io_timeout")]
             timeout,
-            is_coroutine: is_coroutine(),
+            is_coroutine: cancel.is_some(),
+            cancel,
             seen: 0,
         }
     }
@@ -62,7 +68,7 @@ impl<'a> SocketRead<'a> {
             }
 
             // the result is still WouldBlock, need to try again
-            yield_with_io(self, self.is_coroutine);
+            yield_with_io_cancel(self, self.cancel);
         }
     }
 }
