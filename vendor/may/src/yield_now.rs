@@ -25,7 +25,7 @@ pub fn yield_with<T: EventSource>(resource: &T) {
 
 /// eventlet-rs patch: `yield_with` for a caller that already holds the
 /// current coroutine's `cancel` (see `yield_with_io_cancel`).
-#[inline]
+#[inline(always)]
 fn yield_with_cancel<T: EventSource>(resource: &T, cancel: &'static Cancel) {
     // if cancel detected in user space
     // no need to get into kernel any more
@@ -80,7 +80,7 @@ pub fn yield_with_io<T: EventSource>(resource: &T, is_coroutine: bool) {
 /// coroutine up already: `cancel` is the current coroutine's cancel data
 /// (`current_cancel_opt`), `None` in a thread. Saves a second walk of the
 /// context chain per wait.
-#[inline]
+#[inline(always)]
 pub(crate) fn yield_with_io_cancel<T: EventSource>(resource: &T, cancel: Option<&'static Cancel>) {
     match cancel {
         #[cfg(feature = "io_cancel")]
