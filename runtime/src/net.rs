@@ -920,6 +920,11 @@ pub(crate) struct Sock {
     /// The per-op timeouts last handed to may, to skip redundant stores.
     cur_read: Option<Duration>,
     cur_write: Option<Duration>,
+    /// This handle owns the registration and may holds the socket's own
+    /// read (write) timeout: without a Timeout running, a read (write) goes
+    /// straight to may. Kept in step by [`sync_direct`](Self::sync_direct).
+    direct_read: bool,
+    direct_write: bool,
 }
 
 impl Sock {
@@ -944,6 +949,8 @@ impl Sock {
             write_timeout: None,
             cur_read: None,
             cur_write: None,
+            direct_read: true,
+            direct_write: true,
         })
     }
 
@@ -957,7 +964,16 @@ impl Sock {
             write_timeout: None,
             cur_read: None,
             cur_write: None,
+            direct_read: false,
+            direct_write: false,
         }
+    }
+
+    /// Recompute the direct flags after a timeout or the may side changed.
+    fn sync_direct(&mut self) {
+        let own = self.io.is_some();
+        self.direct_read = own && self.read_timeout == self.cur_read;
+        self.direct_write = own && self.write_timeout == self.cur_write;
     }
 
     pub(crate) fn socket(&self) -> &Socket {
@@ -972,6 +988,7 @@ impl Sock {
                 let _ = io.0.set_read_timeout(t);
             }
             self.cur_read = t;
+            self.sync_direct();
         }
     }
 
@@ -982,6 +999,7 @@ impl Sock {
                 let _ = io.0.set_write_timeout(t);
             }
             self.cur_write = t;
+            self.sync_direct();
         }
     }
 
@@ -1009,20 +1027,14 @@ fn ready<R>(r: io::Result<R>) -> Option<io::Result<R>> {
 
 impl Sock {
     /// The common case of a read or write: this handle's own registration,
-    /// no [`Timeout`](crate::Timeout) running anywhere in the process, and
-    /// may already holding this socket's own timeout `own` (`cur`). The
-    /// caller then goes straight to may; anything else takes the general
-    /// path, which works the deadlines out.
+    /// may already holding this socket's own timeout (`ok`: the direct
+    /// flag), and no [`Timeout`](crate::Timeout) running anywhere in the
+    /// process. The caller then goes straight to may; anything else takes
+    /// the general path, which works the deadlines out.
     #[inline(always)]
-    fn direct(
-        io: &mut Option<Registration>,
-        own: Option<Duration>,
-        cur: Option<Duration>,
-    ) -> Option<&mut CoIo<SharedFd>> {
+    fn direct(io: &mut Option<Registration>, ok: bool) -> Option<&mut CoIo<SharedFd>> {
         match io {
-            Some(io) if own == cur && crate::timeout::current_deadline().is_none() => {
-                Some(&mut io.0)
-            }
+            Some(io) if ok && crate::timeout::current_deadline().is_none() => Some(&mut io.0),
             _ => None,
         }
     }
@@ -1072,7 +1084,7 @@ impl Read for Sock {
     // case costs no call frame of its own.
     #[inline(always)]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match Sock::direct(&mut self.io, self.read_timeout, self.cur_read) {
+        match Sock::direct(&mut self.io, self.direct_read) {
             Some(io) => io.read(buf).map_err(direct_error),
             None => self.read_general(buf),
         }
@@ -1082,7 +1094,7 @@ impl Read for Sock {
 impl Write for Sock {
     #[inline(always)]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match Sock::direct(&mut self.io, self.write_timeout, self.cur_write) {
+        match Sock::direct(&mut self.io, self.direct_write) {
             Some(io) => io.write(buf).map_err(direct_error),
             None => self.write_general(buf),
         }
@@ -1179,13 +1191,17 @@ impl Stream {
     /// waits forever; `Some(ZERO)` is an error, as in std. Millisecond
     /// granularity (rounded up).
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.sock_mut().read_timeout = validate_timeout(timeout)?;
+        let sock = self.sock_mut();
+        sock.read_timeout = validate_timeout(timeout)?;
+        sock.sync_direct();
         Ok(())
     }
 
     /// Idle timeout for each write; see [`set_read_timeout`](Self::set_read_timeout).
     pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.sock_mut().write_timeout = validate_timeout(timeout)?;
+        let sock = self.sock_mut();
+        sock.write_timeout = validate_timeout(timeout)?;
+        sock.sync_direct();
         Ok(())
     }
 
