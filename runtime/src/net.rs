@@ -702,6 +702,155 @@ impl AsRawFd for Listener {
 
 // ===== Stream =====
 
+/// A connected socket's reads and writes, one system call each.
+///
+/// On Linux they bypass libc's `read`/`send`: those are thread-cancellation
+/// points, and in a multi-threaded process glibc brackets each system call
+/// with `__pthread_enable_asynccancel`/`__pthread_disable_asynccancel` (~30
+/// instructions a call, two calls per keep-alive request). Nothing in a Rust
+/// program uses `pthread_cancel`. On x86-64 the system call is made inline
+/// (as vendor/may's patched socket reads do), elsewhere through `syscall(2)`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod sys {
+    use socket2::Socket;
+    use std::io;
+    use std::os::fd::AsRawFd;
+
+    /// A system call's return value: `-errno` (-4095..-1) on failure.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn result(r: isize) -> io::Result<usize> {
+        if r < 0 {
+            Err(io::Error::from_raw_os_error(-r as i32))
+        } else {
+            Ok(r as usize)
+        }
+    }
+
+    /// `syscall(2)`'s return value: -1 with `errno` set on failure.
+    #[cfg(not(target_arch = "x86_64"))]
+    #[inline(always)]
+    fn result(r: libc::c_long) -> io::Result<usize> {
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(r as usize)
+        }
+    }
+
+    /// System call `n` with up to six arguments, by the kernel's x86-64 ABI
+    /// (number and result in rax; rcx and r11 clobbered).
+    ///
+    /// # Safety
+    /// The arguments must be valid for system call `n`: any memory it reads
+    /// or writes through them must be valid for that for the whole call.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn syscall6(n: libc::c_long, a: [usize; 6]) -> isize {
+        let r: isize;
+        // SAFETY: the caller vouches for the arguments; the instruction uses
+        // no stack and restores the flags from r11. Memory is not declared
+        // untouched (no `nomem`): the kernel may write through the pointers.
+        unsafe {
+            std::arch::asm!(
+                "syscall",
+                inlateout("rax") n as isize => r,
+                in("rdi") a[0],
+                in("rsi") a[1],
+                in("rdx") a[2],
+                in("r10") a[3],
+                in("r8") a[4],
+                in("r9") a[5],
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack, preserves_flags)
+            );
+        }
+        r
+    }
+
+    /// `read(2)` (on a socket, `recv` without flags).
+    #[inline]
+    pub(super) fn read(sock: &Socket, buf: &mut [u8]) -> io::Result<usize> {
+        let fd = sock.as_raw_fd();
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the
+        // whole call and the kernel writes at most that many; `sock` keeps
+        // the descriptor open.
+        #[cfg(target_arch = "x86_64")]
+        let r = unsafe {
+            syscall6(
+                libc::SYS_read,
+                [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
+            )
+        };
+        // SAFETY: as above.
+        #[cfg(not(target_arch = "x86_64"))]
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_read,
+                libc::c_long::from(fd),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        };
+        result(r)
+    }
+
+    /// `send(2)` with `MSG_NOSIGNAL` (a closed peer is `EPIPE`, not
+    /// SIGPIPE), as socket2's `write`; `send` is `sendto` without an address.
+    #[inline]
+    pub(super) fn send(sock: &Socket, buf: &[u8]) -> io::Result<usize> {
+        let fd = sock.as_raw_fd();
+        // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the whole
+        // call; a null address of length 0 is `send`; `sock` keeps the
+        // descriptor open.
+        #[cfg(target_arch = "x86_64")]
+        let r = unsafe {
+            syscall6(
+                libc::SYS_sendto,
+                [
+                    fd as usize,
+                    buf.as_ptr() as usize,
+                    buf.len(),
+                    libc::MSG_NOSIGNAL as usize,
+                    0,
+                    0,
+                ],
+            )
+        };
+        // SAFETY: as above.
+        #[cfg(not(target_arch = "x86_64"))]
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_sendto,
+                libc::c_long::from(fd),
+                buf.as_ptr(),
+                buf.len(),
+                libc::c_long::from(libc::MSG_NOSIGNAL),
+                std::ptr::null::<libc::sockaddr>(),
+                0 as libc::c_long,
+            )
+        };
+        result(r)
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+mod sys {
+    use socket2::Socket;
+    use std::io::{self, Read, Write};
+
+    #[inline]
+    pub(super) fn read(sock: &Socket, buf: &mut [u8]) -> io::Result<usize> {
+        (&*sock).read(buf)
+    }
+
+    #[inline]
+    pub(super) fn send(sock: &Socket, buf: &[u8]) -> io::Result<usize> {
+        (&*sock).write(buf)
+    }
+}
+
 /// The descriptor shared by every handle of one connection
 /// ([`Stream::try_clone`]): closed when the last handle is dropped.
 #[derive(Debug)]
@@ -714,14 +863,16 @@ impl AsRawFd for SharedFd {
 }
 
 impl Read for SharedFd {
+    #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self.0).read(buf)
+        sys::read(&self.0, buf)
     }
 }
 
 impl Write for SharedFd {
+    #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self.0).write(buf)
+        sys::send(&self.0, buf)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -769,6 +920,11 @@ pub(crate) struct Sock {
     /// The per-op timeouts last handed to may, to skip redundant stores.
     cur_read: Option<Duration>,
     cur_write: Option<Duration>,
+    /// This handle owns the registration and may holds the socket's own
+    /// read (write) timeout: without a Timeout running, a read (write) goes
+    /// straight to may. Kept in step by [`sync_direct`](Self::sync_direct).
+    direct_read: bool,
+    direct_write: bool,
 }
 
 impl Sock {
@@ -793,6 +949,8 @@ impl Sock {
             write_timeout: None,
             cur_read: None,
             cur_write: None,
+            direct_read: true,
+            direct_write: true,
         })
     }
 
@@ -806,7 +964,16 @@ impl Sock {
             write_timeout: None,
             cur_read: None,
             cur_write: None,
+            direct_read: false,
+            direct_write: false,
         }
+    }
+
+    /// Recompute the direct flags after a timeout or the may side changed.
+    fn sync_direct(&mut self) {
+        let own = self.io.is_some();
+        self.direct_read = own && self.read_timeout == self.cur_read;
+        self.direct_write = own && self.write_timeout == self.cur_write;
     }
 
     pub(crate) fn socket(&self) -> &Socket {
@@ -821,6 +988,7 @@ impl Sock {
                 let _ = io.0.set_read_timeout(t);
             }
             self.cur_read = t;
+            self.sync_direct();
         }
     }
 
@@ -831,6 +999,7 @@ impl Sock {
                 let _ = io.0.set_write_timeout(t);
             }
             self.cur_write = t;
+            self.sync_direct();
         }
     }
 
@@ -856,33 +1025,79 @@ fn ready<R>(r: io::Result<R>) -> Option<io::Result<R>> {
     }
 }
 
-impl Read for Sock {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl Sock {
+    /// The common case of a read or write: this handle's own registration,
+    /// may already holding this socket's own timeout (`ok`: the direct
+    /// flag), and no [`Timeout`](crate::Timeout) running anywhere in the
+    /// process. The caller then goes straight to may; anything else takes
+    /// the general path, which works the deadlines out.
+    #[inline(always)]
+    fn direct(io: &mut Option<Registration>, ok: bool) -> Option<&mut CoIo<SharedFd>> {
+        match io {
+            Some(io) if ok && crate::timeout::current_deadline().is_none() => Some(&mut io.0),
+            _ => None,
+        }
+    }
+
+    #[inline(never)]
+    fn read_general(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let d = Deadline::for_op(None);
         self.arm_read(&d);
         let r = match &mut self.io {
             Some(io) => io.0.read(buf),
-            None => match ready((&*self.sock).read(buf)) {
+            None => match ready(sys::read(&self.sock, buf)) {
                 Some(r) => r,
                 None => self.wait_with_dup(|io| io.read(buf)),
             },
         };
         r.map_err(|e| op_error(e, &d))
     }
-}
 
-impl Write for Sock {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+    #[inline(never)]
+    fn write_general(&mut self, buf: &[u8]) -> io::Result<usize> {
         let d = Deadline::for_op(None);
         self.arm_write(&d);
         let r = match &mut self.io {
             Some(io) => io.0.write(buf),
-            None => match ready((&*self.sock).write(buf)) {
+            None => match ready(sys::send(&self.sock, buf)) {
                 Some(r) => r,
                 None => self.wait_with_dup(|io| io.write(buf)),
             },
         };
         r.map_err(|e| op_error(e, &d))
+    }
+}
+
+/// [`op_error`] for an operation without a caller's deadline.
+#[cold]
+#[inline(never)]
+fn direct_error(e: io::Error) -> io::Error {
+    let none = Deadline {
+        at: None,
+        timeout: None,
+    };
+    op_error(e, &none)
+}
+
+impl Read for Sock {
+    // Inlined into the caller (the server's connection loop): the common
+    // case costs no call frame of its own.
+    #[inline(always)]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match Sock::direct(&mut self.io, self.direct_read) {
+            Some(io) => io.read(buf).map_err(direct_error),
+            None => self.read_general(buf),
+        }
+    }
+}
+
+impl Write for Sock {
+    #[inline(always)]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match Sock::direct(&mut self.io, self.direct_write) {
+            Some(io) => io.write(buf).map_err(direct_error),
+            None => self.write_general(buf),
+        }
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
@@ -976,13 +1191,17 @@ impl Stream {
     /// waits forever; `Some(ZERO)` is an error, as in std. Millisecond
     /// granularity (rounded up).
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.sock_mut().read_timeout = validate_timeout(timeout)?;
+        let sock = self.sock_mut();
+        sock.read_timeout = validate_timeout(timeout)?;
+        sock.sync_direct();
         Ok(())
     }
 
     /// Idle timeout for each write; see [`set_read_timeout`](Self::set_read_timeout).
     pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.sock_mut().write_timeout = validate_timeout(timeout)?;
+        let sock = self.sock_mut();
+        sock.write_timeout = validate_timeout(timeout)?;
+        sock.sync_direct();
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! The connection's socket with its read and write buffers, shared by the
 //! connection loop, `wsgi.input` and the response writer of one green thread.
 
-use crate::reaper::Link;
+use crate::reaper::{span_ms, Link, NO_SPAN};
 use eventlet::net::Stream;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
@@ -32,6 +32,9 @@ pub(crate) struct ConnIo {
     pub upgraded: Option<u16>,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
+    /// The timeouts as [`Link::arm`] takes them, converted when set.
+    read_span: u64,
+    write_span: u64,
     /// Bytes read from / written to the socket, for the statistics.
     pub bytes_in: u64,
     pub bytes_out: u64,
@@ -59,6 +62,8 @@ impl ConnIo {
             upgraded: None,
             read_timeout: None,
             write_timeout: None,
+            read_span: NO_SPAN,
+            write_span: NO_SPAN,
             bytes_in: 0,
             bytes_out: 0,
             read_timed_out: false,
@@ -122,7 +127,7 @@ impl ConnIo {
         let r = read_armed(
             &mut self.stream,
             self.link.as_ref(),
-            self.read_timeout,
+            self.read_span,
             &mut self.buf[self.end..],
         );
         match r {
@@ -141,7 +146,7 @@ impl ConnIo {
         if !self.out.is_empty() {
             self.flush_out()?;
         }
-        match read_armed(&mut self.stream, self.link.as_ref(), self.read_timeout, dst) {
+        match read_armed(&mut self.stream, self.link.as_ref(), self.read_span, dst) {
             Ok(n) => {
                 self.bytes_in += n as u64;
                 Ok(n)
@@ -232,6 +237,7 @@ impl ConnIo {
                 return Err(zero_timeout());
             }
             self.read_timeout = t;
+            self.read_span = span_ms(t);
         }
         Ok(())
     }
@@ -245,6 +251,7 @@ impl ConnIo {
                 return Err(zero_timeout());
             }
             self.write_timeout = t;
+            self.write_span = span_ms(t);
         }
         Ok(())
     }
@@ -255,7 +262,7 @@ impl ConnIo {
             let r = write_armed(
                 &mut self.stream,
                 self.link.as_ref(),
-                self.write_timeout,
+                self.write_span,
                 &self.out,
             );
             self.bytes_out += self.out.len() as u64;
@@ -273,17 +280,23 @@ impl ConnIo {
     /// Queue `data`, sending the queue once it grows past a socket-sized batch.
     pub fn queue(&mut self, data: &[u8]) -> io::Result<()> {
         if self.out.len() + data.len() > 64 * 1024 {
-            self.flush_out()?;
-            if data.len() > 16 * 1024 {
-                self.bytes_out += data.len() as u64;
-                return write_armed(
-                    &mut self.stream,
-                    self.link.as_ref(),
-                    self.write_timeout,
-                    data,
-                )
+            return self.queue_past_batch(data);
+        }
+        self.out.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// [`queue`](Self::queue) when the batch is full: send it first, and a
+    /// big `data` straight from the caller's buffer. Out of line, so that
+    /// the common small queue has no socket code (and frame) to set up.
+    #[cold]
+    #[inline(never)]
+    fn queue_past_batch(&mut self, data: &[u8]) -> io::Result<()> {
+        self.flush_out()?;
+        if data.len() > 16 * 1024 {
+            self.bytes_out += data.len() as u64;
+            return write_armed(&mut self.stream, self.link.as_ref(), self.write_span, data)
                 .map_err(|e| self.write_failed(e));
-            }
         }
         self.out.extend_from_slice(data);
         Ok(())
@@ -293,15 +306,18 @@ impl ConnIo {
 /// One read, its deadline published for the reaper while it may wait. A
 /// read the reaper cut (its EOF or error) fails with `TimedOut`, as may's
 /// timer made it fail.
+// Inlined: its callers are thin, and a frame per request costs ~15
+// instructions (the socket read itself is inlined into this one).
+#[inline(always)]
 fn read_armed(
     stream: &mut Stream,
     link: Option<&Link>,
-    timeout: Option<Duration>,
+    span: u64,
     dst: &mut [u8],
 ) -> io::Result<usize> {
     loop {
         if let Some(l) = link {
-            l.arm(timeout, false);
+            l.arm(span, false);
         }
         let r = stream.read(dst);
         let Some(l) = link else {
@@ -322,17 +338,18 @@ fn read_armed(
 
 /// `write_all`, each write's deadline published for the reaper (an
 /// inactivity limit per write, as the socket's own timeout was).
+#[inline(always)]
 fn write_armed(
     stream: &mut Stream,
     link: Option<&Link>,
-    timeout: Option<Duration>,
+    span: u64,
     mut data: &[u8],
 ) -> io::Result<()> {
     let Some(l) = link else {
         return stream.write_all(data);
     };
     while !data.is_empty() {
-        l.arm(timeout, true);
+        l.arm(span, true);
         let r = stream.write(data);
         l.disarm();
         match r {

@@ -115,7 +115,7 @@ impl Clock {
         Clock {
             epoch: Instant::now(),
             now_ms: AtomicU64::new(0),
-            tick_ms: tick.as_millis().max(1) as u64,
+            tick_ms: ms(tick).max(1),
             running: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         }
@@ -138,8 +138,20 @@ impl Clock {
     }
 }
 
+/// Whole milliseconds, at most `u64::MAX >> 2` (a deadline sum of three
+/// such terms cannot overflow).
 fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX >> 2)
+    u64::try_from(d.as_millis()).map_or(u64::MAX >> 2, |m| m.min(u64::MAX >> 2))
+}
+
+/// [`Link::arm`]'s span for no timeout.
+pub(crate) const NO_SPAN: u64 = u64::MAX;
+
+/// A timeout as [`Link::arm`] takes it: whole milliseconds (rounded down:
+/// the tick [`arm`](Link::arm) adds covers the rest), [`NO_SPAN`] for
+/// `None`. Computed once when the timeout is set, not per wait.
+pub(crate) fn span_ms(timeout: Option<Duration>) -> u64 {
+    timeout.map_or(NO_SPAN, ms)
 }
 
 /// A connection's side of the scheme: its cell and the server's clock.
@@ -165,15 +177,14 @@ impl Link {
         self.clock.tick_ms
     }
 
-    /// Publish the deadline of a wait about to start (`None`: no timeout).
+    /// Publish the deadline of a wait about to start, `span` (from
+    /// [`span_ms`]) from now; [`NO_SPAN`]: no timeout.
     #[inline]
-    pub(crate) fn arm(&self, timeout: Option<Duration>, write: bool) {
-        if let Some(t) = timeout {
-            let at = self
-                .now_ms()
-                .saturating_add(ms(t))
-                .saturating_add(self.clock.tick_ms)
-                .min(u64::MAX >> 2);
+    pub(crate) fn arm(&self, span: u64, write: bool) {
+        if span != NO_SPAN {
+            // No overflow: each term is at most `u64::MAX >> 2` (`ms`, the
+            // tick's clamp).
+            let at = (self.now_ms() + span + self.clock.tick_ms).min(u64::MAX >> 2);
             self.cell
                 .deadline
                 .store(at << 1 | u64::from(write), Ordering::Relaxed);
@@ -270,7 +281,7 @@ mod tests {
         let cell = Arc::new(ConnState::new(0));
         let link = Link::new(cell.clone(), clock.clone());
         clock.now_ms.store(1000, Ordering::Relaxed);
-        link.arm(Some(Duration::from_millis(500)), false);
+        link.arm(span_ms(Some(Duration::from_millis(500))), false);
         // Deadline 1000 + 500 + one tick.
         assert_eq!(cell.expire(1599), None);
         assert_eq!(cell.expire(1600), Some(libc::SHUT_RD));
@@ -279,17 +290,31 @@ mod tests {
     }
 
     #[test]
+    fn huge_timeouts_saturate() {
+        let clock = Arc::new(Clock::new(Duration::MAX));
+        let cell = Arc::new(ConnState::new(0));
+        let link = Link::new(cell.clone(), clock.clone());
+        clock.now_ms.store(u64::MAX >> 2, Ordering::Relaxed);
+        for t in [Duration::MAX, Duration::from_millis(u64::MAX - 1)] {
+            assert_ne!(span_ms(Some(t)), NO_SPAN);
+            link.arm(span_ms(Some(t)), true);
+            assert_eq!(cell.expire(u64::MAX >> 3), None, "not yet");
+            assert_eq!(cell.expire(u64::MAX >> 2), Some(libc::SHUT_RDWR));
+        }
+    }
+
+    #[test]
     fn cleared_or_unarmed_waits_never_fire() {
         let clock = Arc::new(Clock::new(Duration::from_millis(10)));
         let cell = Arc::new(ConnState::new(0));
         let link = Link::new(cell.clone(), clock);
-        link.arm(None, false);
+        link.arm(span_ms(None), false);
         assert_eq!(cell.expire(u64::MAX >> 1), None);
-        link.arm(Some(Duration::from_millis(1)), true);
+        link.arm(span_ms(Some(Duration::from_millis(1))), true);
         link.disarm();
         assert_eq!(cell.expire(u64::MAX >> 1), None);
         assert!(!link.fired());
-        link.arm(Some(Duration::from_millis(1)), true);
+        link.arm(span_ms(Some(Duration::from_millis(1))), true);
         assert_eq!(cell.expire(1000), Some(libc::SHUT_RDWR));
     }
 }

@@ -468,6 +468,14 @@ pub fn is_coroutine() -> bool {
     get_co_local_data().is_some()
 }
 
+/// eventlet-rs patch: the current coroutine's cancel registration, `None`
+/// in a thread context: `is_coroutine` and `current_cancel_data` in one
+/// lookup of the context chain, for an IO wait that needs both.
+#[inline]
+pub(crate) fn current_cancel_opt() -> Option<&'static Cancel> {
+    get_co_local_data().map(|local| &(unsafe { &*local.as_ptr() }.get_co().inner.cancel))
+}
+
 /// get current coroutine cancel registration
 /// panic in a thread context
 #[inline]

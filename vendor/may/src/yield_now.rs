@@ -1,3 +1,4 @@
+use crate::cancel::Cancel;
 use crate::coroutine_impl::{current_cancel_data, is_coroutine};
 use crate::coroutine_impl::{CoroutineImpl, EventResult, EventSource, EventSubscriber};
 use crate::likely::{likely, unlikely};
@@ -19,7 +20,13 @@ impl EventSource for Yield {
 /// just like return the ref of a struct member
 #[inline]
 pub fn yield_with<T: EventSource>(resource: &T) {
-    let cancel = current_cancel_data();
+    yield_with_cancel(resource, current_cancel_data())
+}
+
+/// eventlet-rs patch: `yield_with` for a caller that already holds the
+/// current coroutine's `cancel` (see `yield_with_io_cancel`).
+#[inline(always)]
+fn yield_with_cancel<T: EventSource>(resource: &T, cancel: &'static Cancel) {
     // if cancel detected in user space
     // no need to get into kernel any more
     if unlikely(cancel.is_canceled()) {
@@ -66,6 +73,21 @@ pub fn yield_with_io<T: EventSource>(resource: &T, is_coroutine: bool) {
             tx.send(es).unwrap();
         });
         std::thread::park();
+    }
+}
+
+/// eventlet-rs patch: `yield_with_io` for an IO wait that looked the
+/// coroutine up already: `cancel` is the current coroutine's cancel data
+/// (`current_cancel_opt`), `None` in a thread. Saves a second walk of the
+/// context chain per wait.
+#[inline(always)]
+pub(crate) fn yield_with_io_cancel<T: EventSource>(resource: &T, cancel: Option<&'static Cancel>) {
+    match cancel {
+        #[cfg(feature = "io_cancel")]
+        Some(cancel) => yield_with_cancel(resource, cancel),
+        #[cfg(not(feature = "io_cancel"))]
+        Some(_) => yield_with_io(resource, true),
+        None => yield_with_io(resource, false),
     }
 }
 

@@ -14,7 +14,7 @@ use super::from_nix_error;
 use crate::io as io_impl;
 #[cfg(feature = "io_timeout")]
 use crate::sync::atomic_dur::AtomicDuration;
-use crate::yield_now::yield_with_io;
+use crate::yield_now::{yield_with_io, yield_with_io_cancel};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::sys::socket::{recv, MsgFlags};
@@ -248,6 +248,7 @@ impl<T: AsRawFd> CoIo<T> {
 }
 
 impl<T: AsRawFd + Read> Read for CoIo<T> {
+    #[inline(always)]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let len = buf.len();
         // eventlet-rs patch: no first attempt when it could only say EAGAIN.
@@ -278,7 +279,7 @@ impl<T: AsRawFd + Read> Read for CoIo<T> {
             #[cfg(feature = "io_timeout")]
             self.read_timeout.get(),
         );
-        yield_with_io(&reader, reader.is_coroutine);
+        yield_with_io_cancel(&reader, reader.cancel);
         let r = reader.done();
         self.drain.seen(reader.seen);
         if let Ok(n) = r {
@@ -289,6 +290,9 @@ impl<T: AsRawFd + Read> Read for CoIo<T> {
 }
 
 impl<T: AsRawFd + Write> Write for CoIo<T> {
+    // eventlet-rs patch: inlined into the caller's write: a write that does
+    // not wait is then one call frame less.
+    #[inline(always)]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         // eventlet-rs patch: with the read-drain hint, a write that does not
         // wait keeps the events a read may need (see `ReadDrain`); the reset

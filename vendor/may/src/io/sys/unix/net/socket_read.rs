@@ -1,16 +1,15 @@
 use std::io;
-use std::os::fd::BorrowedFd;
 use std::sync::atomic::Ordering;
 #[cfg(feature = "io_timeout")]
 use std::time::Duration;
 
-use super::super::{co_io_result, from_nix_error, IoData};
+use super::super::{co_io_result, from_nix_error, raw_read, IoData};
+use crate::cancel::Cancel;
 #[cfg(feature = "io_cancel")]
 use crate::coroutine_impl::co_get_handle;
-use crate::coroutine_impl::{is_coroutine, CoroutineImpl, EventSource};
+use crate::coroutine_impl::{current_cancel_opt, CoroutineImpl, EventSource};
 use crate::io::AsIoData;
-use crate::yield_now::yield_with_io;
-use nix::unistd::read;
+use crate::yield_now::yield_with_io_cancel;
 
 pub struct SocketRead<'a> {
     io_data: &'a IoData,
@@ -18,6 +17,9 @@ pub struct SocketRead<'a> {
     #[cfg(feature = "io_timeout")]
     timeout: Option<Duration>,
     pub(crate) is_coroutine: bool,
+    /// eventlet-rs patch: the coroutine's cancel data (`None` in a thread),
+    /// looked up once for `is_coroutine` and every wait of this read.
+    pub(crate) cancel: Option<&'static Cancel>,
     /// eventlet-rs patch: the event bits cleared by `done` (see `CoIo::read`).
     pub(crate) seen: usize,
 }
@@ -28,26 +30,32 @@ impl<'a> SocketRead<'a> {
         buf: &'a mut [u8],
         #[cfg(feature = "io_timeout")] timeout: Option<Duration>,
     ) -> Self {
+        let cancel = current_cancel_opt();
         SocketRead {
             io_data: s.as_io_data(),
             buf,
             #[cfg(feature = "io_timeout")]
             timeout,
-            is_coroutine: is_coroutine(),
+            is_coroutine: cancel.is_some(),
+            cancel,
             seen: 0,
         }
     }
 
+    // eventlet-rs patch: inlined into `CoIo::read` (one call frame less
+    // per wait).
+    #[inline(always)]
     pub fn done(&mut self) -> io::Result<usize> {
-        let fd = unsafe { BorrowedFd::borrow_raw(self.io_data.fd) };
+        let fd = self.io_data.fd;
         loop {
             co_io_result(self.is_coroutine)?;
 
             // clear the io_flag
             self.seen |= self.io_data.io_flag.swap(0, Ordering::Relaxed);
 
-            // finish the read operation
-            match read(fd, self.buf) {
+            // finish the read operation (eventlet-rs patch: `raw_read`,
+            // without libc's cancellation-point bookkeeping)
+            match raw_read(fd, self.buf) {
                 Ok(n) => return Ok(n),
                 Err(e) => {
                     if e == nix::errno::Errno::EAGAIN {
@@ -63,7 +71,7 @@ impl<'a> SocketRead<'a> {
             }
 
             // the result is still WouldBlock, need to try again
-            yield_with_io(self, self.is_coroutine);
+            yield_with_io_cancel(self, self.cancel);
         }
     }
 }
@@ -104,8 +112,9 @@ impl EventSource for SocketRead<'_> {
 
         #[cfg(feature = "io_cancel")]
         {
-            // register the cancel io data
-            cancel.set_io(_g.clone());
+            // register the cancel io data (eventlet-rs patch: `_g` itself,
+            // not a second reference; nothing below uses `io_data`)
+            cancel.set_io(_g);
             // re-check the cancel status
             if cancel.is_canceled() {
                 unsafe { cancel.cancel() };
