@@ -704,35 +704,27 @@ impl AsRawFd for Listener {
 
 /// A connected socket's reads and writes, one system call each.
 ///
-/// On Linux they bypass libc's `read`/`send`: those are thread-cancellation
-/// points, and in a multi-threaded process glibc brackets each system call
-/// with `__pthread_enable_asynccancel`/`__pthread_disable_asynccancel` (~30
-/// instructions a call, two calls per keep-alive request). Nothing in a Rust
-/// program uses `pthread_cancel`. On x86-64 the system call is made inline
-/// (as vendor/may's patched socket reads do), elsewhere through `syscall(2)`.
-#[cfg(any(target_os = "linux", target_os = "android"))]
+/// On x86-64 Linux they bypass libc's `read`/`send`: those are
+/// thread-cancellation points, and in a multi-threaded process glibc
+/// brackets each system call with `__pthread_enable_asynccancel` /
+/// `__pthread_disable_asynccancel` (~30 instructions a call, two calls per
+/// keep-alive request). Nothing in a Rust program uses `pthread_cancel`.
+/// The system call is made inline, as vendor/may's patched socket reads do.
+/// Elsewhere (not built or tested here) libc's calls stay.
+#[cfg(all(
+    any(target_os = "linux", target_os = "android"),
+    target_arch = "x86_64"
+))]
 mod sys {
     use socket2::Socket;
     use std::io;
     use std::os::fd::AsRawFd;
 
     /// A system call's return value: `-errno` (-4095..-1) on failure.
-    #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     fn result(r: isize) -> io::Result<usize> {
         if r < 0 {
             Err(io::Error::from_raw_os_error(-r as i32))
-        } else {
-            Ok(r as usize)
-        }
-    }
-
-    /// `syscall(2)`'s return value: -1 with `errno` set on failure.
-    #[cfg(not(target_arch = "x86_64"))]
-    #[inline(always)]
-    fn result(r: libc::c_long) -> io::Result<usize> {
-        if r < 0 {
-            Err(io::Error::last_os_error())
         } else {
             Ok(r as usize)
         }
@@ -744,7 +736,6 @@ mod sys {
     /// # Safety
     /// The arguments must be valid for system call `n`: any memory it reads
     /// or writes through them must be valid for that for the whole call.
-    #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     unsafe fn syscall6(n: libc::c_long, a: [usize; 6]) -> isize {
         let r: isize;
@@ -776,21 +767,10 @@ mod sys {
         // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the
         // whole call and the kernel writes at most that many; `sock` keeps
         // the descriptor open.
-        #[cfg(target_arch = "x86_64")]
         let r = unsafe {
             syscall6(
                 libc::SYS_read,
                 [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
-            )
-        };
-        // SAFETY: as above.
-        #[cfg(not(target_arch = "x86_64"))]
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_read,
-                libc::c_long::from(fd),
-                buf.as_mut_ptr(),
-                buf.len(),
             )
         };
         result(r)
@@ -804,7 +784,6 @@ mod sys {
         // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the whole
         // call; a null address of length 0 is `send`; `sock` keeps the
         // descriptor open.
-        #[cfg(target_arch = "x86_64")]
         let r = unsafe {
             syscall6(
                 libc::SYS_sendto,
@@ -818,24 +797,14 @@ mod sys {
                 ],
             )
         };
-        // SAFETY: as above.
-        #[cfg(not(target_arch = "x86_64"))]
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_sendto,
-                libc::c_long::from(fd),
-                buf.as_ptr(),
-                buf.len(),
-                libc::c_long::from(libc::MSG_NOSIGNAL),
-                std::ptr::null::<libc::sockaddr>(),
-                0 as libc::c_long,
-            )
-        };
         result(r)
     }
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(not(all(
+    any(target_os = "linux", target_os = "android"),
+    target_arch = "x86_64"
+)))]
 mod sys {
     use socket2::Socket;
     use std::io::{self, Read, Write};

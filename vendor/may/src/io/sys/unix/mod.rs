@@ -85,62 +85,48 @@ fn from_nix_error(err: nix::Error) -> ::std::io::Error {
 /// `__pthread_disable_asynccancel` (~30 instructions per call). Nothing in
 /// a Rust program uses `pthread_cancel` (it would unwind through Rust frames
 /// without running their destructors), so the cancellation point is dead
-/// weight. On x86-64 the system call is made inline (the kernel's ABI:
+/// weight. On x86-64 Linux the system call is made inline (the kernel's ABI:
 /// number and result in rax, arguments in rdi/rsi/rdx; rcx and r11
-/// clobbered; -4095..-1 is -errno), elsewhere through `syscall(2)`.
-#[cfg(any(target_os = "linux", target_os = "android"))]
+/// clobbered; -4095..-1 is -errno); elsewhere libc's `read` stays.
+#[cfg(all(
+    any(target_os = "linux", target_os = "android"),
+    target_arch = "x86_64"
+))]
 #[inline]
 pub(crate) fn raw_read(fd: RawFd, buf: &mut [u8]) -> nix::Result<usize> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let r: isize;
-        // SAFETY: read(2) writes at most `buf.len()` bytes into `buf`, which
-        // is valid for writes for the whole call (the asm may touch memory:
-        // no `nomem`); it touches no stack (`nostack`) and restores the flags
-        // from r11 on return. A bad `fd` is an error (EBADF), not undefined
-        // behaviour.
-        unsafe {
-            std::arch::asm!(
-                "syscall",
-                inlateout("rax") libc::SYS_read as isize => r,
-                in("rdi") fd as isize,
-                in("rsi") buf.as_mut_ptr(),
-                in("rdx") buf.len(),
-                lateout("rcx") _,
-                lateout("r11") _,
-                options(nostack, preserves_flags)
-            );
-        }
-        if r < 0 {
-            Err(nix::errno::Errno::from_raw(-r as i32))
-        } else {
-            Ok(r as usize)
-        }
+    let r: isize;
+    // SAFETY: read(2) writes at most `buf.len()` bytes into `buf`, which
+    // is valid for writes for the whole call (the asm may touch memory:
+    // no `nomem`); it touches no stack (`nostack`) and restores the flags
+    // from r11 on return. A bad `fd` is an error (EBADF), not undefined
+    // behaviour.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") libc::SYS_read as isize => r,
+            in("rdi") fd as isize,
+            in("rsi") buf.as_mut_ptr(),
+            in("rdx") buf.len(),
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack, preserves_flags)
+        );
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        // SAFETY: as above; `syscall(2)` sets `errno` on failure.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_read,
-                libc::c_long::from(fd),
-                buf.as_mut_ptr(),
-                buf.len(),
-            )
-        };
-        if r < 0 {
-            Err(nix::errno::Errno::last())
-        } else {
-            Ok(r as usize)
-        }
+    if r < 0 {
+        Err(nix::errno::Errno::from_raw(-r as i32))
+    } else {
+        Ok(r as usize)
     }
 }
 
-/// `read(2)` through libc where `raw_read`'s system call number is not used.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+/// `read(2)` through libc where the inline system call is not used.
+#[cfg(not(all(
+    any(target_os = "linux", target_os = "android"),
+    target_arch = "x86_64"
+)))]
 #[inline]
 pub(crate) fn raw_read(fd: RawFd, buf: &mut [u8]) -> nix::Result<usize> {
-    // SAFETY: as above.
+    // SAFETY: `fd` is the caller's open descriptor for the whole call.
     nix::unistd::read(unsafe { BorrowedFd::borrow_raw(fd) }, buf)
 }
 
