@@ -494,7 +494,7 @@ impl<'a> Conn<'a> {
         let _ = sr.send_sized(body.as_bytes());
     }
 
-    #[inline(never)]
+    #[inline]
     fn build_environ(&mut self, env: &mut Environ<'a>, head: &mut Head) -> RequestInfo {
         let shared = self.shared;
         let opts = &shared.opts;
