@@ -124,6 +124,30 @@ pub struct Head {
     pub host: Option<Range<usize>>,
 }
 
+impl Default for Head {
+    /// An empty head (empty spans, HTTP/1.1, no fields, an empty header vector): a slot for
+    /// [`parse_head_into`].
+    fn default() -> Self {
+        Head {
+            method: 0..0,
+            target: 0..0,
+            target_form: TargetForm::Origin,
+            path: 0..0,
+            authority: None,
+            version: Version::Http11,
+            request_line: 0..0,
+            headers: Vec::new(),
+            len: 0,
+            framing: BodyFraming::Empty,
+            te_and_cl: false,
+            conn_close: false,
+            conn_keep_alive: false,
+            expect_continue: false,
+            host: None,
+        }
+    }
+}
+
 impl Head {
     /// Gives back the header vector (cleared) so that the next [`parse_head`] call reuses its allocation.
     pub fn into_headers(self) -> Vec<(Range<usize>, Range<usize>)> {
@@ -248,23 +272,32 @@ pub fn parse_head(
     reject_bad_requests: bool,
     headers: &mut Vec<(Range<usize>, Range<usize>)>,
 ) -> Result<Option<Head>, HeadError> {
-    let mut out = None;
-    parse_head_into(buf, limits, reject_bad_requests, headers, &mut out)?;
-    Ok(out)
+    let mut head = Head {
+        headers: std::mem::take(headers),
+        ..Head::default()
+    };
+    match parse_head_into(buf, limits, reject_bad_requests, &mut head) {
+        Ok(true) => Ok(Some(head)),
+        other => {
+            *headers = head.into_headers();
+            other.map(|_| None)
+        }
+    }
 }
 
-/// [`parse_head`] writing a complete head straight into `out` (left as it
-/// was otherwise), for a caller that keeps its head in place: a returned
-/// `Head` (168 bytes) is copied once more into the caller's slot. `Ok(true)`
-/// when `out` now holds the head.
-pub(crate) fn parse_head_into(
+/// [`parse_head`] into a head kept from request to request (a connection's
+/// slot), writing each part in place as it is found: no `Head` (168 bytes)
+/// is assembled and copied, and `head.headers` is the reused header vector.
+/// `Ok(true)` when `head` now holds the head; on `Ok(false)` and errors its
+/// contents are unspecified (but its vector's allocation stays).
+#[inline]
+pub fn parse_head_into(
     buf: &[u8],
     limits: &Limits,
     reject_bad_requests: bool,
-    headers: &mut Vec<(Range<usize>, Range<usize>)>,
-    out: &mut Option<Head>,
+    head: &mut Head,
 ) -> Result<bool, HeadError> {
-    headers.clear();
+    head.headers.clear();
     let start = match buf.first() {
         Some(b'\r' | b'\n') | None => match skip_empty_lines(buf)? {
             Some(start) => start,
@@ -272,11 +305,12 @@ pub(crate) fn parse_head_into(
         },
         Some(_) => 0,
     };
-    let Some(line) = parse_request_line(buf, start, limits)? else {
+    let Some(line_end) = parse_request_line(buf, start, limits, head)? else {
         return incomplete_head(buf, limits);
     };
+    let headers = &mut head.headers;
     let mut fields = Fields::default();
-    let mut pos = line.end;
+    let mut pos = line_end;
     // One field line per turn: `name ":" OWS value OWS CRLF` (RFC 9112 §5), or the final CRLF.
     let end = loop {
         let Some(&first) = buf.get(pos) else {
@@ -358,27 +392,16 @@ pub(crate) fn parse_head_into(
     if end > limits.max_head {
         return Err(HeadError::FieldsTooLarge("request head too large"));
     }
-    let framing = fields.framing(line.version, reject_bad_requests)?;
-    if fields.host.is_none() && line.version == Version::Http11 && limits.require_host {
+    head.framing = fields.framing(head.version, reject_bad_requests)?;
+    if fields.host.is_none() && head.version == Version::Http11 && limits.require_host {
         return Err(bad("HTTP/1.1 request without Host"));
     }
-    *out = Some(Head {
-        method: line.method,
-        target: line.target,
-        target_form: line.form,
-        path: line.path,
-        authority: line.authority,
-        version: line.version,
-        request_line: start..line.end - 2,
-        headers: std::mem::take(headers),
-        len: end,
-        framing,
-        te_and_cl: fields.te.seen && fields.content_length.is_some(),
-        conn_close: fields.conn_close,
-        conn_keep_alive: fields.conn_keep_alive,
-        expect_continue: fields.expect_continue,
-        host: fields.host,
-    });
+    head.len = end;
+    head.te_and_cl = fields.te.seen && fields.content_length.is_some();
+    head.conn_close = fields.conn_close;
+    head.conn_keep_alive = fields.conn_keep_alive;
+    head.expect_continue = fields.expect_continue;
+    head.host = fields.host;
     Ok(true)
 }
 
@@ -550,24 +573,15 @@ fn skip_empty_lines(buf: &[u8]) -> Result<Option<usize>, HeadError> {
     Err(bad("too many empty lines before the request line"))
 }
 
-struct RequestLine {
-    method: Range<usize>,
-    target: Range<usize>,
-    form: TargetForm,
-    path: Range<usize>,
-    authority: Option<Range<usize>>,
-    version: Version,
-    /// Index just after the CRLF.
-    end: usize,
-}
-
 /// `method SP request-target SP HTTP-version CRLF` with exactly one SP each (RFC 9112 §3).
 #[inline(always)]
+/// Writes the line's parts into `head`; returns the index just after its CRLF.
 fn parse_request_line(
     buf: &[u8],
     start: usize,
     limits: &Limits,
-) -> Result<Option<RequestLine>, HeadError> {
+    head: &mut Head,
+) -> Result<Option<usize>, HeadError> {
     let incomplete = || {
         if buf.len() - start >= limits.max_request_line {
             Err(HeadError::UriTooLong)
@@ -635,27 +649,21 @@ fn parse_request_line(
     if end - start >= limits.max_request_line {
         return Err(HeadError::UriTooLong);
     }
+    head.method = start..method_end;
+    head.target = target_start..target_end;
+    head.version = version;
+    head.request_line = start..cr;
     // Origin-form (`/...`) with any method but CONNECT needs no further look (RFC 9112 §3.2.1).
     if buf[target_start] == b'/' && method_end - start != 7 {
-        return Ok(Some(RequestLine {
-            method: start..method_end,
-            target: target_start..target_end,
-            form: TargetForm::Origin,
-            path: target_start..target_end,
-            authority: None,
-            version,
-            end,
-        }));
+        head.target_form = TargetForm::Origin;
+        head.path = target_start..target_end;
+        head.authority = None;
+        return Ok(Some(end));
     }
     let target = classify_target(&buf[start..method_end], &buf[target_start..target_end])?;
     let shift = |r: Range<usize>| r.start + target_start..r.end + target_start;
-    Ok(Some(RequestLine {
-        method: start..method_end,
-        target: target_start..target_end,
-        form: target.form,
-        path: shift(target.path),
-        authority: target.authority.map(shift),
-        version,
-        end,
-    }))
+    head.target_form = target.form;
+    head.path = shift(target.path);
+    head.authority = target.authority.map(shift);
+    Ok(Some(end))
 }
