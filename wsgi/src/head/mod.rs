@@ -236,7 +236,7 @@ mod target;
 #[cfg(test)]
 mod tests;
 
-use fields::{Fields, Special};
+use fields::{set_host, Fields, Special};
 #[cfg(test)]
 use scan::is_value_byte;
 pub(crate) use scan::{is_ascii, is_tchar, load_word, HI, LO, TCHAR};
@@ -308,7 +308,11 @@ pub fn parse_head_into(
     let Some(line_end) = parse_request_line(buf, start, limits, head)? else {
         return incomplete_head(buf, limits);
     };
-    let headers = &mut head.headers;
+    // The connection fields go straight into the head; the framing fields are combined at the end.
+    head.host = None;
+    head.conn_close = false;
+    head.conn_keep_alive = false;
+    head.expect_continue = false;
     let mut fields = Fields::default();
     let mut pos = line_end;
     // One field line per turn: `name ":" OWS value OWS CRLF` (RFC 9112 §5), or the final CRLF.
@@ -361,11 +365,11 @@ pub fn parse_head_into(
                 if next - pos >= limits.max_header_line {
                     return Err(HeadError::FieldsTooLarge("header line too long"));
                 }
-                if headers.len() == limits.max_headers {
+                if head.headers.len() == limits.max_headers {
                     return Err(HeadError::FieldsTooLarge("too many headers"));
                 }
-                fields.host(buf, value.clone(), true)?;
-                headers.push((pos..name_end, value));
+                set_host(&mut head.host, buf, value.clone(), true)?;
+                head.headers.push((pos..name_end, value));
                 pos = next;
                 continue;
             }
@@ -378,30 +382,26 @@ pub fn parse_head_into(
         if next - pos >= limits.max_header_line {
             return Err(HeadError::FieldsTooLarge("header line too long"));
         }
-        if headers.len() == limits.max_headers {
+        if head.headers.len() == limits.max_headers {
             return Err(HeadError::FieldsTooLarge("too many headers"));
         }
         if kind == Special::Host {
-            fields.host(buf, value.clone(), false)?;
+            set_host(&mut head.host, buf, value.clone(), false)?;
         } else if kind != Special::Other {
-            fields.observe(kind, buf, value.clone())?;
+            fields.observe(kind, buf, value.clone(), head)?;
         }
-        headers.push((pos..name_end, value));
+        head.headers.push((pos..name_end, value));
         pos = next;
     };
     if end > limits.max_head {
         return Err(HeadError::FieldsTooLarge("request head too large"));
     }
     head.framing = fields.framing(head.version, reject_bad_requests)?;
-    if fields.host.is_none() && head.version == Version::Http11 && limits.require_host {
+    if head.host.is_none() && head.version == Version::Http11 && limits.require_host {
         return Err(bad("HTTP/1.1 request without Host"));
     }
     head.len = end;
     head.te_and_cl = fields.te.seen && fields.content_length.is_some();
-    head.conn_close = fields.conn_close;
-    head.conn_keep_alive = fields.conn_keep_alive;
-    head.expect_continue = fields.expect_continue;
-    head.host = fields.host;
     Ok(true)
 }
 
