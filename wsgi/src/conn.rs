@@ -240,12 +240,8 @@ impl<'a> Conn<'a> {
             let buffered = io.buffered().len();
             if buffered > 0 && (buffered <= 1024 || progress.should_parse(io.buffered(), &limits)) {
                 // Parsed straight into the slot: no copy of the head.
-                match head::parse_head_into(
-                    io.buffered(),
-                    &limits,
-                    opts.reject_bad_requests,
-                    slot,
-                ) {
+                match head::parse_head_into(io.buffered(), &limits, opts.reject_bad_requests, slot)
+                {
                     Ok(true) => return HeadRead::Ready,
                     Ok(false) => {}
                     Err(e) => return HeadRead::Bad(e),

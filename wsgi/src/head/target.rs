@@ -1,7 +1,7 @@
 //! The request line's version and target: `HTTP/x.y`, the four target forms of RFC 9112 §3.2 and the
 //! authority syntax shared with the Host field.
 
-use super::scan::scan_table;
+use super::scan::{scan_table, skip_alnum};
 use super::{bad, HeadError, TargetForm, Version};
 use std::ops::Range;
 
@@ -158,7 +158,7 @@ static REG_NAME: [bool; 256] = {
 /// The end of the run of [`REG_NAME`] bytes from `i`.
 #[inline(always)]
 pub(super) fn scan_reg_name(buf: &[u8], i: usize) -> usize {
-    scan_table(&REG_NAME, buf, i)
+    scan_table(&REG_NAME, buf, skip_alnum(buf, i))
 }
 
 /// unreserved / pct-encoded / sub-delims.
