@@ -240,7 +240,7 @@ use fields::{set_host, Fields, Special};
 #[cfg(test)]
 use scan::is_value_byte;
 pub(crate) use scan::{is_ascii, is_tchar, load_word, HI, LO, TCHAR};
-use scan::{scan_target, scan_token, scan_value};
+use scan::{scan_field_name, scan_target, scan_token, scan_value};
 use target::{classify_target, parse_version, scan_reg_name, VERSION_LEN};
 
 /// How many empty lines may precede the request line (RFC 9112 §2.2: SHOULD ignore at least one; a few
@@ -345,7 +345,7 @@ pub fn parse_head_into(
                 (pos + 4, Special::Host)
             }
             _ => {
-                let name_end = scan_token(buf, pos);
+                let name_end = scan_field_name(buf, pos);
                 match buf.get(name_end) {
                     None => return incomplete_line(buf, pos, limits),
                     Some(b':') if name_end > pos => {}

@@ -329,6 +329,17 @@ pub(super) fn scan_token(buf: &[u8], i: usize) -> usize {
     scan_table(&TCHAR, buf, skip_alnum(buf, i))
 }
 
+/// The end of a field name starting at `i`: [`scan_token`], with the colon that nearly always ends a
+/// run of letters, digits and `-` taken at once.
+#[inline(always)]
+pub(super) fn scan_field_name(buf: &[u8], i: usize) -> usize {
+    let stop = skip_alnum(buf, i);
+    if buf.get(stop) == Some(&b':') {
+        return stop;
+    }
+    scan_table(&TCHAR, buf, stop)
+}
+
 /// The end of the run of letters, digits, `-` and `.` from `i` (SSE2; elsewhere, and in a buffer of
 /// fewer than 16 bytes, nothing is skipped): token and reg-name bytes all, for the table scans to
 /// finish from.
@@ -479,6 +490,11 @@ mod tests {
                             scan_token(&buf, start),
                             naive(&buf, start, &is_tchar),
                             "token {buf:?} from {start}"
+                        );
+                        assert_eq!(
+                            scan_field_name(&buf, start),
+                            naive(&buf, start, &is_tchar),
+                            "field name {buf:?} from {start}"
                         );
                         assert_eq!(
                             super::super::target::scan_reg_name(&buf, start),
