@@ -338,10 +338,7 @@ pub fn parse_head_into(
         // `Host:` comes first in nearly every request: recognise it without the token loop. Setting bit
         // 0x20 maps only `H`/`h` onto `h` (and so on), so this accepts exactly the valid token `host`.
         let (name_end, kind) = match buf.get(pos..pos + 5) {
-            Some(&[a, b, c, d, b':'])
-                if u32::from_le_bytes([a, b, c, d]) | 0x2020_2020
-                    == u32::from_le_bytes(*b"host") =>
-            {
+            Some(&[.., b':']) if load_u32(buf, pos) | 0x2020_2020 == u32::from_le_bytes(*b"host") => {
                 (pos + 4, Special::Host)
             }
             _ => {
@@ -446,6 +443,13 @@ impl HeadProgress {
     }
 }
 
+/// The four bytes at `at` (all within `buf`) as a little-endian word: one load.
+#[inline(always)]
+fn load_u32(buf: &[u8], at: usize) -> u32 {
+    let w: [u8; 4] = buf[at..at + 4].try_into().expect("four bytes");
+    u32::from_le_bytes(w)
+}
+
 /// Why [`field_value`] found no value.
 enum FieldValueEnd {
     /// The buffer ends inside the line.
@@ -512,8 +516,9 @@ fn plain_authority(buf: &[u8], from: usize) -> Option<Range<usize>> {
             end += 1;
         }
     }
-    match buf.get(end..end + 2) {
-        Some(b"\r\n") => Some(start..end),
+    // `end` is within the buffer or at its end: no overflow to check for.
+    match (buf.get(end), buf.get(end + 1)) {
+        (Some(b'\r'), Some(b'\n')) => Some(start..end),
         _ => None,
     }
 }
