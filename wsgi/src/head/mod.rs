@@ -617,7 +617,12 @@ fn parse_request_line(
         }
     };
     let target_start = method_end + 1;
-    let target_end = scan_target(buf, target_start);
+    // The root, `/` and its SP, is the most common target of all (front pages, health checks, load
+    // generators): no scan for it.
+    let target_end = match buf.get(target_start..target_start + 2) {
+        Some(b"/ ") => target_start + 1,
+        _ => scan_target(buf, target_start),
+    };
     match buf.get(target_end) {
         None => return incomplete(),
         Some(b' ') if target_end > target_start => {}
