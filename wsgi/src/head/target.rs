@@ -158,7 +158,12 @@ static REG_NAME: [bool; 256] = {
 /// The end of the run of [`REG_NAME`] bytes from `i`.
 #[inline(always)]
 pub(super) fn scan_reg_name(buf: &[u8], i: usize) -> usize {
-    scan_table(&REG_NAME, buf, skip_alnum(buf, i))
+    let stop = skip_alnum(buf, i);
+    // The byte that ends the run nearly always ends the reg-name too (a CR or the port's colon).
+    match buf.get(stop) {
+        Some(&b) if REG_NAME[usize::from(b)] => scan_table(&REG_NAME, buf, stop),
+        _ => stop,
+    }
 }
 
 /// unreserved / pct-encoded / sub-delims.
