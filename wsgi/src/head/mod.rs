@@ -338,9 +338,7 @@ pub fn parse_head_into(
         // `Host:` comes first in nearly every request: recognise it without the token loop. Setting bit
         // 0x20 maps only `H`/`h` onto `h` (and so on), so this accepts exactly the valid token `host`.
         let (name_end, kind) = match buf.get(pos..pos + 5) {
-            Some(&[.., b':'])
-                if load_u32(buf, pos) | 0x2020_2020 == u32::from_le_bytes(*b"host") =>
-            {
+            Some(&[.., b':']) if load_u32(buf, pos) | 0x2020_2020 == u32::from_le_bytes(*b"host") => {
                 (pos + 4, Special::Host)
             }
             _ => {
@@ -632,11 +630,8 @@ fn parse_request_line(
     }
     let version_start = target_end + 1;
     let (version, cr) = match buf.get(version_start..version_start + VERSION_LEN + 2) {
-        // Two loads: the version as one word, the CRLF as one half-word.
-        Some(w)
-            if u64::from_le_bytes(w[..8].try_into().expect("eight bytes"))
-                == u64::from_le_bytes(*b"HTTP/1.1")
-                && u16::from_le_bytes([w[8], w[9]]) == u16::from_le_bytes(*b"\r\n") =>
+        Some(&[a, b, c, d, e, f, g, h, b'\r', b'\n'])
+            if u64::from_le_bytes([a, b, c, d, e, f, g, h]) == u64::from_le_bytes(*b"HTTP/1.1") =>
         {
             (Version::Http11, version_start + VERSION_LEN)
         }
