@@ -338,7 +338,9 @@ pub fn parse_head_into(
         // `Host:` comes first in nearly every request: recognise it without the token loop. Setting bit
         // 0x20 maps only `H`/`h` onto `h` (and so on), so this accepts exactly the valid token `host`.
         let (name_end, kind) = match buf.get(pos..pos + 5) {
-            Some(&[.., b':']) if load_u32(buf, pos) | 0x2020_2020 == u32::from_le_bytes(*b"host") => {
+            Some(&[.., b':'])
+                if load_u32(buf, pos) | 0x2020_2020 == u32::from_le_bytes(*b"host") =>
+            {
                 (pos + 4, Special::Host)
             }
             _ => {
