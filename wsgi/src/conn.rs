@@ -144,6 +144,8 @@ struct Conn<'a> {
     io: &'a RefCell<ConnIo>,
     peer: Peer,
     state: Arc<ConnState>,
+    /// [`BenchConn`]'s reusable header vector (served heads parse into
+    /// `serve`'s slot, which keeps its own).
     headers: Vec<(Range<usize>, Range<usize>)>,
     /// The response writer, kept for the connection's next request (made
     /// at its first).
@@ -159,13 +161,10 @@ impl<'a> Conn<'a> {
         // Parsed in place here and served by reference: a `Head` is 168 bytes,
         // and every copy of it (returned, then moved into `request`) wrote
         // stack lines that are cold again by the connection's next request.
-        let mut slot: Option<Head> = None;
+        let mut slot = Head::default();
         loop {
             let head = match self.read_head(&mut slot) {
-                HeadRead::Ready => match slot.as_mut() {
-                    Some(h) => h,
-                    None => return false,
-                },
+                HeadRead::Ready => &mut slot,
                 HeadRead::Gone => return self.io.borrow().out.is_empty(),
                 HeadRead::TimedOut => {
                     self.count(|s| s.timeout(TimeoutKind::Head));
@@ -225,7 +224,7 @@ impl<'a> Conn<'a> {
     }
 
     #[inline(never)]
-    fn read_head(&mut self, slot: &mut Option<Head>) -> HeadRead {
+    fn read_head(&mut self, slot: &mut Head) -> HeadRead {
         let opts = &self.shared.opts;
         let limits = self.limits();
         let idle = match opts.keepalive {
@@ -243,13 +242,8 @@ impl<'a> Conn<'a> {
             let buffered = io.buffered().len();
             if buffered > 0 && (buffered <= 1024 || progress.should_parse(io.buffered(), &limits)) {
                 // Parsed straight into the slot: no copy of the head.
-                match head::parse_head_into(
-                    io.buffered(),
-                    &limits,
-                    opts.reject_bad_requests,
-                    &mut self.headers,
-                    slot,
-                ) {
+                match head::parse_head_into(io.buffered(), &limits, opts.reject_bad_requests, slot)
+                {
                     Ok(true) => return HeadRead::Ready,
                     Ok(false) => {}
                     Err(e) => return HeadRead::Bad(e),
@@ -361,7 +355,6 @@ impl<'a> Conn<'a> {
             self.access_log(env, &sr, started, log);
         }
         self.request_stats(&sr, started);
-        self.headers = std::mem::take(&mut head.headers);
         let keep = body_done && !sr.close && !sr.broken;
         sr.end_request();
         self.sr = Some(sr);

@@ -3,7 +3,7 @@
 
 use super::scan::{eq_lower, scan_token};
 use super::target::valid_authority;
-use super::{bad, BodyFraming, HeadError, Version};
+use super::{bad, BodyFraming, Head, HeadError, Version};
 use std::ops::Range;
 
 /// The field names [`Fields`] looks at; every other name is `Other`.
@@ -32,15 +32,12 @@ impl Special {
     }
 }
 
-/// What the framing and connection-management fields said so far.
+/// What the framing fields said so far (the connection-management fields are written straight into
+/// the [`Head`]).
 #[derive(Default)]
 pub(super) struct Fields {
     pub(super) content_length: Option<u64>,
     pub(super) te: TransferCodings,
-    pub(super) host: Option<Range<usize>>,
-    pub(super) conn_close: bool,
-    pub(super) conn_keep_alive: bool,
-    pub(super) expect_continue: bool,
 }
 
 /// The Transfer-Encoding list, accumulated over every TE line.
@@ -52,50 +49,52 @@ pub(super) struct TransferCodings {
     other: bool,
 }
 
-impl Fields {
-    /// Takes note of a Host field whose trimmed value is `buf[value]`.
-    #[inline(always)]
-    /// `valid` says that the caller has already found the value to be a valid authority.
-    pub(super) fn host(
-        &mut self,
-        buf: &[u8],
-        value: Range<usize>,
-        valid: bool,
-    ) -> Result<(), HeadError> {
-        if self.host.is_some() {
-            return Err(bad("more than one Host"));
-        }
-        // RFC 9110 §7.2: an empty Host is legal when the target has no authority.
-        if !valid && !value.is_empty() && !valid_authority(&buf[value.clone()], false) {
-            return Err(bad("invalid Host"));
-        }
-        self.host = Some(value);
-        Ok(())
+/// Takes note of a Host field whose trimmed value is `buf[value]`, in `host` (the head's).
+/// `valid` says that the caller has already found the value to be a valid authority.
+#[inline(always)]
+pub(super) fn set_host(
+    host: &mut Option<Range<usize>>,
+    buf: &[u8],
+    value: Range<usize>,
+    valid: bool,
+) -> Result<(), HeadError> {
+    if host.is_some() {
+        return Err(bad("more than one Host"));
     }
+    // RFC 9110 §7.2: an empty Host is legal when the target has no authority.
+    if !valid && !value.is_empty() && !valid_authority(&buf[value.clone()], false) {
+        return Err(bad("invalid Host"));
+    }
+    *host = Some(value);
+    Ok(())
+}
 
-    /// Takes note of a field named `kind` (not `Other`) whose trimmed value is `buf[value]`.
+impl Fields {
+    /// Takes note of a field named `kind` (not `Other`) whose trimmed value is `buf[value]`: the
+    /// framing fields here, the connection-management ones in `head`.
     #[inline(never)]
     pub(super) fn observe(
         &mut self,
         kind: Special,
         buf: &[u8],
         value: Range<usize>,
+        head: &mut Head,
     ) -> Result<(), HeadError> {
         let v = &buf[value.clone()];
         match kind {
-            Special::Host => self.host(buf, value, false)?,
+            Special::Host => set_host(&mut head.host, buf, value, false)?,
             Special::Expect => {
                 for e in list_elements(v) {
-                    self.expect_continue |= e.eq_ignore_ascii_case(b"100-continue");
+                    head.expect_continue |= e.eq_ignore_ascii_case(b"100-continue");
                 }
             }
             // A single token is the common case; the value is already trimmed of OWS.
-            Special::Connection if eq_lower(v, b"keep-alive") => self.conn_keep_alive = true,
-            Special::Connection if eq_lower(v, b"close") => self.conn_close = true,
+            Special::Connection if eq_lower(v, b"keep-alive") => head.conn_keep_alive = true,
+            Special::Connection if eq_lower(v, b"close") => head.conn_close = true,
             Special::Connection => {
                 for token in list_elements(v) {
-                    self.conn_close |= token.eq_ignore_ascii_case(b"close");
-                    self.conn_keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+                    head.conn_close |= token.eq_ignore_ascii_case(b"close");
+                    head.conn_keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
                 }
             }
             Special::ContentLength => {

@@ -124,6 +124,30 @@ pub struct Head {
     pub host: Option<Range<usize>>,
 }
 
+impl Default for Head {
+    /// An empty head (empty spans, HTTP/1.1, no fields, an empty header vector): a slot for
+    /// [`parse_head_into`].
+    fn default() -> Self {
+        Head {
+            method: 0..0,
+            target: 0..0,
+            target_form: TargetForm::Origin,
+            path: 0..0,
+            authority: None,
+            version: Version::Http11,
+            request_line: 0..0,
+            headers: Vec::new(),
+            len: 0,
+            framing: BodyFraming::Empty,
+            te_and_cl: false,
+            conn_close: false,
+            conn_keep_alive: false,
+            expect_continue: false,
+            host: None,
+        }
+    }
+}
+
 impl Head {
     /// Gives back the header vector (cleared) so that the next [`parse_head`] call reuses its allocation.
     pub fn into_headers(self) -> Vec<(Range<usize>, Range<usize>)> {
@@ -212,11 +236,11 @@ mod target;
 #[cfg(test)]
 mod tests;
 
-use fields::{Fields, Special};
+use fields::{set_host, Fields, Special};
 #[cfg(test)]
 use scan::is_value_byte;
 pub(crate) use scan::{is_ascii, is_tchar, load_word, HI, LO, TCHAR};
-use scan::{scan_target, scan_token, scan_value};
+use scan::{scan_field_name, scan_target, scan_token, scan_value};
 use target::{classify_target, parse_version, scan_reg_name, VERSION_LEN};
 
 /// How many empty lines may precede the request line (RFC 9112 §2.2: SHOULD ignore at least one; a few
@@ -248,23 +272,32 @@ pub fn parse_head(
     reject_bad_requests: bool,
     headers: &mut Vec<(Range<usize>, Range<usize>)>,
 ) -> Result<Option<Head>, HeadError> {
-    let mut out = None;
-    parse_head_into(buf, limits, reject_bad_requests, headers, &mut out)?;
-    Ok(out)
+    let mut head = Head {
+        headers: std::mem::take(headers),
+        ..Head::default()
+    };
+    match parse_head_into(buf, limits, reject_bad_requests, &mut head) {
+        Ok(true) => Ok(Some(head)),
+        other => {
+            *headers = head.into_headers();
+            other.map(|_| None)
+        }
+    }
 }
 
-/// [`parse_head`] writing a complete head straight into `out` (left as it
-/// was otherwise), for a caller that keeps its head in place: a returned
-/// `Head` (168 bytes) is copied once more into the caller's slot. `Ok(true)`
-/// when `out` now holds the head.
-pub(crate) fn parse_head_into(
+/// [`parse_head`] into a head kept from request to request (a connection's
+/// slot), writing each part in place as it is found: no `Head` (168 bytes)
+/// is assembled and copied, and `head.headers` is the reused header vector.
+/// `Ok(true)` when `head` now holds the head; on `Ok(false)` and errors its
+/// contents are unspecified (but its vector's allocation stays).
+#[inline]
+pub fn parse_head_into(
     buf: &[u8],
     limits: &Limits,
     reject_bad_requests: bool,
-    headers: &mut Vec<(Range<usize>, Range<usize>)>,
-    out: &mut Option<Head>,
+    head: &mut Head,
 ) -> Result<bool, HeadError> {
-    headers.clear();
+    head.headers.clear();
     let start = match buf.first() {
         Some(b'\r' | b'\n') | None => match skip_empty_lines(buf)? {
             Some(start) => start,
@@ -272,11 +305,16 @@ pub(crate) fn parse_head_into(
         },
         Some(_) => 0,
     };
-    let Some(line) = parse_request_line(buf, start, limits)? else {
+    let Some(line_end) = parse_request_line(buf, start, limits, head)? else {
         return incomplete_head(buf, limits);
     };
+    // The connection fields go straight into the head; the framing fields are combined at the end.
+    head.host = None;
+    head.conn_close = false;
+    head.conn_keep_alive = false;
+    head.expect_continue = false;
     let mut fields = Fields::default();
-    let mut pos = line.end;
+    let mut pos = line_end;
     // One field line per turn: `name ":" OWS value OWS CRLF` (RFC 9112 §5), or the final CRLF.
     let end = loop {
         let Some(&first) = buf.get(pos) else {
@@ -300,14 +338,13 @@ pub(crate) fn parse_head_into(
         // `Host:` comes first in nearly every request: recognise it without the token loop. Setting bit
         // 0x20 maps only `H`/`h` onto `h` (and so on), so this accepts exactly the valid token `host`.
         let (name_end, kind) = match buf.get(pos..pos + 5) {
-            Some(&[a, b, c, d, b':'])
-                if u32::from_le_bytes([a, b, c, d]) | 0x2020_2020
-                    == u32::from_le_bytes(*b"host") =>
+            Some(&[.., b':'])
+                if load_u32(buf, pos) | 0x2020_2020 == u32::from_le_bytes(*b"host") =>
             {
                 (pos + 4, Special::Host)
             }
             _ => {
-                let name_end = scan_token(buf, pos);
+                let name_end = scan_field_name(buf, pos);
                 match buf.get(name_end) {
                     None => return incomplete_line(buf, pos, limits),
                     Some(b':') if name_end > pos => {}
@@ -327,11 +364,11 @@ pub(crate) fn parse_head_into(
                 if next - pos >= limits.max_header_line {
                     return Err(HeadError::FieldsTooLarge("header line too long"));
                 }
-                if headers.len() == limits.max_headers {
+                if head.headers.len() == limits.max_headers {
                     return Err(HeadError::FieldsTooLarge("too many headers"));
                 }
-                fields.host(buf, value.clone(), true)?;
-                headers.push((pos..name_end, value));
+                set_host(&mut head.host, buf, value.clone(), true)?;
+                head.headers.push((pos..name_end, value));
                 pos = next;
                 continue;
             }
@@ -344,41 +381,26 @@ pub(crate) fn parse_head_into(
         if next - pos >= limits.max_header_line {
             return Err(HeadError::FieldsTooLarge("header line too long"));
         }
-        if headers.len() == limits.max_headers {
+        if head.headers.len() == limits.max_headers {
             return Err(HeadError::FieldsTooLarge("too many headers"));
         }
         if kind == Special::Host {
-            fields.host(buf, value.clone(), false)?;
+            set_host(&mut head.host, buf, value.clone(), false)?;
         } else if kind != Special::Other {
-            fields.observe(kind, buf, value.clone())?;
+            fields.observe(kind, buf, value.clone(), head)?;
         }
-        headers.push((pos..name_end, value));
+        head.headers.push((pos..name_end, value));
         pos = next;
     };
     if end > limits.max_head {
         return Err(HeadError::FieldsTooLarge("request head too large"));
     }
-    let framing = fields.framing(line.version, reject_bad_requests)?;
-    if fields.host.is_none() && line.version == Version::Http11 && limits.require_host {
+    head.framing = fields.framing(head.version, reject_bad_requests)?;
+    if head.host.is_none() && head.version == Version::Http11 && limits.require_host {
         return Err(bad("HTTP/1.1 request without Host"));
     }
-    *out = Some(Head {
-        method: line.method,
-        target: line.target,
-        target_form: line.form,
-        path: line.path,
-        authority: line.authority,
-        version: line.version,
-        request_line: start..line.end - 2,
-        headers: std::mem::take(headers),
-        len: end,
-        framing,
-        te_and_cl: fields.te.seen && fields.content_length.is_some(),
-        conn_close: fields.conn_close,
-        conn_keep_alive: fields.conn_keep_alive,
-        expect_continue: fields.expect_continue,
-        host: fields.host,
-    });
+    head.len = end;
+    head.te_and_cl = fields.te.seen && fields.content_length.is_some();
     Ok(true)
 }
 
@@ -421,6 +443,13 @@ impl HeadProgress {
     pub fn reset(&mut self) {
         *self = Self::default();
     }
+}
+
+/// The four bytes at `at` (all within `buf`) as a little-endian word: one load.
+#[inline(always)]
+fn load_u32(buf: &[u8], at: usize) -> u32 {
+    let w: [u8; 4] = buf[at..at + 4].try_into().expect("four bytes");
+    u32::from_le_bytes(w)
 }
 
 /// Why [`field_value`] found no value.
@@ -489,8 +518,9 @@ fn plain_authority(buf: &[u8], from: usize) -> Option<Range<usize>> {
             end += 1;
         }
     }
-    match buf.get(end..end + 2) {
-        Some(b"\r\n") => Some(start..end),
+    // `end` is within the buffer or at its end: no overflow to check for.
+    match (buf.get(end), buf.get(end + 1)) {
+        (Some(b'\r'), Some(b'\n')) => Some(start..end),
         _ => None,
     }
 }
@@ -550,24 +580,15 @@ fn skip_empty_lines(buf: &[u8]) -> Result<Option<usize>, HeadError> {
     Err(bad("too many empty lines before the request line"))
 }
 
-struct RequestLine {
-    method: Range<usize>,
-    target: Range<usize>,
-    form: TargetForm,
-    path: Range<usize>,
-    authority: Option<Range<usize>>,
-    version: Version,
-    /// Index just after the CRLF.
-    end: usize,
-}
-
 /// `method SP request-target SP HTTP-version CRLF` with exactly one SP each (RFC 9112 §3).
 #[inline(always)]
+/// Writes the line's parts into `head`; returns the index just after its CRLF.
 fn parse_request_line(
     buf: &[u8],
     start: usize,
     limits: &Limits,
-) -> Result<Option<RequestLine>, HeadError> {
+    head: &mut Head,
+) -> Result<Option<usize>, HeadError> {
     let incomplete = || {
         if buf.len() - start >= limits.max_request_line {
             Err(HeadError::UriTooLong)
@@ -598,7 +619,12 @@ fn parse_request_line(
         }
     };
     let target_start = method_end + 1;
-    let target_end = scan_target(buf, target_start);
+    // The root, `/` and its SP, is the most common target of all (front pages, health checks, load
+    // generators): no scan for it.
+    let target_end = match buf.get(target_start..target_start + 2) {
+        Some(b"/ ") => target_start + 1,
+        _ => scan_target(buf, target_start),
+    };
     match buf.get(target_end) {
         None => return incomplete(),
         Some(b' ') if target_end > target_start => {}
@@ -635,27 +661,21 @@ fn parse_request_line(
     if end - start >= limits.max_request_line {
         return Err(HeadError::UriTooLong);
     }
+    head.method = start..method_end;
+    head.target = target_start..target_end;
+    head.version = version;
+    head.request_line = start..cr;
     // Origin-form (`/...`) with any method but CONNECT needs no further look (RFC 9112 §3.2.1).
     if buf[target_start] == b'/' && method_end - start != 7 {
-        return Ok(Some(RequestLine {
-            method: start..method_end,
-            target: target_start..target_end,
-            form: TargetForm::Origin,
-            path: target_start..target_end,
-            authority: None,
-            version,
-            end,
-        }));
+        head.target_form = TargetForm::Origin;
+        head.path = target_start..target_end;
+        head.authority = None;
+        return Ok(Some(end));
     }
     let target = classify_target(&buf[start..method_end], &buf[target_start..target_end])?;
     let shift = |r: Range<usize>| r.start + target_start..r.end + target_start;
-    Ok(Some(RequestLine {
-        method: start..method_end,
-        target: target_start..target_end,
-        form: target.form,
-        path: shift(target.path),
-        authority: target.authority.map(shift),
-        version,
-        end,
-    }))
+    head.target_form = target.form;
+    head.path = shift(target.path);
+    head.authority = target.authority.map(shift);
+    Ok(Some(end))
 }

@@ -151,8 +151,8 @@ pub(super) fn scan_target(buf: &[u8], i: usize) -> usize {
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod simd {
     use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
+        _mm_andnot_si128, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8,
+        _mm_or_si128, _mm_set1_epi8, _mm_sub_epi8,
     };
 
     /// A bit per byte of the 16 at `block`: set where the byte may end a field value (a control byte or
@@ -196,6 +196,42 @@ mod simd {
         let rest = buf.len().checked_sub(i).filter(|&r| r > 0)?;
         let tail = buf.get(buf.len().checked_sub(16)?..)?;
         Some((stops(tail) >> (16 - rest), true))
+    }
+
+    /// Like [`value_stops`] for the bytes that field names and host names nearly always consist of:
+    /// set where the byte is not a letter, a digit, `-` or `.` (all of them token and reg-name bytes).
+    #[inline(always)]
+    fn alnum_stops(block: &[u8]) -> u32 {
+        debug_assert_eq!(block.len(), 16);
+        // SAFETY: as in `value_stops`.
+        unsafe {
+            let v = _mm_loadu_si128(block.as_ptr().cast());
+            // Unsigned `lo <= x <= lo + span` is `min(x - lo, span) == x - lo` (wrapping sub).
+            let within = |x, lo: u8, span: u8| {
+                let d = _mm_sub_epi8(x, _mm_set1_epi8(lo as i8));
+                _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(span as i8)), d)
+            };
+            // Setting bit 0x20 maps exactly the letters onto `a`-`z`.
+            let letters = within(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', b'z' - b'a');
+            // `-` to `9` is `-./0123456789`: all but `/`.
+            let slash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'/' as i8));
+            let others = _mm_andnot_si128(slash, within(v, b'-', b'9' - b'-'));
+            !_mm_movemask_epi8(_mm_or_si128(letters, others)) as u32 & 0xffff
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn skip_alnum(buf: &[u8], mut i: usize) -> Result<usize, usize> {
+        while let Some((stops, last)) = block_stops(buf, i, alnum_stops) {
+            if stops != 0 {
+                return Ok(i + stops.trailing_zeros() as usize);
+            }
+            if last {
+                return Ok(buf.len());
+            }
+            i += 16;
+        }
+        Err(i)
     }
 
     #[inline(always)]
@@ -268,6 +304,11 @@ mod simd {
         Err(i)
     }
 
+    #[inline(always)]
+    pub(super) fn skip_alnum(_: &[u8], i: usize) -> Result<usize, usize> {
+        Err(i)
+    }
+
     #[inline]
     pub(in crate::head) fn is_ascii(buf: &[u8]) -> bool {
         buf.is_ascii()
@@ -281,10 +322,32 @@ pub(crate) fn is_ascii(buf: &[u8]) -> bool {
     simd::is_ascii(buf)
 }
 
-/// The end of a token starting at `i`. Tokens are short and their class is irregular: a table.
+/// The end of a token starting at `i`. The class is irregular: a table, after a run of letters, digits,
+/// `-` and `.` (a whole field name, nearly always) skipped sixteen bytes at a time.
 #[inline]
 pub(super) fn scan_token(buf: &[u8], i: usize) -> usize {
-    scan_table(&TCHAR, buf, i)
+    scan_table(&TCHAR, buf, skip_alnum(buf, i))
+}
+
+/// The end of a field name starting at `i`: [`scan_token`], with the colon that nearly always ends a
+/// run of letters, digits and `-` taken at once.
+#[inline(always)]
+pub(super) fn scan_field_name(buf: &[u8], i: usize) -> usize {
+    let stop = skip_alnum(buf, i);
+    if buf.get(stop) == Some(&b':') {
+        return stop;
+    }
+    scan_table(&TCHAR, buf, stop)
+}
+
+/// The end of the run of letters, digits, `-` and `.` from `i` (SSE2; elsewhere, and in a buffer of
+/// fewer than 16 bytes, nothing is skipped): token and reg-name bytes all, for the table scans to
+/// finish from.
+#[inline(always)]
+pub(super) fn skip_alnum(buf: &[u8], i: usize) -> usize {
+    match simd::skip_alnum(buf, i) {
+        Ok(stop) | Err(stop) => stop,
+    }
 }
 
 /// Advances from `i` over the bytes that `class` allows, four per length check.
@@ -397,13 +460,17 @@ mod tests {
         let naive = |buf: &[u8], i: usize, ok: &dyn Fn(u8) -> bool| {
             (i..buf.len()).find(|&j| !ok(buf[j])).unwrap_or(buf.len())
         };
-        for len in 0..40 {
+        let reg_name = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b);
+        // A background of allowed bytes, with a high byte to exercise spurious borrow bits; and one of
+        // letters, digits, `-` and `.` for the runs that tokens and reg-names skip sixteen at a time.
+        let backgrounds: [fn(usize) -> u8; 2] = [
+            |k| if k % 3 == 0 { 0xc3 } else { b'a' },
+            |k| b"aZ9-.x0Q"[k % 8],
+        ];
+        for (len, background) in (0..40).flat_map(|len| backgrounds.map(|bg| (len, bg))) {
             for pos in 0..len {
                 for b in 0..=255u8 {
-                    // A background of allowed bytes, with a high byte to exercise spurious borrow bits.
-                    let mut buf: Vec<u8> = (0..len)
-                        .map(|k| if k % 3 == 0 { 0xc3 } else { b'a' })
-                        .collect();
+                    let mut buf: Vec<u8> = (0..len).map(background).collect();
                     buf[pos] = b;
                     for start in [0, 1, 3, 8, 9, 16, 17, 23]
                         .into_iter()
@@ -423,6 +490,16 @@ mod tests {
                             scan_token(&buf, start),
                             naive(&buf, start, &is_tchar),
                             "token {buf:?} from {start}"
+                        );
+                        assert_eq!(
+                            scan_field_name(&buf, start),
+                            naive(&buf, start, &is_tchar),
+                            "field name {buf:?} from {start}"
+                        );
+                        assert_eq!(
+                            super::super::target::scan_reg_name(&buf, start),
+                            naive(&buf, start, &reg_name),
+                            "reg-name {buf:?} from {start}"
                         );
                     }
                 }

@@ -1,7 +1,7 @@
 //! The request line's version and target: `HTTP/x.y`, the four target forms of RFC 9112 §3.2 and the
 //! authority syntax shared with the Host field.
 
-use super::scan::scan_table;
+use super::scan::{scan_table, skip_alnum};
 use super::{bad, HeadError, TargetForm, Version};
 use std::ops::Range;
 
@@ -158,7 +158,12 @@ static REG_NAME: [bool; 256] = {
 /// The end of the run of [`REG_NAME`] bytes from `i`.
 #[inline(always)]
 pub(super) fn scan_reg_name(buf: &[u8], i: usize) -> usize {
-    scan_table(&REG_NAME, buf, i)
+    let stop = skip_alnum(buf, i);
+    // The byte that ends the run nearly always ends the reg-name too (a CR or the port's colon).
+    match buf.get(stop) {
+        Some(&b) if REG_NAME[usize::from(b)] => scan_table(&REG_NAME, buf, stop),
+        _ => stop,
+    }
 }
 
 /// unreserved / pct-encoded / sub-delims.
