@@ -158,9 +158,10 @@ impl<'a> Conn<'a> {
     /// Serve requests until the connection ends; true when it ended while
     /// idle (no request begun, nothing left to send).
     fn serve(&mut self, env: &mut Environ<'a>) -> bool {
-        // Parsed in place here and served by reference: a `Head` is 168 bytes,
-        // and every copy of it (returned, then moved into `request`) wrote
-        // stack lines that are cold again by the connection's next request.
+        // One head for the connection, parsed into in place and served by
+        // reference: a `Head` is 168 bytes, and every copy of it (returned,
+        // then moved into `request`) wrote stack lines that are cold again
+        // by the connection's next request.
         let mut slot = Head::default();
         loop {
             let head = match self.read_head(&mut slot) {
