@@ -279,6 +279,8 @@ impl<T: AsRawFd + Read> Read for CoIo<T> {
             #[cfg(feature = "io_timeout")]
             self.read_timeout.get(),
         );
+        // eventlet-rs patch: the hint is only ever on for a stream socket.
+        reader.socket = self.drain.on;
         yield_with_io_cancel(&reader, reader.cancel);
         let r = reader.done();
         self.drain.seen(reader.seen);

@@ -119,6 +119,54 @@ pub(crate) fn raw_read(fd: RawFd, buf: &mut [u8]) -> nix::Result<usize> {
     }
 }
 
+/// eventlet-rs patch: [`raw_read`] for a socket, as `recvfrom(2)` without
+/// flags or address (what `recv(2)` is): the same bytes and errors as
+/// `read(2)` on a socket, without the VFS layer `read` goes through first
+/// (`fdget_pos`, `vfs_read`, `sock_read_iter`: ~90 ns per call measured
+/// with perf on a keep-alive server). Only for a descriptor known to be a
+/// socket (`ENOTSOCK` otherwise).
+#[cfg(all(
+    any(target_os = "linux", target_os = "android"),
+    target_arch = "x86_64"
+))]
+#[inline]
+pub(crate) fn raw_recv(fd: RawFd, buf: &mut [u8]) -> nix::Result<usize> {
+    let r: isize;
+    // SAFETY: as in `raw_read`: recvfrom(2) writes at most `buf.len()`
+    // bytes into `buf`; null address pointers mean no address is written.
+    // r10, r8 and r9 carry the flags (0) and the two null pointers.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") libc::SYS_recvfrom as isize => r,
+            in("rdi") fd as isize,
+            in("rsi") buf.as_mut_ptr(),
+            in("rdx") buf.len(),
+            in("r10") 0usize,
+            in("r8") 0usize,
+            in("r9") 0usize,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack, preserves_flags)
+        );
+    }
+    if r < 0 {
+        Err(nix::errno::Errno::from_raw(-r as i32))
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// `raw_recv` where the inline system call is not used: `read(2)`.
+#[cfg(not(all(
+    any(target_os = "linux", target_os = "android"),
+    target_arch = "x86_64"
+)))]
+#[inline]
+pub(crate) fn raw_recv(fd: RawFd, buf: &mut [u8]) -> nix::Result<usize> {
+    raw_read(fd, buf)
+}
+
 /// `read(2)` through libc where the inline system call is not used.
 #[cfg(not(all(
     any(target_os = "linux", target_os = "android"),

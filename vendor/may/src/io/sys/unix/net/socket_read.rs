@@ -3,7 +3,7 @@ use std::sync::atomic::Ordering;
 #[cfg(feature = "io_timeout")]
 use std::time::Duration;
 
-use super::super::{co_io_result, from_nix_error, raw_read, IoData};
+use super::super::{co_io_result, from_nix_error, raw_read, raw_recv, IoData};
 use crate::cancel::Cancel;
 #[cfg(feature = "io_cancel")]
 use crate::coroutine_impl::co_get_handle;
@@ -22,6 +22,9 @@ pub struct SocketRead<'a> {
     pub(crate) cancel: Option<&'static Cancel>,
     /// eventlet-rs patch: the event bits cleared by `done` (see `CoIo::read`).
     pub(crate) seen: usize,
+    /// eventlet-rs patch: the descriptor is a stream socket (`CoIo`'s
+    /// read-drain hint is on): `done` reads with `raw_recv`.
+    pub(crate) socket: bool,
 }
 
 impl<'a> SocketRead<'a> {
@@ -39,6 +42,7 @@ impl<'a> SocketRead<'a> {
             is_coroutine: cancel.is_some(),
             cancel,
             seen: 0,
+            socket: false,
         }
     }
 
@@ -55,7 +59,12 @@ impl<'a> SocketRead<'a> {
 
             // finish the read operation (eventlet-rs patch: `raw_read`,
             // without libc's cancellation-point bookkeeping)
-            match raw_read(fd, self.buf) {
+            let r = if self.socket {
+                raw_recv(fd, self.buf)
+            } else {
+                raw_read(fd, self.buf)
+            };
+            match r {
                 Ok(n) => return Ok(n),
                 Err(e) => {
                     if e == nix::errno::Errno::EAGAIN {
