@@ -220,9 +220,14 @@ mod simd {
         }
     }
 
+    /// Sixteen bytes at a time to the first byte `stops` marks.
     #[inline(always)]
-    pub(super) fn skip_alnum(buf: &[u8], mut i: usize) -> Result<usize, usize> {
-        while let Some((stops, last)) = block_stops(buf, i, alnum_stops) {
+    fn skip_to_stop(
+        buf: &[u8],
+        mut i: usize,
+        class: impl Fn(&[u8]) -> u32 + Copy,
+    ) -> Result<usize, usize> {
+        while let Some((stops, last)) = block_stops(buf, i, class) {
             if stops != 0 {
                 return Ok(i + stops.trailing_zeros() as usize);
             }
@@ -232,6 +237,11 @@ mod simd {
             i += 16;
         }
         Err(i)
+    }
+
+    #[inline(always)]
+    pub(super) fn skip_alnum(buf: &[u8], i: usize) -> Result<usize, usize> {
+        skip_to_stop(buf, i, alnum_stops)
     }
 
     #[inline(always)]
@@ -254,17 +264,8 @@ mod simd {
     }
 
     #[inline(always)]
-    pub(super) fn skip_target(buf: &[u8], mut i: usize) -> Result<usize, usize> {
-        while let Some((stops, last)) = block_stops(buf, i, target_stops) {
-            if stops != 0 {
-                return Ok(i + stops.trailing_zeros() as usize);
-            }
-            if last {
-                return Ok(buf.len());
-            }
-            i += 16;
-        }
-        Err(i)
+    pub(super) fn skip_target(buf: &[u8], i: usize) -> Result<usize, usize> {
+        skip_to_stop(buf, i, target_stops)
     }
 
     /// Whether every byte is below 0x80: sixteen at a time, the high bits
