@@ -16,7 +16,6 @@ use eventlet::net::{Addr, Stream};
 use std::cell::RefCell;
 use std::io;
 use std::net::Shutdown;
-use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -125,7 +124,6 @@ fn with_conn<R>(
             io: &io,
             peer,
             state,
-            headers: Vec::new(),
             sr: None,
             forwarded: false,
         };
@@ -144,9 +142,6 @@ struct Conn<'a> {
     io: &'a RefCell<ConnIo>,
     peer: Peer,
     state: Arc<ConnState>,
-    /// [`BenchConn`]'s reusable header vector (served heads parse into
-    /// `serve`'s slot, which keeps its own).
-    headers: Vec<(Range<usize>, Range<usize>)>,
     /// The response writer, kept for the connection's next request (made
     /// at its first).
     sr: Option<Box<StartResponse<'a>>>,
@@ -688,6 +683,8 @@ const _STATES: [u8; 3] = [STATE_IDLE, STATE_REQUEST, STATE_CLOSE];
 pub struct BenchConn<'c, 'a> {
     conn: &'c mut Conn<'a>,
     env: &'c mut Environ<'a>,
+    /// Parsed into in place, as `serve` parses into its slot.
+    head: Head,
     req: Option<RequestInfo>,
 }
 
@@ -709,6 +706,7 @@ pub(crate) fn with_bench_conn<R>(
         f(&mut BenchConn {
             conn,
             env,
+            head: Head::default(),
             req: None,
         })
     });
@@ -725,16 +723,14 @@ impl<'a> BenchConn<'_, 'a> {
         let limits = self.conn.limits();
         let reject = self.conn.shared.opts.reject_bad_requests;
         self.env.park_storage();
-        let mut parsed = {
+        {
             let mut io = self.conn.io.borrow_mut();
             io.load(head);
-            let mut headers = std::mem::take(&mut self.conn.headers);
-            head::parse_head(io.buffered(), &limits, reject, &mut headers)
-                .expect("a valid head")
-                .expect("a complete head")
-        };
-        self.req = Some(self.conn.build_environ(self.env, &mut parsed));
-        self.conn.headers = parsed.into_headers();
+            let complete = head::parse_head_into(io.buffered(), &limits, reject, &mut self.head)
+                .expect("a valid head");
+            assert!(complete, "a complete head");
+        }
+        self.req = Some(self.conn.build_environ(self.env, &mut self.head));
     }
 
     /// The environ built last.

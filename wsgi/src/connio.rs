@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 const READ_FIRST: usize = 1024;
 /// Later growth step, for big heads, pipelined batches and bodies.
 const READ_CHUNK: usize = 16 * 1024;
+/// Queued response bytes past which [`ConnIo::queue`] writes the queue out
+/// (a socket-sized batch).
+pub(crate) const QUEUE_MAX: usize = 64 * 1024;
 
 pub(crate) struct ConnIo {
     pub stream: Stream,
@@ -279,7 +282,7 @@ impl ConnIo {
 
     /// Queue `data`, sending the queue once it grows past a socket-sized batch.
     pub fn queue(&mut self, data: &[u8]) -> io::Result<()> {
-        if self.out.len() + data.len() > 64 * 1024 {
+        if self.out.len() + data.len() > QUEUE_MAX {
             return self.queue_past_batch(data);
         }
         self.out.extend_from_slice(data);

@@ -1,7 +1,7 @@
 //! `StartResponse` and the response writer: status line, headers, framing
 //! (Content-Length, chunked, close-delimited), coalescing, HEAD/204/304.
 
-use crate::connio::ConnIo;
+use crate::connio::{ConnIo, QUEUE_MAX};
 use crate::headers::Headers;
 use crate::logfmt::digits_before;
 use crate::status;
@@ -310,8 +310,10 @@ impl<'c> StartResponse<'c> {
         })
     }
 
-    /// The status part of [`start`](Self::start); `None` when the headers
-    /// are not to be looked at.
+    /// The status part of [`start`](Self::start) when
+    /// [`begin_hit`](Self::begin_hit) did not take it: a status other than
+    /// the recorded one, or headers already sent (then only the code
+    /// changes). `None` when the headers are not to be looked at.
     #[inline(never)]
     fn begin(&mut self, status: &str) -> Option<Replay> {
         let flags = self.conn.memo_flags;
@@ -331,17 +333,10 @@ impl<'c> StartResponse<'c> {
         if self.io.borrow().headers_sent {
             return None;
         }
+        // A recorded status with the headers unsent is `begin_hit`'s.
+        debug_assert!(hit.is_none());
         self.started = true;
         self.invalid = None;
-        if let Some((_, at)) = hit {
-            // `head` starts with this very status line.
-            return Some(Replay {
-                at,
-                last: 0,
-                matching: true,
-                recording: true,
-            });
-        }
         self.set_state(memo::State::default());
         let http10_only = self.conn.http10_only;
         let h = self.app_head();
@@ -662,18 +657,25 @@ impl<'c> StartResponse<'c> {
             OutFraming::None => Ok(()),
             OutFraming::Close => self.queue(data),
             OutFraming::Length(left) => {
-                let n = (data.len() as u64).min(left) as usize;
-                if n < data.len() {
-                    // The app sent more than its Content-Length: the rest
-                    // would be read as the next response. Cut and close.
-                    self.close = true;
-                }
-                self.framing = OutFraming::Length(left - n as u64);
+                let n = self.take_length(left, data.len());
                 self.queue(&data[..n])
             }
             OutFraming::Chunked => self.queue_chunk(data),
         };
         self.check(r)
+    }
+
+    /// How many of `len` body bytes go out under `Length(left)` framing,
+    /// counted off it. More than the app's Content-Length (the rest would be
+    /// read as the next response) is cut, and the connection closes.
+    #[inline(always)]
+    fn take_length(&mut self, left: u64, len: usize) -> usize {
+        let n = (len as u64).min(left) as usize;
+        if n < len {
+            self.close = true;
+        }
+        self.framing = OutFraming::Length(left - n as u64);
+        n
     }
 
     /// `data` as one chunk. Apart so that the sized path above stays small.
@@ -765,13 +767,10 @@ impl<'c> StartResponse<'c> {
         let start = io.out.len();
         self.put_head(&mut io, Some(body.len() as u64), body.len());
         if let OutFraming::Length(left) = self.framing {
-            let n = (body.len() as u64).min(left) as usize;
+            let n = self.take_length(left, body.len());
             io.out.extend_from_slice(&body[..n]);
-            let left = left - n as u64;
-            self.framing = OutFraming::Length(left);
-            // More than the app's Content-Length (the rest would be read as
-            // the next response) or less: cut, and close.
-            if n < body.len() || left > 0 {
+            // Less than the app's Content-Length: close, as `finish` does.
+            if left > n as u64 {
                 self.close = true;
             }
         }
@@ -794,9 +793,6 @@ impl<'c> StartResponse<'c> {
         self.finish()
     }
 }
-
-/// The output buffer's size past which it is written out.
-const QUEUE_MAX: usize = 64 * 1024;
 
 /// A sized response up to this size (head, body and what is queued before
 /// it) is written into the output buffer in one go.

@@ -581,8 +581,8 @@ fn skip_empty_lines(buf: &[u8]) -> Result<Option<usize>, HeadError> {
 }
 
 /// `method SP request-target SP HTTP-version CRLF` with exactly one SP each (RFC 9112 §3).
-#[inline(always)]
 /// Writes the line's parts into `head`; returns the index just after its CRLF.
+#[inline(always)]
 fn parse_request_line(
     buf: &[u8],
     start: usize,
