@@ -473,6 +473,9 @@ pub fn is_coroutine() -> bool {
 /// lookup of the context chain, for an IO wait that needs both.
 #[inline]
 pub(crate) fn current_cancel_opt() -> Option<&'static Cancel> {
+    // SAFETY: as in may's `current_cancel_data`, which now calls this: the
+    // local data is the running coroutine's, alive while it runs, and its
+    // `Cancel` lives as long as the coroutine itself.
     get_co_local_data().map(|local| &(unsafe { &*local.as_ptr() }.get_co().inner.cancel))
 }
 
@@ -480,10 +483,8 @@ pub(crate) fn current_cancel_opt() -> Option<&'static Cancel> {
 /// panic in a thread context
 #[inline]
 pub(crate) fn current_cancel_data() -> &'static Cancel {
-    match get_co_local_data() {
-        Some(local) => &(unsafe { &*local.as_ptr() }.get_co().inner.cancel),
-        None => panic!("no cancel data, did you call `current_cancel_data()` in thread context?"),
-    }
+    current_cancel_opt()
+        .expect("no cancel data, did you call `current_cancel_data()` in thread context?")
 }
 
 #[inline]
