@@ -284,36 +284,31 @@ memory_phase() { # id port
     done
 }
 
-load_phase() { # id port
-    local id=$1 port=$2 run url="http://127.0.0.1:$2/"
+# One round of the load cells for one server: a fresh server, a warm-up,
+# then each cell once. The rounds are interleaved across servers (ours, may,
+# hyper, ours, may, hyper, ...), so that a host whose speed drifts over the
+# minutes of a run (a shared VM's neighbours) moves every server's medians
+# alike, not one server's more than another's.
+load_round() { # id port run
+    local id=$1 port=$2 run=$3 url="http://127.0.0.1:$2/"
     start_server "$id" "$port"
-    meta "load average at $id start" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    meta "load average at $id round $run" "$(cut -d' ' -f1-3 /proc/loadavg)"
     wrk -t1 -c64 -d2s "$url" >/dev/null 2>&1 || true # warm-up
-    for run in $(seq "$RUNS"); do wrk_cell "$id" ka64 "$port" "$run" -c64 "$url"; done
-    for run in $(seq "$RUNS"); do wrk_cell "$id" ka256 "$port" "$run" -c256 "$url"; done
+    wrk_cell "$id" ka64 "$port" "$run" -c64 "$url"
+    # The access log's cost: our server as examples/wsgi.rs ships (log on),
+    # the c64 cell only, for CPU µs/request against `ours` (log off).
+    if [ "$id" = ours-log ]; then stop_server; return; fi
+    wrk_cell "$id" ka256 "$port" "$run" -c256 "$url"
     if is_pinned "$id"; then
-        for run in $(seq "$RUNS"); do wrk_cell "$id" ka1000 "$port" "$run" -c1000 --timeout 10s "$url"; done
-        for run in $(seq "$RUNS"); do connbench_cell "$id" "$port" "$run"; done
+        wrk_cell "$id" ka1000 "$port" "$run" -c1000 --timeout 10s "$url"
+        connbench_cell "$id" "$port" "$run"
         if echo_matches "$port"; then
-            for run in $(seq "$RUNS"); do
-                wrk_cell "$id" post "$port" "$run" -c16 -s "$ROOT/benches/post1m.lua" "$url"
-            done
+            wrk_cell "$id" post "$port" "$run" -c16 -s "$ROOT/benches/post1m.lua" "$url"
         else
             log "$id: the 1 MiB POST echo came back wrong; POST cell skipped"
             meta "POST echo check failed" "$id"
         fi
     fi
-    stop_server
-}
-
-# The access log's cost: our server as examples/wsgi.rs ships (log on), the
-# c64 cell only, for CPU µs/request against `ours` (log off).
-log_phase() { # id port
-    local id=$1 port=$2 run url="http://127.0.0.1:$2/"
-    start_server "$id" "$port"
-    meta "load average at $id start" "$(cut -d' ' -f1-3 /proc/loadavg)"
-    wrk -t1 -c64 -d2s "$url" >/dev/null 2>&1 || true # warm-up
-    for run in $(seq "$RUNS"); do wrk_cell "$id" ka64 "$port" "$run" -c64 "$url"; done
     stop_server
 }
 
@@ -336,7 +331,7 @@ done
 
 meta date "$(date -u '+%Y-%m-%d %H:%M UTC')"
 meta machine "$(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
-meta mode "$MODE: $RUNS run(s) per cell, ${DUR} s each, median; 2 s warm-up at c64"
+meta mode "$MODE: $RUNS run(s) per cell, ${DUR} s each, median; rounds interleaved across servers, each on a fresh server after a 2 s warm-up at c64"
 meta "load average at start" "$(cut -d' ' -f1-3 /proc/loadavg)"
 meta tools "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $(rustc --version)"
 meta commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (dirty tree)')"
@@ -351,13 +346,17 @@ for id in "${MAIN_IDS[@]}" "${LOG_IDS[@]}" "${VARIANT_IDS[@]}"; do
     printf 'server\t%s\t%s\t%s\n' "$id" "${LABEL[$id]}" "$group" >>"$RAW"
 done
 
-for id in "${MAIN_IDS[@]}" "${LOG_IDS[@]}" "${VARIANT_IDS[@]}"; do
+for id in "${MAIN_IDS[@]}"; do
     selected "$id" || continue
-    port=$((PORT_BASE + PORT[$id]))
-    log "=== $id on port $port"
-    if [ "$id" = ours-log ]; then log_phase "$id" "$port"; continue; fi
-    if is_pinned "$id"; then memory_phase "$id" "$port"; fi
-    load_phase "$id" "$port"
+    log "=== $id: memory"
+    memory_phase "$id" "$((PORT_BASE + PORT[$id]))"
+done
+for run in $(seq "$RUNS"); do
+    for id in "${MAIN_IDS[@]}" "${LOG_IDS[@]}" "${VARIANT_IDS[@]}"; do
+        selected "$id" || continue
+        log "=== $id: load round $run of $RUNS"
+        load_round "$id" "$((PORT_BASE + PORT[$id]))" "$run"
+    done
 done
 
 # Instructions per request under callgrind (independent of the load): ours
