@@ -36,7 +36,7 @@ use std::io::{self, Write};
 use std::mem;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Pending lines are written at least this often.
 pub(crate) const FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -295,10 +295,14 @@ fn write_batch(sink: &LogSink, batch: &Pending) {
 
 /// Runs `emit` as a batch: what it logs through the `log` crate from this
 /// thread is held by every [`BatchWriter`] and written at the end.
+///
+/// The batch's lines are stamped with one time, read here: they are
+/// formatted and written together, within the same instant as far as a
+/// log's seconds go (one clock read per batch rather than per line).
 pub(crate) fn emit_batch(emit: impl FnOnce()) {
-    IN_BATCH.with(|b| b.set(true));
+    IN_BATCH.with(|b| b.set(Some(SystemTime::now())));
     emit();
-    IN_BATCH.with(|b| b.set(false));
+    IN_BATCH.with(|b| b.set(None));
     BatchWriter::flush_all();
 }
 
@@ -309,12 +313,20 @@ pub(crate) fn emit_batch(emit: impl FnOnce()) {
 // happens in here.
 #[inline(never)]
 pub(crate) fn in_batch() -> bool {
+    IN_BATCH.with(Cell::get).is_some()
+}
+
+/// The time of the batch this thread is emitting, if it is emitting one
+/// (see [`emit_batch`]; never inlined, as [`in_batch`]).
+#[inline(never)]
+pub(crate) fn batch_time() -> Option<SystemTime> {
     IN_BATCH.with(Cell::get)
 }
 
 thread_local! {
-    /// Set while this thread (a flusher) emits a batch through the `log` crate.
-    static IN_BATCH: Cell<bool> = const { Cell::new(false) };
+    /// Set while this thread (a flusher) emits a batch through the `log`
+    /// crate: the batch's time.
+    static IN_BATCH: Cell<Option<SystemTime>> = const { Cell::new(None) };
 }
 
 type Registry = Mutex<Vec<Weak<Mutex<Held>>>>;

@@ -572,7 +572,7 @@ impl<'a> Conn<'a> {
             client_port = env.get("REMOTE_PORT").and_then(|p| p.parse().ok());
         } else if opts.log_x_forwarded_for {
             // Joined into a new string only when the header is there.
-            if let Some(xff) = env.get("HTTP_X_FORWARDED_FOR") {
+            if let Some(xff) = env.forwarded_for() {
                 crate::logfmt::client_ip(&self.peer.remote_addr, Some(xff), true, &mut joined);
                 client_ip = &joined;
             }

@@ -837,12 +837,21 @@ fn render_default(rec: &LogRecord<'_>, out: &mut String) -> bool {
     push_ascii(&date, out);
     out.push_str("] \"");
     out.push_str(rec.request_line);
-    out.push_str("\" ");
-    push_u64(rec.status_code.into(), out);
-    out.push(' ');
-    push_u64(rec.body_length, out);
-    out.push(' ');
-    push_ascii(&wall[wall_range], out);
+    // `" <status> <length> <wall>`, written right to left into one buffer
+    // and appended at once (each append is a length check and a copy).
+    let mut tail = [0u8; 2 + 5 + 1 + 20 + 1 + FIXED_LEN];
+    let wall = &wall[wall_range];
+    let mut at = tail.len() - wall.len();
+    tail[at..].copy_from_slice(wall);
+    at -= 1;
+    tail[at] = b' ';
+    at = digits_before(rec.body_length, &mut tail, at);
+    at -= 1;
+    tail[at] = b' ';
+    at = digits_before(rec.status_code.into(), &mut tail, at);
+    at -= 2;
+    tail[at..at + 2].copy_from_slice(b"\" ");
+    push_ascii(&tail[at..], out);
     true
 }
 

@@ -229,6 +229,30 @@ impl<'c> Environ<'c> {
         self.get_any(key)
     }
 
+    /// `HTTP_X_FORWARDED_FOR` (what the access log reads for every line),
+    /// the header found without [`get`](Self::get)'s key dispatch while the
+    /// variable list is not built.
+    pub(crate) fn forwarded_for(&self) -> Option<&str> {
+        const KEY: &str = "HTTP_X_FORWARDED_FOR";
+        if self.vars.get().is_some() {
+            return self.get(KEY);
+        }
+        // The names whose `HTTP_*` key is this one: `X-Forwarded-For` in
+        // any case (a name with `_` has no key).
+        let text = self.req.text.as_bytes();
+        let mut found = None;
+        for (n, v) in &self.req.headers {
+            if n.len() == 15 && text[n.clone()].eq_ignore_ascii_case(b"x-forwarded-for") {
+                if found.is_some() {
+                    // Repeated: the variable is the lines joined.
+                    return self.get(KEY);
+                }
+                found = Some(Span::of(v));
+            }
+        }
+        found.map(|v| self.req.str(v))
+    }
+
     fn get_any(&self, key: &str) -> Option<&str> {
         match self.vars.get() {
             Some(vars) => vars.get(key, self.texts()),

@@ -341,3 +341,27 @@ fn an_idle_connection_frees_a_big_request() {
     assert_eq!(env.get("HTTP_HOST"), Some("127.0.0.1"));
     assert_eq!(env.get("HTTP_X_BIG"), None);
 }
+
+#[test]
+fn forwarded_for_answers_as_get_does() {
+    let fx = Fixture::new();
+    let mut env = fx.environ();
+    let mut heads: Vec<Vec<u8>> = HEADS.iter().map(|h| h.to_vec()).collect();
+    heads.extend([
+        b"GET / HTTP/1.1\r\nHost: h\r\nx-FORWARDED-for: 1.2.3.4\r\n\r\n".to_vec(),
+        b"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: a\r\nX-Other: b\r\nx-forwarded-for: c\r\n\r\n".to_vec(),
+        b"GET / HTTP/1.1\r\nHost: h\r\nX_Forwarded_For: under\r\nX-Forwarded-Fo: short\r\n\r\n".to_vec(),
+        b"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For:\r\n\r\n".to_vec(),
+        b"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: caf\xe9\r\n\r\n".to_vec(),
+    ]);
+    for h in &heads {
+        load(&mut env, h, false);
+        let fast = env.forwarded_for().map(String::from);
+        load(&mut env, h, false);
+        let want = env.get("HTTP_X_FORWARDED_FOR").map(String::from);
+        assert_eq!(fast, want, "{}", String::from_utf8_lossy(h));
+        // With the list built (and changed by middleware), the list answers.
+        env.set("HTTP_X_FORWARDED_FOR", "set by middleware");
+        assert_eq!(env.forwarded_for(), Some("set by middleware"));
+    }
+}

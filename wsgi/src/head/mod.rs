@@ -239,7 +239,7 @@ mod tests;
 use fields::{set_host, Fields, Special};
 #[cfg(test)]
 use scan::is_value_byte;
-pub(crate) use scan::{is_ascii, is_tchar, load_word, HI, LO, TCHAR};
+pub(crate) use scan::{has_control, is_ascii, is_tchar, load_word, HI, LO, TCHAR};
 use scan::{scan_field_name, scan_target, scan_token, scan_value};
 use target::{classify_target, parse_version, scan_reg_name, VERSION_LEN};
 

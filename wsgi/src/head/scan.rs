@@ -290,6 +290,21 @@ mod simd {
             _mm_movemask_epi8(acc) == 0
         }
     }
+
+    /// [`super::has_control`], sixteen bytes at a time (the blocks of
+    /// `value_stops`; the last one overlaps its neighbour when the length is
+    /// not a multiple of 16).
+    #[inline]
+    pub(in crate::head) fn has_control(buf: &[u8]) -> bool {
+        if buf.len() < 16 {
+            return buf.iter().any(|&b| b < 0x20 || b == 0x7f);
+        }
+        let mut stops = value_stops(&buf[buf.len() - 16..]);
+        for block in buf.chunks_exact(16) {
+            stops |= value_stops(block);
+        }
+        stops != 0
+    }
 }
 
 /// Elsewhere the SWAR loop does all the work.
@@ -314,6 +329,11 @@ mod simd {
     pub(in crate::head) fn is_ascii(buf: &[u8]) -> bool {
         buf.is_ascii()
     }
+
+    #[inline]
+    pub(in crate::head) fn has_control(buf: &[u8]) -> bool {
+        buf.iter().any(|&b| b < 0x20 || b == 0x7f)
+    }
 }
 
 /// Whether every byte of `buf` is below 0x80 (an environ's head is then its
@@ -321,6 +341,13 @@ mod simd {
 #[inline]
 pub(crate) fn is_ascii(buf: &[u8]) -> bool {
     simd::is_ascii(buf)
+}
+
+/// Whether `buf` holds a control byte (below 0x20, HTAB and CR/LF included)
+/// or DEL: what a log line must not carry as it is.
+#[inline]
+pub(crate) fn has_control(buf: &[u8]) -> bool {
+    simd::has_control(buf)
 }
 
 /// The end of a token starting at `i`. The class is irregular: a table, after a run of letters, digits,
