@@ -15,39 +15,43 @@ const READ_CHUNK: usize = 16 * 1024;
 /// (a socket-sized batch).
 pub(crate) const QUEUE_MAX: usize = 64 * 1024;
 
+// `repr(C)`: what every request reads or writes first, the socket (whose
+// own hot fields lead) next, the write timeout (set once) last: fewer cache
+// lines per request at 1000 connections.
+#[repr(C)]
 pub(crate) struct ConnIo {
-    pub stream: Stream,
     buf: Vec<u8>,
     start: usize,
     end: usize,
     /// Response bytes not yet handed to the socket.
     pub out: Vec<u8>,
-    /// The status line of the current response was written (or queued).
-    pub headers_sent: bool,
-    /// The request asked for 100-continue and the app has not read yet: the
-    /// client may never send the body, so the connection cannot be reused.
-    pub continue_owed: bool,
-    /// Request body bytes still unread (Content-Length bodies only).
-    pub body_left: u64,
-    /// Reading the request body failed: the connection cannot be reused.
-    pub body_failed: bool,
-    /// The app took the connection over (`Environ::upgrade`) with this status.
-    pub upgraded: Option<u16>,
-    read_timeout: Option<Duration>,
-    write_timeout: Option<Duration>,
     /// The timeouts as [`Link::arm`] takes them, converted when set.
     read_span: u64,
     write_span: u64,
     /// Bytes read from / written to the socket, for the statistics.
     pub bytes_in: u64,
     pub bytes_out: u64,
-    /// A read / a write failed on its deadline since the flags were cleared.
-    pub read_timed_out: bool,
-    pub write_timed_out: bool,
     /// The server's reaper enforces the timeouts (`reaper.rs`): each
     /// operation publishes its deadline and the socket keeps no may timer.
     /// `None`: the timeouts are the socket's own.
     pub link: Option<Link>,
+    read_timeout: Option<Duration>,
+    /// Request body bytes still unread (Content-Length bodies only).
+    pub body_left: u64,
+    /// The app took the connection over (`Environ::upgrade`) with this status.
+    pub upgraded: Option<u16>,
+    /// The status line of the current response was written (or queued).
+    pub headers_sent: bool,
+    /// The request asked for 100-continue and the app has not read yet: the
+    /// client may never send the body, so the connection cannot be reused.
+    pub continue_owed: bool,
+    /// Reading the request body failed: the connection cannot be reused.
+    pub body_failed: bool,
+    /// A read / a write failed on its deadline since the flags were cleared.
+    pub read_timed_out: bool,
+    pub write_timed_out: bool,
+    pub stream: Stream,
+    write_timeout: Option<Duration>,
 }
 
 impl ConnIo {

@@ -31,21 +31,25 @@ use vars::{Source, Texts, Vars};
 // changes it: `vars()`, `set`, `remove`, the server's `environ` option, a
 // repeated header's joined value.
 // `repr(C)`: what every request reads or writes comes first (the head's
-// spans, the checks of what an app may have added, the body's state), so
-// that a request touches a few consecutive cache lines of its connection's
-// environ rather than one in each of its twelve (each a cache miss at 1000
-// connections); the connection's own values, read only on request, last.
+// spans, the body's state), so that a request touches a few consecutive
+// cache lines of its connection's environ rather than one in each of its
+// twelve (each a cache miss at 1000 connections); what an app may add (the
+// variable list, posthooks, middleware values) is looked at only when
+// `extras` says it did; the connection's own values, read on request, last.
 #[repr(C)]
 pub struct Environ<'c> {
     req: Request,
+    /// Something may have been put in `vars`, `posthooks`, `min_chunk` or
+    /// `ext` since the environ was last parked (all are empty otherwise).
+    extras: Cell<bool>,
+    /// `wsgi.url_scheme` is `https` (and `HTTPS` is `on`).
+    tls: bool,
+    pub(crate) input: Input<'c>,
     /// Every variable, once built (see [`full`](Self::full)).
     vars: OnceCell<Vars>,
     posthooks: Vec<Posthook>,
     pub(crate) min_chunk: Option<usize>,
     ext: HashMap<String, Box<dyn Any>>,
-    /// `wsgi.url_scheme` is `https` (and `HTTPS` is `on`).
-    tls: bool,
-    pub(crate) input: Input<'c>,
     /// A previous request's variable list, cleared, for the next to build in.
     spare_vars: Cell<Vars>,
     /// `SERVER_NAME`, `SERVER_PORT`, `REMOTE_ADDR`, `REMOTE_PORT` of the
@@ -80,6 +84,7 @@ impl<'c> Environ<'c> {
     pub(crate) fn new(input: Input<'c>) -> Environ<'c> {
         Environ {
             req: Request::default(),
+            extras: Cell::new(false),
             tls: false,
             vars: OnceCell::new(),
             spare_vars: Cell::default(),
@@ -134,6 +139,7 @@ impl<'c> Environ<'c> {
 
     #[inline(never)]
     fn build_with(&mut self, environ: &HashMap<String, String>) {
+        self.extras.set(true);
         self.vars = OnceCell::from(self.build_vars(environ));
     }
 
@@ -142,13 +148,9 @@ impl<'c> Environ<'c> {
     /// next, unless a big request grew them), so that an idle connection
     /// holds little. The head stays, for [`load`](Self::load) to overwrite.
     pub(crate) fn park_storage(&mut self) {
-        // Tested first: taking an unset cell still moves it out and back.
-        if self.vars.get().is_some() {
-            self.park_vars();
+        if self.extras.replace(false) {
+            self.park_extras();
         }
-        self.posthooks.clear();
-        self.ext.clear();
-        self.min_chunk = None;
         if self.req.text.capacity() > IDLE_KEEP_BYTES
             || self.req.headers.capacity() > IDLE_KEEP_HEADERS
         {
@@ -156,11 +158,15 @@ impl<'c> Environ<'c> {
         }
     }
 
-    /// The built variable list becomes the spare one (or is dropped, if a
-    /// big request grew it).
+    /// [`park_storage`](Self::park_storage) of what an app added: the
+    /// built variable list becomes the spare one (or is dropped, if a big
+    /// request grew it); posthooks and middleware values go.
     #[cold]
     #[inline(never)]
-    fn park_vars(&mut self) {
+    fn park_extras(&mut self) {
+        self.posthooks.clear();
+        self.ext.clear();
+        self.min_chunk = None;
         if let Some(mut vars) = self.vars.take() {
             vars.clear();
             if vars.capacity() > IDLE_KEEP_BYTES {
@@ -190,6 +196,7 @@ impl<'c> Environ<'c> {
 
     /// Every variable, built on first need.
     fn full(&self) -> &Vars {
+        self.extras.set(true);
         self.vars.get_or_init(|| self.build_vars(&HashMap::new()))
     }
 
@@ -218,7 +225,7 @@ impl<'c> Environ<'c> {
     pub fn get(&self, key: &str) -> Option<&str> {
         // What apps read most (routing), without a lookup: inlined into the
         // caller, a constant key folds to one of these tests or none.
-        if self.vars.get().is_none() {
+        if !self.extras.get() || self.vars.get().is_none() {
             if key == "REQUEST_METHOD" {
                 return Some(self.req.str(self.req.method));
             }
@@ -234,7 +241,7 @@ impl<'c> Environ<'c> {
     /// variable list is not built.
     pub(crate) fn forwarded_for(&self) -> Option<&str> {
         const KEY: &str = "HTTP_X_FORWARDED_FOR";
-        if self.vars.get().is_some() {
+        if self.extras.get() && self.vars.get().is_some() {
             return self.get(KEY);
         }
         // The names whose `HTTP_*` key is this one: `X-Forwarded-For` in
@@ -254,7 +261,12 @@ impl<'c> Environ<'c> {
     }
 
     fn get_any(&self, key: &str) -> Option<&str> {
-        match self.vars.get() {
+        let built = if self.extras.get() {
+            self.vars.get()
+        } else {
+            None
+        };
+        match built {
             Some(vars) => vars.get(key, self.texts()),
             None => self.get_lazy(key),
         }
@@ -391,11 +403,13 @@ impl<'c> Environ<'c> {
     /// `eventlet.posthooks`: run `hook(environ)` after the response was sent
     /// (or the client went away), in the order added.
     pub fn add_posthook(&mut self, hook: impl FnOnce(&Environ<'_>) + 'static) {
+        self.extras.set(true);
         self.posthooks.push(Box::new(hook));
     }
 
     /// The posthook list itself, to inspect or replace.
     pub fn posthooks(&mut self) -> &mut Vec<Posthook> {
+        self.extras.set(true);
         &mut self.posthooks
     }
 
@@ -405,12 +419,13 @@ impl<'c> Environ<'c> {
 
     /// Whether a posthook was added for this request.
     pub(crate) fn has_posthooks(&self) -> bool {
-        !self.posthooks.is_empty()
+        self.extras.get() && !self.posthooks.is_empty()
     }
 
     /// `eventlet.minimum_write_chunk_size`: override the server's response
     /// coalescing size for this request (0 or 1: flush every chunk).
     pub fn set_minimum_write_chunk_size(&mut self, n: usize) {
+        self.extras.set(true);
         self.min_chunk = Some(n);
     }
 
@@ -429,6 +444,7 @@ impl<'c> Environ<'c> {
 
     /// Store a middleware value of any type under `key`.
     pub fn insert_ext<T: Any>(&mut self, key: &str, value: T) {
+        self.extras.set(true);
         self.ext.insert(key.to_string(), Box::new(value));
     }
 
@@ -439,6 +455,7 @@ impl<'c> Environ<'c> {
 
     /// Mutable access to a middleware value.
     pub fn ext_mut<T: Any>(&mut self, key: &str) -> Option<&mut T> {
+        self.extras.set(true);
         self.ext.get_mut(key).and_then(|b| b.downcast_mut())
     }
 }

@@ -365,3 +365,35 @@ fn forwarded_for_answers_as_get_does() {
         assert_eq!(env.forwarded_for(), Some("set by middleware"));
     }
 }
+
+#[test]
+fn what_an_app_added_is_seen_then_gone_after_parking() {
+    let fx = Fixture::new();
+    let mut env = fx.environ();
+    load(&mut env, HEADS[0], false);
+    assert!(!env.has_posthooks());
+    env.posthooks().push(Box::new(|_| {}));
+    assert!(env.has_posthooks());
+    load(&mut env, HEADS[1], false);
+    assert!(!env.has_posthooks());
+    env.add_posthook(|_| {});
+    env.insert_ext("k", 7u32);
+    env.set_minimum_write_chunk_size(1);
+    env.set("PATH_INFO", "/rewritten");
+    assert!(env.has_posthooks());
+    assert_eq!(env.ext::<u32>("k"), Some(&7));
+    assert_eq!(env.min_chunk, Some(1));
+    assert_eq!(env.get("PATH_INFO"), Some("/rewritten"));
+    load(&mut env, HEADS[1], false);
+    assert!(!env.has_posthooks() && env.take_posthooks().is_empty());
+    assert_eq!(env.ext::<u32>("k"), None);
+    assert_eq!(env.min_chunk, None);
+    assert!(!env.is_materialized());
+    assert_eq!(env.get("PATH_INFO"), Some("/a/b"));
+    // A middleware value reached through `ext_mut` alone is also parked.
+    env.insert_ext("n", 1u8);
+    load(&mut env, HEADS[0], false);
+    assert_eq!(env.ext_mut::<u8>("n"), None);
+    load(&mut env, HEADS[0], false);
+    assert_eq!(env.ext::<u8>("n"), None);
+}
