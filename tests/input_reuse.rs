@@ -5,10 +5,12 @@
 //! body-less one (read it, buffered it, set 100-continue headers), each
 //! request must see exactly its own body and its own 100-continue.
 
-use eventlet_wsgi::{Body, Environ, Server, ServerOptions, StartResponse};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+mod common;
+
+use common::*;
+use eventlet_wsgi::{Body, Environ, StartResponse};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
 
 /// `/read`: the whole body back; `/fill`: what `fill_buf` sees, then the
 /// whole body; `/cont`: sets a 100-continue header, then reads; `/skip`:
@@ -41,78 +43,28 @@ fn app(env: &mut Environ, sr: &mut StartResponse) -> Body {
     Body::from(out)
 }
 
-struct Running {
-    addr: SocketAddr,
-    handle: eventlet_wsgi::ServerHandle,
-    thread: Option<eventlet::GreenThread<std::io::Result<()>>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.handle.stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn serve() -> Running {
-    let listener = eventlet::listen("127.0.0.1:0").expect("listen");
-    let addr = listener.local_addr().expect("addr").inet().expect("inet");
-    let server = Server::new(
-        listener,
-        app,
-        ServerOptions::default()
-            .handle_signals(false)
-            .log_output(false),
-    );
-    let handle = server.handle();
-    let thread = Some(eventlet::spawn(move || server.run()));
-    Running {
-        addr,
-        handle,
-        thread,
-    }
-}
-
+/// One keep-alive connection to the test server.
 struct Client {
     w: TcpStream,
     r: BufReader<TcpStream>,
 }
 
 impl Client {
-    fn head(&mut self) -> String {
-        let mut head = String::new();
-        loop {
-            let mut line = String::new();
-            assert!(self.r.read_line(&mut line).expect("read") > 0, "closed");
-            head.push_str(&line);
-            if line == "\r\n" {
-                return head;
-            }
-        }
-    }
-
-    /// The body of the next (Content-Length) response.
-    fn response(&mut self) -> String {
-        let head = self.head();
-        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
-        let len: u64 = head
-            .split("\r\n")
-            .find_map(|l| l.strip_prefix("Content-Length: "))
-            .expect("a length")
-            .parse()
-            .expect("a number");
-        let mut body = String::new();
-        (&mut self.r)
-            .take(len)
-            .read_to_string(&mut body)
-            .expect("body");
-        body
+    fn new(server: &TestServer) -> Client {
+        let w = server.connect();
+        let r = BufReader::new(w.try_clone().expect("clone"));
+        Client { w, r }
     }
 
     fn send(&mut self, bytes: &[u8]) {
         self.w.write_all(bytes).expect("write");
+    }
+
+    /// The body of the next response, which must be a 200.
+    fn response(&mut self) -> String {
+        let resp = read_http(&mut self.r).expect("a response");
+        assert_eq!(resp.status(), 200, "{resp:?}");
+        resp.body_str()
     }
 
     fn get(&mut self, path: &str) -> String {
@@ -140,30 +92,30 @@ impl Client {
 
     /// A POST with `Expect: 100-continue`: its interim response (returned)
     /// comes before the body is sent.
-    fn post_expect(&mut self, path: &str, body: &str) -> (String, String) {
+    fn post_expect(&mut self, path: &str, body: &str) -> (Response, String) {
         let n = body.len();
         self.send(
             format!("POST {path} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: {n}\r\n\r\n")
                 .as_bytes(),
         );
-        let interim = self.head();
+        let interim = read_http(&mut self.r).expect("an interim response");
+        assert_eq!(interim.status_line, "HTTP/1.1 100 Continue");
         self.send(body.as_bytes());
         (interim, self.response())
     }
 }
 
-fn connect(addr: SocketAddr) -> Client {
-    let w = TcpStream::connect(addr).expect("connect");
-    w.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    let r = BufReader::new(w.try_clone().expect("clone"));
-    Client { w, r }
+fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
 fn each_request_sees_its_own_body_after_bodyless_ones() {
-    let server = serve();
-    let mut c = connect(server.addr);
+    let server = spawn_server(app, default_opts());
+    let mut c = Client::new(&server);
     // Body-less requests in a row (the reset is skipped from the second on),
     // whatever the app does with their input.
     assert_eq!(c.get("/read"), "/read:");
@@ -184,24 +136,21 @@ fn each_request_sees_its_own_body_after_bodyless_ones() {
 
 #[test]
 fn continue_headers_set_on_a_bodyless_request_do_not_leak() {
-    let server = serve();
-    let mut c = connect(server.addr);
+    let server = spawn_server(app, default_opts());
+    let mut c = Client::new(&server);
     // `/cont` sets a header for a 100 Continue its body-less request never
     // sends; the next requests' interim responses must not carry it.
     assert_eq!(c.get("/cont"), "/cont:");
     assert_eq!(c.get("/read"), "/read:");
     let (interim, body) = c.post_expect("/read", "data");
-    assert_eq!(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+    assert_eq!(interim.headers, headers(&[]));
     assert_eq!(body, "/read:data");
     // Its own header is sent with its own 100 Continue.
     let (interim, body) = c.post_expect("/cont", "more");
-    assert_eq!(
-        interim,
-        "HTTP/1.1 100 Continue\r\nX-Stale: from /cont\r\n\r\n"
-    );
+    assert_eq!(interim.headers, headers(&[("X-Stale", "from /cont")]));
     assert_eq!(body, "/cont:more");
     assert_eq!(c.get("/cont"), "/cont:");
     let (interim, body) = c.post_expect("/fill", "last");
-    assert_eq!(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+    assert_eq!(interim.headers, headers(&[]));
     assert_eq!(body, "/fill:last");
 }
