@@ -313,7 +313,7 @@ pub(crate) fn emit_batch(emit: impl FnOnce()) {
 // happens in here.
 #[inline(never)]
 pub(crate) fn in_batch() -> bool {
-    IN_BATCH.with(Cell::get).is_some()
+    batch_time().is_some()
 }
 
 /// The time of the batch this thread is emitting, if it is emitting one

@@ -225,7 +225,7 @@ impl<'c> Environ<'c> {
     pub fn get(&self, key: &str) -> Option<&str> {
         // What apps read most (routing), without a lookup: inlined into the
         // caller, a constant key folds to one of these tests or none.
-        if !self.extras.get() || self.vars.get().is_none() {
+        if self.built().is_none() {
             if key == "REQUEST_METHOD" {
                 return Some(self.req.str(self.req.method));
             }
@@ -241,7 +241,7 @@ impl<'c> Environ<'c> {
     /// variable list is not built.
     pub(crate) fn forwarded_for(&self) -> Option<&str> {
         const KEY: &str = "HTTP_X_FORWARDED_FOR";
-        if self.extras.get() && self.vars.get().is_some() {
+        if self.built().is_some() {
             return self.get(KEY);
         }
         // The names whose `HTTP_*` key is this one: `X-Forwarded-For` in
@@ -260,13 +260,19 @@ impl<'c> Environ<'c> {
         found.map(|v| self.req.str(v))
     }
 
-    fn get_any(&self, key: &str) -> Option<&str> {
-        let built = if self.extras.get() {
+    /// The variable list, if this request built one (looked at only when
+    /// `extras` says something may have been added).
+    #[inline]
+    fn built(&self) -> Option<&Vars> {
+        if self.extras.get() {
             self.vars.get()
         } else {
             None
-        };
-        match built {
+        }
+    }
+
+    fn get_any(&self, key: &str) -> Option<&str> {
+        match self.built() {
             Some(vars) => vars.get(key, self.texts()),
             None => self.get_lazy(key),
         }
