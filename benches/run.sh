@@ -3,7 +3,7 @@
 # against may_minihttp and tokio+hyper (benches/refservers) and, when it can be
 # installed, Python's eventlet.wsgi. One command:
 #
-#   bash benches/run.sh            # full: 3 runs per cell, 10 s each, median (about 20 min)
+#   bash benches/run.sh            # full: 5 rounds, 8 s per cell, medians (about 25 min)
 #   bash benches/run.sh --quick    # 1 run per cell, 5 s each (about 4 min)
 #   bash benches/run.sh --only ours,may   # a subset (ids: ours may hyper eventlet ours-unpinned ours-maypin ours-log)
 #
@@ -14,8 +14,9 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RESULTS=$ROOT/benches/results
-RUNS=3
-DUR=10
+RUNS=5
+DUR=8
+MEM_RUNS=3
 MODE=full
 ONLY=""
 PORT_BASE=${BENCH_PORT_BASE:-18080}
@@ -24,7 +25,7 @@ usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case $1 in
-        --quick) RUNS=1; DUR=5; MODE=quick ;;
+        --quick) RUNS=1; DUR=5; MEM_RUNS=1; MODE=quick ;;
         --only) ONLY=${2:?--only needs a list}; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
@@ -164,7 +165,15 @@ stop_server() {
 }
 
 # ---------------------------------------------------------------- measures
-record() { printf 'run\t%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RAW"; }
+# record id metric value [round]: the round pairs the servers' values of one
+# cell for the report's per-round ratios.
+record() {
+    if [ -n "${4:-}" ]; then
+        printf 'run\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RAW"
+    else
+        printf 'run\t%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RAW"
+    fi
+}
 meta() { printf 'meta\t%s\t%s\n' "$1" "$2" >>"$RAW"; }
 
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
@@ -200,9 +209,9 @@ wrk_cell() {
     local rps p99 req err
     read -r rps p99 req err < <(parse_wrk "$out")
     [ -n "$rps" ] || { log "no result from wrk for $id $cell"; return 0; }
-    record "$id" "${cell}_rps" "$rps"
-    record "$id" "${cell}_p99" "$p99"
-    record "$id" "${cell}_errors" "$err"
+    record "$id" "${cell}_rps" "$rps" "$run"
+    record "$id" "${cell}_p99" "$p99" "$run"
+    record "$id" "${cell}_errors" "$err" "$run"
     if [[ $cell == ka* ]] && [ "${req:-0}" -gt 0 ]; then
         # Server CPU per request at every keep-alive cell (issue 14 compares
         # them at 64, 256 and 1000 connections); the c64 figures keep their
@@ -211,10 +220,10 @@ wrk_cell() {
         hz=$(getconf CLK_TCK)
         us=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v n="$req" 'BEGIN { printf "%.3f", d / hz * 1e6 / n }')
         pct=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v s="$DUR" 'BEGIN { printf "%.1f", d / hz / s * 100 }')
-        record "$id" "${cell}_cpu_us" "$us"
+        record "$id" "${cell}_cpu_us" "$us" "$run"
         if [ "$cell" = ka64 ]; then
-            record "$id" cpu_us "$us"
-            record "$id" cpu_pct "$pct"
+            record "$id" cpu_us "$us" "$run"
+            record "$id" cpu_pct "$pct" "$run"
         fi
     fi
     log "$id $cell run $run: $rps req/s, p99 $p99 ms, errors $err"
@@ -231,9 +240,9 @@ connbench_cell() { # id port run
     p99=$(sed 's/.* p99_ms=\([^ ]*\).*/\1/' <<<"$line")
     errors=$(sed 's/.* errors=\([^ ]*\).*/\1/' <<<"$line")
     non2xx=$(sed 's/.* non2xx=\([^ ]*\).*/\1/' <<<"$line")
-    record "$id" rst_rps "$rps"
-    record "$id" rst_p99 "$p99"
-    record "$id" rst_errors "$((errors + non2xx))"
+    record "$id" rst_rps "$rps" "$run"
+    record "$id" rst_p99 "$p99" "$run"
+    record "$id" rst_errors "$((errors + non2xx))" "$run"
     log "$id rst run $run: $rps conn/s, p99 $p99 ms, errors $errors, non-2xx $non2xx"
 }
 
@@ -272,7 +281,7 @@ idle_rss() { # id port n metric
 
 memory_phase() { # id port
     local id=$1 port=$2 run
-    for run in $(seq "$RUNS"); do
+    for run in $(seq "$MEM_RUNS"); do
         start_server "$id" "$port"
         sleep 1
         record "$id" rss_idle "$(rss_kib "$SERVER_PID")"
@@ -284,32 +293,97 @@ memory_phase() { # id port
     done
 }
 
-# One round of the load cells for one server: a fresh server, a warm-up,
-# then each cell once. The rounds are interleaved across servers (ours, may,
-# hyper, ours, may, hyper, ...), so that a host whose speed drifts over the
-# minutes of a run (a shared VM's neighbours) moves every server's medians
-# alike, not one server's more than another's.
-load_round() { # id port run
-    local id=$1 port=$2 run=$3 url="http://127.0.0.1:$2/"
-    start_server "$id" "$port"
-    meta "load average at $id round $run" "$(cut -d' ' -f1-3 /proc/loadavg)"
-    wrk -t1 -c64 -d2s "$url" >/dev/null 2>&1 || true # warm-up
-    wrk_cell "$id" ka64 "$port" "$run" -c64 "$url"
-    # The access log's cost: our server as examples/wsgi.rs ships (log on),
-    # the c64 cell only, for CPU µs/request against `ours` (log off).
-    if [ "$id" = ours-log ]; then stop_server; return; fi
-    wrk_cell "$id" ka256 "$port" "$run" -c256 "$url"
-    if is_pinned "$id"; then
-        wrk_cell "$id" ka1000 "$port" "$run" -c1000 --timeout 10s "$url"
-        connbench_cell "$id" "$port" "$run"
-        if echo_matches "$port"; then
-            wrk_cell "$id" post "$port" "$run" -c16 -s "$ROOT/benches/post1m.lua" "$url"
-        else
-            log "$id: the 1 MiB POST echo came back wrong; POST cell skipped"
-            meta "POST echo check failed" "$id"
-        fi
+# Pinned servers all run for a round, each on its own port (an idle server
+# costs nothing), and each load cell is measured on every server back to
+# back: ours c1000, may c1000, hyper c1000, then the next cell. A shared VM's
+# speed drifts over minutes; servers compared within seconds of each other
+# see the same host, and the report compares them round by round (the median
+# of the per-round ratios). The order of the servers rotates from round to
+# round, and each server gets a 2 s warm-up at the cell's connection count
+# right before its measured run.
+declare -A SPID=()
+
+start_round_servers() { # run id...
+    local run=$1 id
+    shift
+    for id in "$@"; do
+        start_server "$id" "$((PORT_BASE + PORT[$id]))"
+        SPID[$id]=$SERVER_PID
+    done
+    meta "load average at round $run" "$(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+stop_round_servers() { # id...
+    local id
+    for id in "$@"; do
+        SERVER_PID=${SPID[$id]}
+        stop_server
+    done
+}
+
+# rotate K id... → the ids rotated left by K.
+rotate() {
+    local k=$1
+    shift
+    local ids=("$@") n=$# i
+    for ((i = 0; i < n; i++)); do printf '%s ' "${ids[$(((i + k) % n))]}"; done
+}
+
+# warm_cell id conns: 2 s of load at the cell's connection count, unmeasured.
+warm_cell() {
+    local pin=()
+    is_pinned "$1" && pin=("${CLIENT_PIN[@]}")
+    "${pin[@]}" wrk -t1 -c"$2" -d2s --timeout 10s "http://127.0.0.1:$((PORT_BASE + PORT[$1]))/" >/dev/null 2>&1 || true
+}
+
+# One cell on one server of the round.
+round_cell() { # cell id run
+    local cell=$1 id=$2 run=$3 port=$((PORT_BASE + PORT[$2]))
+    local url="http://127.0.0.1:$port/"
+    SERVER_PID=${SPID[$id]}
+    case $cell in
+        ka64) warm_cell "$id" 64; wrk_cell "$id" ka64 "$port" "$run" -c64 "$url" ;;
+        ka256) warm_cell "$id" 256; wrk_cell "$id" ka256 "$port" "$run" -c256 "$url" ;;
+        ka1000) warm_cell "$id" 1000; wrk_cell "$id" ka1000 "$port" "$run" -c1000 --timeout 10s "$url" ;;
+        rst) connbench_cell "$id" "$port" "$run" ;;
+        post)
+            if echo_matches "$port"; then
+                wrk_cell "$id" post "$port" "$run" -c16 -s "$ROOT/benches/post1m.lua" "$url"
+            else
+                log "$id: the 1 MiB POST echo came back wrong; POST cell skipped"
+                meta "POST echo check failed" "$id"
+            fi
+            ;;
+    esac
+}
+
+# Which cells a server runs: the access log's cost is our server as
+# examples/wsgi.rs ships (log on) against `ours` at c64 only; the unpinned
+# variants run the c64 and c256 cells.
+server_cells() { # id
+    if [ "$1" = ours-log ]; then
+        echo ka64
+    elif is_pinned "$1"; then
+        echo ka64 ka256 ka1000 rst post
+    else
+        echo ka64 ka256
     fi
-    stop_server
+}
+
+runs_cell() { [[ " $(server_cells "$1") " == *" $2 "* ]]; }
+
+load_round() { # run id...
+    local run=$1 cell id
+    shift
+    start_round_servers "$run" "$@"
+    for cell in ka64 ka256 ka1000 rst post; do
+        # shellcheck disable=SC2046 # rotate prints a word list
+        for id in $(rotate "$((run - 1))" "$@"); do
+            runs_cell "$id" "$cell" || continue
+            round_cell "$cell" "$id" "$run"
+        done
+    done
+    stop_round_servers "$@"
 }
 
 # ---------------------------------------------------------------- main
@@ -331,7 +405,7 @@ done
 
 meta date "$(date -u '+%Y-%m-%d %H:%M UTC')"
 meta machine "$(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
-meta mode "$MODE: $RUNS run(s) per cell, ${DUR} s each, median; rounds interleaved across servers, each on a fresh server after a 2 s warm-up at c64"
+meta mode "$MODE: $RUNS round(s), ${DUR} s per cell, medians; in each round the pinned servers run side by side and each cell is measured on every server back to back (order rotating by round, 2 s warm-up at the cell's connections before each); ratios are medians of per-round ratios"
 meta "load average at start" "$(cut -d' ' -f1-3 /proc/loadavg)"
 meta tools "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $(rustc --version)"
 meta commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (dirty tree)')"
@@ -351,11 +425,21 @@ for id in "${MAIN_IDS[@]}"; do
     log "=== $id: memory"
     memory_phase "$id" "$((PORT_BASE + PORT[$id]))"
 done
+PINNED_IDS=()
+UNPINNED_IDS=()
+for id in "${MAIN_IDS[@]}" "${LOG_IDS[@]}" "${VARIANT_IDS[@]}"; do
+    selected "$id" || continue
+    if is_pinned "$id"; then PINNED_IDS+=("$id"); else UNPINNED_IDS+=("$id"); fi
+done
 for run in $(seq "$RUNS"); do
-    for id in "${MAIN_IDS[@]}" "${LOG_IDS[@]}" "${VARIANT_IDS[@]}"; do
-        selected "$id" || continue
+    if [ ${#PINNED_IDS[@]} -gt 0 ]; then
+        log "=== load round $run of $RUNS: ${PINNED_IDS[*]}"
+        load_round "$run" "${PINNED_IDS[@]}"
+    fi
+    # The unpinned variants use both CPUs, wrk's too: one at a time.
+    for id in "${UNPINNED_IDS[@]}"; do
         log "=== $id: load round $run of $RUNS"
-        load_round "$id" "$((PORT_BASE + PORT[$id]))" "$run"
+        load_round "$run" "$id"
     done
 done
 

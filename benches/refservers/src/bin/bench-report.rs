@@ -9,8 +9,11 @@
 //! - `server ID LABEL GROUP`: a server, in display order; GROUP is `main`
 //!   (compared in the tables), `variant` (our server's pinning variants) or
 //!   `log` (our server with the access log on, compared with `ours`);
-//! - `run ID METRIC VALUE`: one measurement of one run; several runs of the
-//!   same cell are reduced to their median.
+//! - `run ID METRIC VALUE [ROUND]`: one measurement of one run; several runs
+//!   of the same cell are reduced to their median. ROUND (1, 2, ...) pairs
+//!   the servers' values that were measured back to back: a ratio between
+//!   two servers is then the median of the per-round ratios, which a host
+//!   whose speed drifts over minutes moves far less than a ratio of medians.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -32,6 +35,8 @@ struct Raw {
     servers: Vec<Server>,
     /// (server id, metric) → values, one per run, in input order.
     runs: BTreeMap<(String, String), Vec<f64>>,
+    /// (server id, metric) → round → value, for the runs that name a round.
+    rounds: BTreeMap<(String, String), BTreeMap<u32, f64>>,
 }
 
 struct Server {
@@ -52,14 +57,18 @@ fn parse(text: &str) -> Result<Raw, String> {
                 label: label.to_string(),
                 main: *group == "main",
             }),
-            ["run", id, metric, value] => {
+            ["run", id, metric, value, round @ ..] if round.len() <= 1 => {
                 let v: f64 = value
                     .parse()
                     .map_err(|_| format!("line {}: not a number: {value}", n + 1))?;
-                raw.runs
-                    .entry((id.to_string(), metric.to_string()))
-                    .or_default()
-                    .push(v);
+                let key = (id.to_string(), metric.to_string());
+                if let Some(round) = round.first() {
+                    let r: u32 = round
+                        .parse()
+                        .map_err(|_| format!("line {}: not a round: {round}", n + 1))?;
+                    raw.rounds.entry(key.clone()).or_default().insert(r, v);
+                }
+                raw.runs.entry(key).or_default().push(v);
             }
             _ => return Err(format!("line {}: unrecognised: {line}", n + 1)),
         }
@@ -84,6 +93,30 @@ fn median(values: &[f64]) -> Option<f64> {
 impl Raw {
     fn get(&self, id: &str, metric: &str) -> Option<f64> {
         median(self.runs.get(&(id.to_string(), metric.to_string()))?)
+    }
+
+    /// `a`'s `metric` over `b`'s: the median of the per-round ratios where
+    /// both name rounds, else the ratio of the medians.
+    fn ratio(&self, a: &str, b: &str, metric: &str) -> Option<f64> {
+        let per_round = self.round_ratios(a, b, metric);
+        if !per_round.is_empty() {
+            return median(&per_round);
+        }
+        match (self.get(a, metric)?, self.get(b, metric)?) {
+            (x, y) if y > 0.0 => Some(x / y),
+            _ => None,
+        }
+    }
+
+    /// `a`'s value over `b`'s in each round both were measured in.
+    fn round_ratios(&self, a: &str, b: &str, metric: &str) -> Vec<f64> {
+        let key = |id: &str| (id.to_string(), metric.to_string());
+        let (Some(ra), Some(rb)) = (self.rounds.get(&key(a)), self.rounds.get(&key(b))) else {
+            return Vec::new();
+        };
+        ra.iter()
+            .filter_map(|(round, x)| Some(x / rb.get(round).filter(|y| **y > 0.0)?))
+            .collect()
     }
 
     fn has_server(&self, id: &str) -> bool {
@@ -286,42 +319,81 @@ fn memory_table(raw: &Raw, out: &mut String) {
     out.push('\n');
 }
 
-/// One row of the ratio table: the metric's name and how to read it for a server.
-type RatioRow = (&'static str, fn(&Raw, &str) -> Option<f64>);
+/// What a row of the ratio table compares.
+#[derive(Clone, Copy)]
+enum RowMetric {
+    /// A measured metric, paired by round where the runs name rounds.
+    Cell(&'static str),
+    /// KiB of RSS per idle connection at `rss_<n>` with this many connections.
+    KibPerConn(&'static str, f64),
+}
 
-const RATIO_ROWS: [RatioRow; 14] = [
-    ("instructions/request c64 (lower is better)", |r, id| {
-        r.get(id, "instr_c64")
-    }),
-    ("instructions/request c256 (lower is better)", |r, id| {
-        r.get(id, "instr_c256")
-    }),
-    ("instructions/request c1000 (lower is better)", |r, id| {
-        r.get(id, "instr_c1000")
-    }),
-    ("req/s keep-alive c64", |r, id| r.get(id, "ka64_rps")),
-    ("req/s keep-alive c256", |r, id| r.get(id, "ka256_rps")),
-    ("req/s keep-alive c1000", |r, id| r.get(id, "ka1000_rps")),
-    ("p99 keep-alive c1000 (lower is better)", |r, id| {
-        r.get(id, "ka1000_p99")
-    }),
-    ("new conn/s (RST close)", |r, id| r.get(id, "rst_rps")),
-    ("POST 1 MiB echo req/s", |r, id| r.get(id, "post_rps")),
-    ("CPU µs/req c64 (lower is better)", |r, id| {
-        r.get(id, "cpu_us")
-    }),
-    ("CPU µs/req c256 (lower is better)", |r, id| {
-        r.get(id, "ka256_cpu_us")
-    }),
-    ("CPU µs/req c1000 (lower is better)", |r, id| {
-        r.get(id, "ka1000_cpu_us")
-    }),
-    ("KiB/conn at 1,000 (lower is better)", |r, id| {
-        r.kib_per_conn(id, "1k", 1000.0)
-    }),
-    ("KiB/conn at 10,000 (lower is better)", |r, id| {
-        r.kib_per_conn(id, "10k", 10000.0)
-    }),
+const RATIO_ROWS: [(&str, RowMetric); 14] = [
+    (
+        "instructions/request c64 (lower is better)",
+        RowMetric::Cell("instr_c64"),
+    ),
+    (
+        "instructions/request c256 (lower is better)",
+        RowMetric::Cell("instr_c256"),
+    ),
+    (
+        "instructions/request c1000 (lower is better)",
+        RowMetric::Cell("instr_c1000"),
+    ),
+    ("req/s keep-alive c64", RowMetric::Cell("ka64_rps")),
+    ("req/s keep-alive c256", RowMetric::Cell("ka256_rps")),
+    ("req/s keep-alive c1000", RowMetric::Cell("ka1000_rps")),
+    (
+        "p99 keep-alive c1000 (lower is better)",
+        RowMetric::Cell("ka1000_p99"),
+    ),
+    ("new conn/s (RST close)", RowMetric::Cell("rst_rps")),
+    ("POST 1 MiB echo req/s", RowMetric::Cell("post_rps")),
+    (
+        "CPU µs/req c64 (lower is better)",
+        RowMetric::Cell("cpu_us"),
+    ),
+    (
+        "CPU µs/req c256 (lower is better)",
+        RowMetric::Cell("ka256_cpu_us"),
+    ),
+    (
+        "CPU µs/req c1000 (lower is better)",
+        RowMetric::Cell("ka1000_cpu_us"),
+    ),
+    (
+        "KiB/conn at 1,000 (lower is better)",
+        RowMetric::KibPerConn("1k", 1000.0),
+    ),
+    (
+        "KiB/conn at 10,000 (lower is better)",
+        RowMetric::KibPerConn("10k", 10000.0),
+    ),
+];
+
+fn row_ratio(raw: &Raw, ours: &str, reference: &str, metric: RowMetric) -> Option<f64> {
+    match metric {
+        RowMetric::Cell(m) => raw.ratio(ours, reference, m),
+        RowMetric::KibPerConn(n, count) => {
+            let (a, b) = (
+                raw.kib_per_conn(ours, n, count)?,
+                raw.kib_per_conn(reference, n, count)?,
+            );
+            (b > 0.0).then(|| a / b)
+        }
+    }
+}
+
+/// The per-round ratios behind the ratio table's load rows, to show how
+/// far they move from round to round.
+const ROUND_ROWS: [(&str, &str); 6] = [
+    ("CPU µs/req c64", "cpu_us"),
+    ("CPU µs/req c256", "ka256_cpu_us"),
+    ("CPU µs/req c1000", "ka1000_cpu_us"),
+    ("req/s c1000", "ka1000_rps"),
+    ("p99 c1000", "ka1000_p99"),
+    ("req/s c64", "ka64_rps"),
 ];
 
 fn ratio_table(raw: &Raw, out: &mut String) {
@@ -333,7 +405,12 @@ fn ratio_table(raw: &Raw, out: &mut String) {
     if refs.is_empty() || !raw.has_server(OURS) {
         return;
     }
-    out.push_str("## Ratios ours / reference (from the medians above)\n\n| metric |");
+    out.push_str(
+        "## Ratios ours / reference
+
+",
+    );
+    out.push_str("Load cells: the median of the per-round ratios (each round measures the servers back to back); instructions and memory: the ratio of the medians.\n\n| metric |");
     for (_, title) in &refs {
         let _ = write!(out, " {title} |");
     }
@@ -342,17 +419,42 @@ fn ratio_table(raw: &Raw, out: &mut String) {
     out.push('\n');
     for (name, metric) in RATIO_ROWS {
         let _ = write!(out, "| {name} |");
-        let ours = metric(raw, OURS);
         for (id, _) in &refs {
-            let cell = match (ours, metric(raw, id)) {
-                (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
-                _ => "n/a".into(),
-            };
+            let cell = opt(row_ratio(raw, OURS, id, metric), |r| format!("{r:.2}"));
             let _ = write!(out, " {cell} |");
         }
         out.push('\n');
     }
     out.push('\n');
+    round_ratios_section(raw, &refs, out);
+}
+
+fn round_ratios_section(raw: &Raw, refs: &[(&str, &str)], out: &mut String) {
+    let mut lines = Vec::new();
+    let mut pairs: Vec<(&str, &str)> = refs.iter().map(|(id, title)| (*id, *title)).collect();
+    pairs.push((OURS_LOG, "access log on / off"));
+    for (name, metric) in ROUND_ROWS {
+        for (id, title) in &pairs {
+            // ours-log / ours: the log's cost, c64 only.
+            let rs = if *id == OURS_LOG {
+                if !metric.starts_with("cpu_us") && metric != "ka64_rps" {
+                    continue;
+                }
+                raw.round_ratios(OURS_LOG, OURS, metric)
+            } else {
+                raw.round_ratios(OURS, id, metric)
+            };
+            if rs.len() > 1 {
+                let vals: Vec<String> = rs.iter().map(|r| format!("{r:.2}")).collect();
+                lines.push(format!("- {name}, {title}: {}", vals.join(", ")));
+            }
+        }
+    }
+    if !lines.is_empty() {
+        out.push_str("Per-round ratios (round 1, 2, ...):\n\n");
+        out.push_str(&lines.join("\n"));
+        out.push_str("\n\n");
+    }
 }
 
 fn pinning_table(raw: &Raw, out: &mut String) {
@@ -397,19 +499,17 @@ fn log_table(raw: &Raw, out: &mut String) {
         return;
     }
     out.push_str("## Access log on vs off (c64)\n\n");
-    out.push_str("Our server as `examples/wsgi.rs` ships (`eventlet_wsgi::logging::init`, stderr not a terminal: /dev/null in this run) against the same server with the log off.\n\n");
+    out.push_str("Our server as `examples/wsgi.rs` ships (`eventlet_wsgi::logging::init`, stderr not a terminal: /dev/null in this run) against the same server with the log off; on / off is the median of the per-round ratios where the runs name rounds.\n\n");
     out.push_str("| metric | log off | log on | on / off |\n|---|---|---|---|\n");
-    let rows: [(&str, &str, fn(f64) -> String); 3] = [
+    type LogRow = (&'static str, &'static str, fn(f64) -> String);
+    let rows: [LogRow; 3] = [
         ("server CPU µs/req", "cpu_us", |v| format!("{v:.2}")),
         ("req/s", "ka64_rps", thousands),
         ("instructions/request (callgrind)", "instr_c64", thousands),
     ];
     for (name, metric, show) in rows {
         let (off, on) = (raw.get(OURS, metric), raw.get(OURS_LOG, metric));
-        let ratio = match (on, off) {
-            (Some(on), Some(off)) if off > 0.0 => format!("{:.2}", on / off),
-            _ => "n/a".into(),
-        };
+        let ratio = opt(raw.ratio(OURS_LOG, OURS, metric), |r| format!("{r:.2}"));
         let _ = writeln!(
             out,
             "| {name} | {} | {} | {ratio} |",
@@ -722,6 +822,35 @@ mod tests {
         let mut out = String::new();
         ratio_table(&raw, &mut out);
         assert!(out.contains("| req/s keep-alive c64 | 0.50 |"), "{out}");
+    }
+
+    #[test]
+    fn ratios_pair_values_by_round_when_rounds_are_named() {
+        // Round 2 ran on a host twice as slow for both servers: the ratio of
+        // the medians (150 / 200 = 0.75) misses the 0.5 each round shows.
+        let raw = parse(
+            "server\tours\tours\tmain\nserver\tmay\tmay\tmain\n\
+             run\tours\tka1000_cpu_us\t5\t1\nrun\tmay\tka1000_cpu_us\t10\t1\n\
+             run\tours\tka1000_cpu_us\t10\t2\nrun\tmay\tka1000_cpu_us\t20\t2\n\
+             run\tours\tka1000_cpu_us\t20\t3\nrun\tmay\tka1000_cpu_us\t40\t3\n\
+             run\tmay\tka1000_cpu_us\t1\t4\n",
+        )
+        .unwrap();
+        assert_eq!(
+            raw.round_ratios("ours", "may", "ka1000_cpu_us"),
+            [0.5, 0.5, 0.5]
+        );
+        let mut out = String::new();
+        ratio_table(&raw, &mut out);
+        assert!(
+            out.contains("| CPU µs/req c1000 (lower is better) | 0.50 |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("- CPU µs/req c1000, vs may_minihttp: 0.50, 0.50, 0.50"),
+            "{out}"
+        );
+        assert!(parse("run\tours\tcpu_us\t1\tfirst\n").is_err());
     }
 
     #[test]

@@ -27,7 +27,10 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let addr = args.first().cloned().unwrap_or_else(|| "127.0.0.1:0".into());
+    let addr = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "127.0.0.1:0".into());
     let config = args
         .get(1)
         .map(|n| n.parse::<usize>().expect("READ_BUFFER_SIZE"))
