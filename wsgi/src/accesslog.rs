@@ -287,6 +287,11 @@ fn write_batch(sink: &LogSink, batch: &Pending) {
         return;
     }
     emit_batch(|| {
+        // `logging::init`'s logger takes the lines without a record each.
+        #[cfg(feature = "env-logger")]
+        if crate::logging::emit_lines(batch.lines()) {
+            return;
+        }
         for (level, line) in batch.lines() {
             sink.line(level, line);
         }

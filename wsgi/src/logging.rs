@@ -15,12 +15,15 @@
 //! by a fast path instead of `env_logger`'s own formatter: the same bytes as
 //! `env_logger`'s default format without styles
 //! (`[2026-12-02T00:08:09Z INFO  eventlet_wsgi] 127.0.0.1 - - [...] "GET / HTTP/1.1" 200 ...`),
-//! with the timestamp rendered once a second instead of per line and without
+//! with the timestamp rendered once a batch instead of per line and without
 //! `anstream`'s pass stripping colour codes from a line that has none. Every
-//! line is still a `log` record (target `eventlet_wsgi`), filtered by the
-//! same `env_logger` filter; a record the fast path cannot reproduce byte for
-//! byte (control characters in it, which `env_logger` strips; an empty
-//! target) is handed to `env_logger` itself. Records from anywhere else go to
+//! line still goes through the `log` crate's level checks and the same
+//! `env_logger` filter as a record of target `eventlet_wsgi` would; the
+//! flusher hands the installed logger the line's text directly instead of a
+//! record whose arguments it would format again. A line the fast path
+//! cannot reproduce byte for byte (control characters in it, which
+//! `env_logger` strips; a filter with a regex part) is handed to
+//! `env_logger` itself as a record. Records from anywhere else go to
 //! `env_logger` unchanged.
 //!
 //! `RUST_LOG_STYLE=always` keeps `env_logger`'s colours in a file, as it
@@ -31,6 +34,7 @@ use crate::accesslog::{batch_time, BatchHandle, BatchWriter};
 use log::{Log, Metadata, Record};
 use std::cell::Cell;
 use std::io::{self, IsTerminal};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Installs `env_logger` as the `log` backend, with `default_filter` when
@@ -66,9 +70,28 @@ pub fn try_init(default_filter: &str) -> Result<(), log::SetLoggerError> {
         std::env::var(env_logger::DEFAULT_FILTER_ENV).unwrap_or_else(|_| default_filter.to_owned());
     let logger = Logger::new(builder, &spec, io::stderr());
     let max = logger.inner.filter();
+    let core = logger.core.clone();
     log::set_boxed_logger(Box::new(logger))?;
     log::set_max_level(max);
+    // Installed: the flushers may hand it their lines directly.
+    let _ = INSTALLED.set(core);
     Ok(())
+}
+
+/// The logger [`try_init`] installed as the `log` backend, once it is.
+static INSTALLED: OnceLock<Arc<Core>> = OnceLock::new();
+
+/// Writes an access-log batch's lines (`emit_batch`'s caller, on the
+/// flusher's thread) through the logger [`try_init`] installed, if it did:
+/// what `log::log!(target: "eventlet_wsgi", level, "{line}")` would do for
+/// each, without building a record and formatting its arguments per line.
+/// False, having written nothing, when that logger is not installed.
+pub(crate) fn emit_lines<'l>(lines: impl Iterator<Item = (log::Level, &'l str)>) -> bool {
+    let Some(core) = INSTALLED.get() else {
+        return false;
+    };
+    core.emit_lines(lines);
+    true
 }
 
 /// The target of the server's lines.
@@ -78,6 +101,11 @@ const OWN_TARGET: &str = "eventlet_wsgi";
 /// batched lines. `builder` must keep `env_logger`'s default format and
 /// write style, with `filter_spec` its filter.
 pub(crate) struct Logger {
+    /// Shared with [`INSTALLED`] once installed.
+    core: Arc<Core>,
+}
+
+pub(crate) struct Core {
     inner: env_logger::Logger,
     out: BatchHandle,
     /// `inner`'s verdict for target `eventlet_wsgi` at each level (index
@@ -108,25 +136,79 @@ impl Logger {
         ]
         .map(|level| inner.enabled(&Metadata::builder().level(level).target(OWN_TARGET).build()));
         Logger {
-            inner,
-            out: handle,
-            own_enabled,
-            // env_filter takes what follows a '/' as the regex.
-            has_regex: filter_spec.contains('/'),
+            core: Arc::new(Core {
+                inner,
+                out: handle,
+                own_enabled,
+                // env_filter takes what follows a '/' as the regex.
+                has_regex: filter_spec.contains('/'),
+            }),
         }
-    }
-
-    fn own_enabled(&self, level: log::Level) -> bool {
-        self.own_enabled[level as usize - 1]
     }
 }
 
-impl Log for Logger {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        if metadata.target() == OWN_TARGET {
-            return self.own_enabled(metadata.level());
+impl std::ops::Deref for Logger {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
+
+impl Core {
+    fn own_enabled(&self, level: log::Level) -> bool {
+        self.own_enabled[level as usize - 1]
+    }
+
+    /// [`emit_lines`]: each line as the record `log::log!` would make of
+    /// it (target `eventlet_wsgi`) logged by [`Log::log`], for less: the
+    /// line's prefix (`[{timestamp} {level:<5} eventlet_wsgi] `) is made
+    /// once a batch, and lines are appended a few hundred per lock.
+    fn emit_lines<'l>(&self, lines: impl Iterator<Item = (log::Level, &'l str)>) {
+        // `log::log!`'s own level checks.
+        let max = log::max_level().min(log::STATIC_MAX_LEVEL);
+        let prefixes = match batch_time().and_then(timestamp) {
+            Some(ts) if !self.has_regex => Some(LEVELS_ALL.map(|level| own_prefix(&ts, level))),
+            // A regex filter reads each record's text: records it is.
+            _ => None,
+        };
+        let mut lines =
+            lines.filter(|&(level, _)| level <= max && (self.has_regex || self.own_enabled(level)));
+        loop {
+            let mut slow = None;
+            let done = self.out.append(|buf| {
+                for _ in 0..LINES_PER_LOCK {
+                    let Some((level, line)) = lines.next() else {
+                        return true;
+                    };
+                    match &prefixes {
+                        Some(p) if is_plain(line.as_bytes()) => {
+                            buf.extend_from_slice(&p[level as usize - 1]);
+                            buf.extend_from_slice(line.as_bytes());
+                            buf.push(b'\n');
+                        }
+                        _ => {
+                            slow = Some((level, line));
+                            return false;
+                        }
+                    }
+                }
+                false
+            });
+            // What the default format cannot copy as it is: `env_logger`'s
+            // (outside the lock, which its writes take).
+            if let Some((level, line)) = slow {
+                self.log(
+                    &Record::builder()
+                        .level(level)
+                        .target(OWN_TARGET)
+                        .args(format_args!("{line}"))
+                        .build(),
+                );
+            }
+            if done {
+                return;
+            }
         }
-        self.inner.enabled(metadata)
     }
 
     fn log(&self, record: &Record<'_>) {
@@ -147,6 +229,19 @@ impl Log for Logger {
             }
         }
         self.inner.log(record);
+    }
+}
+
+impl Log for Logger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        if metadata.target() == OWN_TARGET {
+            return self.own_enabled(metadata.level());
+        }
+        self.inner.enabled(metadata)
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        self.core.log(record);
     }
 
     fn flush(&self) {
@@ -174,15 +269,7 @@ fn write_default_format(buf: &mut Vec<u8>, record: &Record<'_>, now: SystemTime)
         return false;
     };
     let start = buf.len();
-    buf.push(b'[');
-    buf.extend_from_slice(&ts);
-    buf.extend_from_slice(match record.level() {
-        log::Level::Error => b" ERROR ",
-        log::Level::Warn => b" WARN  ",
-        log::Level::Info => b" INFO  ",
-        log::Level::Debug => b" DEBUG ",
-        log::Level::Trace => b" TRACE ",
-    });
+    push_prefix(buf, &ts, record.level());
     let checked = buf.len();
     buf.extend_from_slice(target.as_bytes());
     buf.extend_from_slice(b"] ");
@@ -200,6 +287,44 @@ fn write_default_format(buf: &mut Vec<u8>, record: &Record<'_>, now: SystemTime)
     }
     buf.push(b'\n');
     true
+}
+
+/// Lines appended under one lock of the writer's buffer: other threads'
+/// log writes wait for at most this many.
+const LINES_PER_LOCK: usize = 256;
+
+const LEVELS_ALL: [log::Level; 5] = [
+    log::Level::Error,
+    log::Level::Warn,
+    log::Level::Info,
+    log::Level::Debug,
+    log::Level::Trace,
+];
+
+/// Length of `[{timestamp} {level:<5} eventlet_wsgi] `.
+const OWN_PREFIX_LEN: usize = 1 + TIMESTAMP_LEN + 7 + OWN_TARGET.len() + 2;
+
+/// The default format's text before a line of the server's own (target
+/// `eventlet_wsgi`) of `level`, stamped `ts`.
+fn own_prefix(ts: &[u8; TIMESTAMP_LEN], level: log::Level) -> [u8; OWN_PREFIX_LEN] {
+    let mut v = Vec::with_capacity(OWN_PREFIX_LEN);
+    push_prefix(&mut v, ts, level);
+    v.extend_from_slice(OWN_TARGET.as_bytes());
+    v.extend_from_slice(b"] ");
+    v.try_into().expect("OWN_PREFIX_LEN bytes")
+}
+
+/// `[{timestamp} {level:<5} `: the default format up to the target.
+fn push_prefix(buf: &mut Vec<u8>, ts: &[u8; TIMESTAMP_LEN], level: log::Level) {
+    buf.push(b'[');
+    buf.extend_from_slice(ts);
+    buf.extend_from_slice(match level {
+        log::Level::Error => b" ERROR ",
+        log::Level::Warn => b" WARN  ",
+        log::Level::Info => b" INFO  ",
+        log::Level::Debug => b" DEBUG ",
+        log::Level::Trace => b" TRACE ",
+    });
 }
 
 struct VecWriter<'a>(&'a mut Vec<u8>);
@@ -408,6 +533,89 @@ mod tests {
             "{direct}"
         );
         assert!(want.contains(&direct[21..]));
+    }
+
+    /// What `emit_lines` writes for the server's lines (target
+    /// `eventlet_wsgi`) in a batch, logged within one second, beside what
+    /// plain `env_logger` writes for them as records.
+    fn both_direct(spec: &str, lines: &[(log::Level, &str)]) -> (String, String) {
+        let fast_out = Capture::default();
+        let fast = Logger::new(builder_with(spec), spec, fast_out.clone());
+        let records: Vec<_> = lines.iter().map(|&(l, m)| (l, OWN_TARGET, m)).collect();
+        for _ in 0..5 {
+            let second = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let (want, _) = both_with(spec, &records);
+            emit_batch(|| fast.emit_lines(lines.iter().copied()));
+            let got = fast_out.take();
+            let later = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            if later == second {
+                return (want, got);
+            }
+        }
+        panic!("the clock ticked during each of five tries");
+    }
+
+    #[test]
+    fn a_batchs_own_lines_handed_over_directly_are_what_records_give() {
+        // log::log!'s level check: what the installed logger would be set to.
+        log::set_max_level(log::LevelFilter::Trace);
+        let lines = [
+            (
+                log::Level::Info,
+                r#"keep 127.0.0.1 - - [02/Dec/2026 00:08:09] "GET /caf%C3%A9 HTTP/1.1" 200 13 0.000100"#,
+            ),
+            (log::Level::Error, "keep (123) server error: boom"),
+            (log::Level::Info, "keep a \x1b[31mred\x1b[0m line"),
+            (log::Level::Info, "drop this"),
+            (log::Level::Debug, "keep but debug"),
+            (log::Level::Info, "keep two\nlines"),
+            (log::Level::Warn, "keep caf\u{e9} \u{85} ~"),
+            (log::Level::Info, ""),
+        ];
+        for spec in [SPEC, "warn,eventlet_wsgi=info/keep", "error", "trace"] {
+            let (want, got) = both_direct(spec, &lines);
+            assert_eq!(got, want, "filter {spec}");
+            assert!(!want.is_empty(), "filter {spec}");
+        }
+        let (want, _) = both_direct("trace", &lines);
+        assert_eq!(want.lines().count(), 9, "{want}");
+        // More lines than one lock takes, with lines for env_logger itself
+        // at the edges of those runs: every line, in order.
+        let many: Vec<String> = (0..700)
+            .map(|i| match i {
+                0 | 255 | 256 | 300 | 511 | 699 => format!("keep {i} with a\ttab"),
+                _ => format!("keep {i}"),
+            })
+            .collect();
+        let many: Vec<(log::Level, &str)> = many
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (LEVELS_ALL[i % 5], m.as_str()))
+            .collect();
+        let (many_want, many_got) = both_direct("trace", &many);
+        assert_eq!(many_got, many_want);
+        assert_eq!(many_want.lines().count(), 700, "{many_want}");
+        assert!(
+            want.contains("a red line") && want.contains("two\n    lines"),
+            "{want}"
+        );
+        // A program that lowers the `log` crate's level after init drops
+        // the lines below it, as `log::log!` would.
+        log::set_max_level(log::LevelFilter::Warn);
+        let out = Capture::default();
+        let fast = Logger::new(builder_with("trace"), "trace", out.clone());
+        emit_batch(|| fast.emit_lines(lines.iter().copied()));
+        log::set_max_level(log::LevelFilter::Trace);
+        let text = out.take();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.contains(" ERROR eventlet_wsgi] keep (123)"), "{text}");
+        assert!(text.contains(" WARN  eventlet_wsgi] keep caf"), "{text}");
     }
 
     #[test]
