@@ -3,7 +3,7 @@
 # against may_minihttp and tokio+hyper (benches/refservers) and, when it can be
 # installed, Python's eventlet.wsgi. One command:
 #
-#   bash benches/run.sh            # full: 5 rounds, 8 s per cell, medians (about 25 min)
+#   bash benches/run.sh            # full: 5 rounds, 8 s per cell, medians (about 16 min)
 #   bash benches/run.sh --quick    # 1 run per cell, 5 s each (about 4 min)
 #   bash benches/run.sh --only ours,may   # a subset (ids: ours may hyper eventlet ours-unpinned ours-maypin ours-log)
 #
