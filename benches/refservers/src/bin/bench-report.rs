@@ -2,7 +2,8 @@
 //! table (`benches/results/latest.md`) and a hand-written SVG bar chart
 //! (`benches/results/latest.svg`).
 //!
-//! `bench-report RAW.tsv OUT.md OUT.svg`
+//! `bench-report RAW.tsv OUT.md OUT.svg`; `bench-report pool RAW.tsv...`
+//! prints the per-round ratios of several runs pooled (median, rounds ≤ 1).
 //!
 //! RAW.tsv lines (tab-separated):
 //! - `meta KEY VALUE`: free-form facts about the run (date, load average, ...);
@@ -767,10 +768,53 @@ fn chart(raw: &Raw) -> String {
     svg
 }
 
+/// The per-round ratios of several runs pooled: for each load row, the
+/// median of every round's ratio and how many rounds were ≤ 1.
+fn pooled(raws: &[Raw]) -> String {
+    let mut out = String::from(
+        "| metric | against | rounds | median of the per-round ratios | rounds ≤ 1 |\n|---|---|---|---|---|\n",
+    );
+    let mut pairs: Vec<(&str, &str, &str)> = REFERENCES
+        .iter()
+        .map(|(id, title)| (OURS, *id, *title))
+        .collect();
+    pairs.push((OURS_LOG, OURS, "access log on / off"));
+    for (name, metric) in ROUND_ROWS {
+        for (a, b, title) in &pairs {
+            if *a == OURS_LOG && !metric.starts_with("cpu_us") && metric != "ka64_rps" {
+                continue;
+            }
+            let rs: Vec<f64> = raws
+                .iter()
+                .flat_map(|r| r.round_ratios(a, b, metric))
+                .collect();
+            let Some(m) = median(&rs) else { continue };
+            let below = rs.iter().filter(|r| **r <= 1.0).count();
+            let _ = writeln!(
+                out,
+                "| {name} | {title} | {} | {m:.2} | {below} |",
+                rs.len()
+            );
+        }
+    }
+    out
+}
+
 fn run() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "pool") {
+        let mut raws = Vec::new();
+        for input in &args[1..] {
+            let text = std::fs::read_to_string(input).map_err(|e| format!("{input}: {e}"))?;
+            raws.push(parse(&text)?);
+        }
+        print!("{}", pooled(&raws));
+        return Ok(());
+    }
     let [input, md_out, svg_out] = args.as_slice() else {
-        return Err("usage: bench-report RAW.tsv OUT.md OUT.svg".into());
+        return Err(
+            "usage: bench-report RAW.tsv OUT.md OUT.svg | bench-report pool RAW.tsv...".into(),
+        );
     };
     let text = std::fs::read_to_string(input).map_err(|e| format!("{input}: {e}"))?;
     let raw = parse(&text)?;
@@ -851,6 +895,22 @@ mod tests {
             "{out}"
         );
         assert!(parse("run\tours\tcpu_us\t1\tfirst\n").is_err());
+    }
+
+    #[test]
+    fn pooled_ratios_take_every_round_of_every_run() {
+        let run = |a: f64, b: f64| {
+            parse(&format!(
+                "server\tours\tours\tmain\nserver\tmay\tmay\tmain\n\
+                 run\tours\tka1000_cpu_us\t{a}\t1\nrun\tmay\tka1000_cpu_us\t{b}\t1\n"
+            ))
+            .unwrap()
+        };
+        let out = pooled(&[run(9.0, 10.0), run(12.0, 10.0), run(8.0, 10.0)]);
+        assert!(
+            out.contains("| CPU µs/req c1000 | vs may_minihttp | 3 | 0.90 | 2 |"),
+            "{out}"
+        );
     }
 
     #[test]
