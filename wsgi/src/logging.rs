@@ -446,13 +446,9 @@ mod tests {
         let reference = reference.build();
         let fast_out = Capture::default();
         let fast = Logger::new(builder_with(spec), spec, fast_out.clone());
-        for _ in 0..5 {
-            let second = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_secs();
+        let log_all = |logger: &dyn Log| {
             for &(level, target, msg) in records {
-                reference.log(
+                logger.log(
                     &Record::builder()
                         .level(level)
                         .target(target)
@@ -460,24 +456,28 @@ mod tests {
                         .build(),
                 );
             }
-            emit_batch(|| {
-                for &(level, target, msg) in records {
-                    fast.log(
-                        &Record::builder()
-                            .level(level)
-                            .target(target)
-                            .args(format_args!("{msg}"))
-                            .build(),
-                    );
-                }
-            });
-            let (want, got) = (reference_out.take(), fast_out.take());
-            let later = SystemTime::now()
+        };
+        within_one_second(|| {
+            log_all(&reference);
+            emit_batch(|| log_all(&fast));
+            (reference_out.take(), fast_out.take())
+        })
+    }
+
+    /// `f`'s result from a try that began and ended in the same second of
+    /// the clock (the lines' timestamps are seconds), of five tries.
+    fn within_one_second<T>(mut f: impl FnMut() -> T) -> T {
+        let second = || {
+            SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .unwrap()
-                .as_secs();
-            if later == second {
-                return (want, got);
+                .as_secs()
+        };
+        for _ in 0..5 {
+            let before = second();
+            let r = f();
+            if second() == before {
+                return r;
             }
         }
         panic!("the clock ticked during each of five tries");
@@ -542,23 +542,11 @@ mod tests {
         let fast_out = Capture::default();
         let fast = Logger::new(builder_with(spec), spec, fast_out.clone());
         let records: Vec<_> = lines.iter().map(|&(l, m)| (l, OWN_TARGET, m)).collect();
-        for _ in 0..5 {
-            let second = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_secs();
+        within_one_second(|| {
             let (want, _) = both_with(spec, &records);
             emit_batch(|| fast.emit_lines(lines.iter().copied()));
-            let got = fast_out.take();
-            let later = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_secs();
-            if later == second {
-                return (want, got);
-            }
-        }
-        panic!("the clock ticked during each of five tries");
+            (want, fast_out.take())
+        })
     }
 
     #[test]
