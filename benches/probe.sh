@@ -34,13 +34,15 @@ esac
 for f in "${CMD[@]}"; do
     case $f in /*) [ -x "$f" ] || { echo "$f is not built (bash benches/run.sh --quick builds it)" >&2; exit 1; } ;; esac
 done
+for _ in $(seq 50); do ss -ltnH "sport = :$PORT" | grep -q . || break; sleep 0.1; done
 ss -ltnH "sport = :$PORT" | grep -q . && { echo "port $PORT is in use (set PROBE_PORT)" >&2; exit 1; }
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 WORK=$(mktemp -d /tmp/eventlet-probe.XXXXXX)
 taskset -c 0 "${CMD[@]}" >"$WORK/server.log" 2>&1 &
 PID=$!
-trap 'kill -KILL $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# Reaped before the script ends: the next probe finds the port free.
+trap 'kill -KILL $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do ss -ltnH "sport = :$PORT" | grep -q . && break; sleep 0.1; done
 
 # utime and stime of the server, in clock ticks.
