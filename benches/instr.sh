@@ -78,6 +78,8 @@ server_env() { # id
         ours) echo "EVENTLET_BENCH_PIN=0" ;;
         # The access log on as examples/wsgi.rs sets it up (stderr is a file here).
         ours-log) echo "EVENTLET_BENCH_PIN=0 EVENTLET_BENCH_LOG=1" ;;
+        # Statistics and socket_timeout off: what those two defaults cost.
+        ours-bare) echo "EVENTLET_BENCH_PIN=0 EVENTLET_BENCH_BARE=1" ;;
         # For comparison: plain env_logger into a BatchWriter, and plain env_logger.
         ours-log-envlogger) echo "EVENTLET_BENCH_PIN=0 EVENTLET_BENCH_LOG=envlogger" ;;
         ours-log-unbatched) echo "EVENTLET_BENCH_PIN=0 EVENTLET_BENCH_LOG=unbatched" ;;
@@ -87,7 +89,7 @@ server_env() { # id
 
 server_cmd() { # id port
     case $1 in
-        ours|ours-log|ours-log-envlogger|ours-log-unbatched) echo "${OURS_BIN:-$BIN/examples/bench_server} 127.0.0.1:$2" ;;
+        ours|ours-bare|ours-log|ours-log-envlogger|ours-log-unbatched) echo "${OURS_BIN:-$BIN/examples/bench_server} 127.0.0.1:$2" ;;
         may) echo "$BIN/may-hello 127.0.0.1:$2" ;;
         hyper) echo "$BIN/hyper-hello 127.0.0.1:$2" ;;
         *) die "unknown server id $1" ;;

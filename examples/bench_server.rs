@@ -19,6 +19,9 @@
 //!   terminal (the example's set-up before `logging::init`), and
 //!   `EVENTLET_BENCH_LOG=unbatched`: plain `env_logger` on its own stderr
 //!   target (one write per line, from the server's log thread).
+//! - `EVENTLET_BENCH_BARE=1`: statistics off (`collect_stats(false)`) and no
+//!   `socket_timeout`, to price those two defaults (the peers have neither);
+//!   the benchmark itself always runs with our defaults.
 use eventlet_wsgi::{Body, Environ, ServerOptions, StartResponse};
 use std::io::{self, IsTerminal};
 
@@ -107,5 +110,10 @@ fn main() -> io::Result<()> {
     let opts = ServerOptions::new()
         .log_output(log_on)
         .max_size(MAX_CONNECTIONS);
+    let opts = if std::env::var("EVENTLET_BENCH_BARE").is_ok_and(|v| v == "1") {
+        opts.collect_stats(false).socket_timeout(None)
+    } else {
+        opts
+    };
     eventlet_wsgi::server_with(listener, hello_world, opts)
 }
